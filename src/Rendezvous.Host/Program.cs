@@ -1,0 +1,1 @@
+namespace Rendezvous.Host; internal static class Program { public static int Main() => 0; }

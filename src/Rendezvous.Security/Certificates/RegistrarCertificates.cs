@@ -158,6 +158,17 @@ public static partial class RegistrarCertificates
         return new RegistrarCertificateResult(created, GetSha256Fingerprint(created), certificatePath, keyPath, Created: true);
     }
 
+    /// <summary>
+    /// Whether a name can go into a certificate made by <see cref="CreateSelfSigned"/>: an IPv4
+    /// address in dotted-quad form, an IPv6 address (optionally in brackets), or a DNS host name of
+    /// ASCII letters, digits and hyphens (punycode for internationalised names), optionally with a
+    /// leading <c>*.</c> wildcard.
+    /// </summary>
+    /// <param name="name">The name, without surrounding white space.</param>
+    /// <returns><see langword="true"/> when the name is usable as a subject alternative name.</returns>
+    public static bool IsValidSubjectAlternativeName(string? name) =>
+        !string.IsNullOrWhiteSpace(name) && name.Trim() == name && TryClassify(name, out _, out _);
+
     private static List<string> GetMachineNames()
     {
         var names = new List<string>(2);

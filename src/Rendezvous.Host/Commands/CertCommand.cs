@@ -1,0 +1,173 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Rendezvous.Security;
+
+namespace Rendezvous.Host.Commands;
+
+/// <summary>
+/// <c>rendezvous cert create</c>: writes a self-signed registrar certificate and key, as
+/// node-rendezvous's make-cert.js did.
+/// </summary>
+internal static class CertCommand
+{
+    /// <summary>Exit code when the certificate was written.</summary>
+    public const int Success = 0;
+
+    /// <summary>Exit code when the files could not be written.</summary>
+    public const int Failure = 1;
+
+    /// <summary>Exit code for bad input, including a refusal to overwrite existing files.</summary>
+    public const int BadInput = 2;
+
+    private const int DefaultDays = 3650;
+    private const int MaximumDays = 36500;
+
+    /// <summary>Builds the <c>cert</c> command and its subcommands.</summary>
+    public static Command Create()
+    {
+        var cert = new Command("cert", "Manage the registrar's TLS certificate.");
+        cert.Subcommands.Add(CreateCreateCommand());
+        return cert;
+    }
+
+    private static Command CreateCreateCommand()
+    {
+        var commonName = new Option<string>("--cn")
+        {
+            Description = "Common name (CN) of the certificate: the host name or IP address clients reach the registrar by. Also added as a subject alternative name.",
+            HelpName = "name",
+            Required = true,
+        };
+        var alternativeNames = new Option<string[]>("--san")
+        {
+            Description = "A further subject alternative name (host name or IP address); repeat for more.",
+            HelpName = "name",
+        };
+        // Taken as text and checked in the action, so that every bad value gets exit code 2 and one clear line.
+        var days = new Option<string>("--days")
+        {
+            Description = $"Days the certificate is valid, from 1 to {MaximumDays}.",
+            HelpName = "days",
+            DefaultValueFactory = _ => DefaultDays.ToString(CultureInfo.InvariantCulture),
+        };
+        var output = new Option<string>("--out")
+        {
+            Description = $"Directory to write {RegistrarCertificates.CertificateFileName} and {RegistrarCertificates.KeyFileName} to; created if missing. Defaults to the current directory.",
+            HelpName = "dir",
+            DefaultValueFactory = _ => ".",
+        };
+        var force = new Option<bool>("--force")
+        {
+            Description = "Replace existing certificate and key files.",
+        };
+
+        var command = new Command(
+            "create",
+            $"Write a self-signed ECDSA P-256 certificate ({RegistrarCertificates.CertificateFileName}) and its private key ({RegistrarCertificates.KeyFileName}, mode 0600) and print the SHA-256 fingerprint clients pin.")
+        {
+            commonName,
+            alternativeNames,
+            days,
+            output,
+            force,
+        };
+
+        command.SetAction(parseResult => Run(
+            parseResult.GetValue(commonName),
+            parseResult.GetValue(alternativeNames) ?? [],
+            parseResult.GetValue(days),
+            parseResult.GetValue(output),
+            parseResult.GetValue(force),
+            parseResult.InvocationConfiguration.Output,
+            parseResult.InvocationConfiguration.Error));
+        return command;
+    }
+
+    private static int Run(
+        string? commonName,
+        string[] alternativeNames,
+        string? daysText,
+        string? outputDirectory,
+        bool force,
+        TextWriter output,
+        TextWriter error)
+    {
+        const string Prefix = "rendezvous cert create: ";
+
+        string cn = commonName?.Trim() ?? string.Empty;
+        if (!RegistrarCertificates.IsValidSubjectAlternativeName(cn))
+        {
+            error.WriteLine($"{Prefix}--cn '{commonName}' is not accepted; give a host name (letters, digits, hyphens and dots) or an IP address.");
+            return BadInput;
+        }
+
+        var names = new List<string> { cn };
+        foreach (string raw in alternativeNames)
+        {
+            string name = raw?.Trim() ?? string.Empty;
+            if (!RegistrarCertificates.IsValidSubjectAlternativeName(name))
+            {
+                error.WriteLine($"{Prefix}--san '{raw}' is not accepted; give a host name (letters, digits, hyphens and dots) or an IP address.");
+                return BadInput;
+            }
+
+            names.Add(name);
+        }
+
+        if (!int.TryParse(daysText, NumberStyles.Integer, CultureInfo.InvariantCulture, out int days) || days is < 1 or > MaximumDays)
+        {
+            error.WriteLine($"{Prefix}--days '{daysText}' is not accepted; give a whole number of days from 1 to {MaximumDays}.");
+            return BadInput;
+        }
+
+        if (string.IsNullOrWhiteSpace(outputDirectory))
+        {
+            error.WriteLine($"{Prefix}--out '{outputDirectory}' is not accepted; give a directory path.");
+            return BadInput;
+        }
+
+        string directory;
+        try
+        {
+            directory = Path.GetFullPath(outputDirectory);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            error.WriteLine($"{Prefix}--out '{outputDirectory}' is not accepted; give a directory path ({ex.Message}).");
+            return BadInput;
+        }
+
+        string certificatePath = Path.Combine(directory, RegistrarCertificates.CertificateFileName);
+        string keyPath = Path.Combine(directory, RegistrarCertificates.KeyFileName);
+        if (!force)
+        {
+            foreach (string path in new[] { certificatePath, keyPath })
+            {
+                if (File.Exists(path) || Directory.Exists(path))
+                {
+                    error.WriteLine($"{Prefix}'{path}' already exists; pass --force to replace it.");
+                    return BadInput;
+                }
+            }
+        }
+
+        try
+        {
+            using X509Certificate2 certificate = RegistrarCertificates.CreateSelfSigned(cn, names, TimeSpan.FromDays(days));
+            RegistrarCertificates.WritePem(certificate, certificatePath, keyPath);
+
+            output.WriteLine($"Certificate:         {certificatePath}");
+            output.WriteLine($"Private key:         {keyPath}");
+            output.WriteLine($"SHA-256 fingerprint: {RegistrarCertificates.GetSha256Fingerprint(certificate)}");
+            output.WriteLine($"Valid until:         {certificate.NotAfter.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture)}");
+            return Success;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            error.WriteLine($"{Prefix}could not write the certificate to '{directory}': {ex.Message}");
+            return Failure;
+        }
+    }
+}

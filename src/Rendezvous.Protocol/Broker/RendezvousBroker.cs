@@ -1,0 +1,353 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+
+namespace Rendezvous.Protocol.Broker;
+
+/// <summary>What <see cref="RendezvousBroker.Park"/> did with a responder.</summary>
+public enum ParkStatus
+{
+    /// <summary>The responder is parked (or was paired at once with a waiting initiator).</summary>
+    Parked,
+
+    /// <summary>The cookie is not current; the responder was not parked.</summary>
+    NotRegistered,
+}
+
+/// <summary>
+/// Pairs hidden servers with mobile clients. Holds the cookie table (UUID → current cookie), the
+/// connections parked per cookie and the initiators waiting for one. Thread-safe; one lock guards
+/// the tables and is never held across an await.
+/// </summary>
+public sealed class RendezvousBroker
+{
+    private const int CookieBytes = 24;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Registration> _byUuid = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Registration> _byCookie = new(StringComparer.Ordinal);
+    private readonly IOptionsMonitor<RendezvousRelayOptions> _options;
+    private readonly TimeProvider _time;
+    private int _parked;
+
+    /// <summary>Creates a broker.</summary>
+    /// <param name="options">Pool size and grace time.</param>
+    /// <param name="time">The clock for grace waits.</param>
+    public RendezvousBroker(IOptionsMonitor<RendezvousRelayOptions> options, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        _options = options;
+        _time = time;
+    }
+
+    /// <summary>How many connections are parked now.</summary>
+    public int ParkedCount => Volatile.Read(ref _parked);
+
+    /// <summary>How many UUIDs have a current cookie.</summary>
+    public int RegistrationCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _byUuid.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Issues a fresh cookie for <paramref name="uuid"/>. The previous cookie stops being current at once:
+    /// connections parked with it are closed and initiators waiting on it are told it is not registered.
+    /// Sessions already spliced are not affected.
+    /// </summary>
+    /// <param name="uuid">The UUID that registered.</param>
+    /// <returns>The new cookie (printable ASCII, 192 random bits).</returns>
+    public string Register(string uuid)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(uuid);
+        var cookie = NewCookie();
+        Registration? previous;
+        lock (_lock)
+        {
+            _byUuid.TryGetValue(uuid, out previous);
+            if (previous is not null)
+            {
+                _byCookie.Remove(previous.Cookie);
+            }
+
+            var registration = new Registration(uuid, cookie);
+            _byUuid[uuid] = registration;
+            _byCookie[cookie] = registration;
+            previous?.Close(ParkOutcome.Superseded, ref _parked);
+        }
+
+        return cookie;
+    }
+
+    /// <summary>Finds the current cookie of <paramref name="uuid"/>.</summary>
+    /// <param name="uuid">The UUID to look up.</param>
+    /// <param name="cookie">The current cookie, when registered.</param>
+    /// <returns>Whether the UUID has a current registration.</returns>
+    public bool TryGetCookie(string uuid, out string cookie)
+    {
+        lock (_lock)
+        {
+            if (_byUuid.TryGetValue(uuid, out var registration))
+            {
+                cookie = registration.Cookie;
+                return true;
+            }
+        }
+
+        cookie = string.Empty;
+        return false;
+    }
+
+    /// <summary>Whether <paramref name="cookie"/> is current.</summary>
+    /// <param name="cookie">A cookie without its mode letter.</param>
+    /// <returns><see langword="true"/> when a UUID holds this cookie now.</returns>
+    public bool IsCurrent(string cookie)
+    {
+        lock (_lock)
+        {
+            return _byCookie.ContainsKey(cookie);
+        }
+    }
+
+    /// <summary>Forgets <paramref name="uuid"/>'s registration, closing its parked connections.</summary>
+    /// <param name="uuid">The UUID.</param>
+    /// <returns>Whether it was registered.</returns>
+    public bool Unregister(string uuid)
+    {
+        lock (_lock)
+        {
+            if (!_byUuid.Remove(uuid, out var registration))
+            {
+                return false;
+            }
+
+            _byCookie.Remove(registration.Cookie);
+            registration.Close(ParkOutcome.Superseded, ref _parked);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Parks a responder under <paramref name="cookie"/>, or pairs it at once with a waiting initiator.
+    /// When the cookie's pool is full the oldest parked connection is closed.
+    /// </summary>
+    /// <param name="cookie">The cookie from the <c>R</c> line.</param>
+    /// <param name="responder">The responder; its <see cref="ParkedResponder.Outcome"/> tells how the wait ends.</param>
+    /// <returns>Parked, or not registered.</returns>
+    public ParkStatus Park(string cookie, ParkedResponder responder)
+    {
+        ArgumentNullException.ThrowIfNull(responder);
+        lock (_lock)
+        {
+            if (!_byCookie.TryGetValue(cookie, out var registration))
+            {
+                return ParkStatus.NotRegistered;
+            }
+
+            if (registration.TryHandToWaiter(responder))
+            {
+                return ParkStatus.Parked;
+            }
+
+            registration.Park(responder, Math.Max(1, _options.CurrentValue.ParkedConnectionsPerCookie), ref _parked);
+            return ParkStatus.Parked;
+        }
+    }
+
+    /// <summary>Removes a parked responder whose peer went away. It will never be paired.</summary>
+    /// <param name="responder">The responder.</param>
+    /// <returns><see langword="false"/> when it was no longer parked (already paired or closed).</returns>
+    public bool Unpark(ParkedResponder responder)
+    {
+        ArgumentNullException.ThrowIfNull(responder);
+        lock (_lock)
+        {
+            if (responder.Owner is not Registration registration)
+            {
+                return false;
+            }
+
+            registration.Remove(responder, ParkOutcome.PeerClosed, ref _parked);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Pairs an initiator with a responder parked under <paramref name="cookie"/>, waiting up to
+    /// <see cref="RendezvousRelayOptions.InitiatorGracePeriod"/> for one to park.
+    /// </summary>
+    /// <param name="cookie">The cookie from the <c>I</c> line.</param>
+    /// <param name="cancellationToken">Stops waiting (the initiator went away or the server stops).</param>
+    /// <returns>The pairing, or why there is none.</returns>
+    public async ValueTask<InitiateResult> InitiateAsync(string cookie, CancellationToken cancellationToken = default)
+    {
+        Waiter waiter;
+        lock (_lock)
+        {
+            if (!_byCookie.TryGetValue(cookie, out var registration))
+            {
+                return new InitiateResult(InitiateStatus.NotRegistered, null);
+            }
+
+            if (registration.TryTakeParked(ref _parked) is { } parked)
+            {
+                return new InitiateResult(InitiateStatus.Paired, parked);
+            }
+
+            waiter = registration.AddWaiter();
+        }
+
+        var grace = _options.CurrentValue.InitiatorGracePeriod;
+        using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            if (grace > TimeSpan.Zero)
+            {
+                var delay = Task.Delay(grace, _time, stop.Token);
+                await Task.WhenAny(waiter.Task, delay).ConfigureAwait(false);
+            }
+
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+
+        lock (_lock)
+        {
+            waiter.Registration.RemoveWaiter(waiter);
+        }
+
+        return await waiter.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Closes every parked connection and fails every waiting initiator (server shutdown).</summary>
+    public void CloseAll()
+    {
+        lock (_lock)
+        {
+            foreach (var registration in _byUuid.Values)
+            {
+                registration.Close(ParkOutcome.ShuttingDown, ref _parked, keepCurrent: true);
+            }
+        }
+    }
+
+    private static string NewCookie()
+    {
+        Span<byte> random = stackalloc byte[CookieBytes];
+        RandomNumberGenerator.Fill(random);
+        return Base64Url.EncodeToString(random);
+    }
+
+    private sealed class Waiter(Registration registration)
+    {
+        private readonly TaskCompletionSource<InitiateResult> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Registration Registration { get; } = registration;
+
+        public LinkedListNode<Waiter>? Node { get; set; }
+
+        public Task<InitiateResult> Task => _result.Task;
+
+        public bool TrySet(InitiateResult result) => _result.TrySetResult(result);
+    }
+
+    private sealed class Registration(string uuid, string cookie)
+    {
+        private readonly LinkedList<ParkedResponder> _parked = new();
+        private readonly LinkedList<Waiter> _waiters = new();
+
+        public string Uuid { get; } = uuid;
+
+        public string Cookie { get; } = cookie;
+
+        public bool TryHandToWaiter(ParkedResponder responder)
+        {
+            var first = _waiters.First;
+            if (first is null)
+            {
+                return false;
+            }
+
+            _waiters.RemoveFirst();
+            first.Value.Node = null;
+            first.Value.TrySet(new InitiateResult(InitiateStatus.Paired, responder));
+            responder.TrySetOutcome(ParkOutcome.Paired);
+            return true;
+        }
+
+        public void Park(ParkedResponder responder, int capacity, ref int parkedTotal)
+        {
+            while (_parked.Count >= capacity && _parked.First is { } oldest)
+            {
+                Remove(oldest.Value, ParkOutcome.PoolFull, ref parkedTotal);
+            }
+
+            responder.Owner = this;
+            responder.Node = _parked.AddLast(responder);
+            Interlocked.Increment(ref parkedTotal);
+        }
+
+        public ParkedResponder? TryTakeParked(ref int parkedTotal)
+        {
+            // The most recently parked connection is the one most likely to be alive.
+            if (_parked.Last is not { } newest)
+            {
+                return null;
+            }
+
+            var responder = newest.Value;
+            Remove(responder, ParkOutcome.Paired, ref parkedTotal);
+            return responder;
+        }
+
+        public void Remove(ParkedResponder responder, ParkOutcome outcome, ref int parkedTotal)
+        {
+            if (responder.Node is { } node && ReferenceEquals(node.List, _parked))
+            {
+                _parked.Remove(node);
+                Interlocked.Decrement(ref parkedTotal);
+            }
+
+            responder.Node = null;
+            responder.Owner = null;
+            responder.TrySetOutcome(outcome);
+        }
+
+        public Waiter AddWaiter()
+        {
+            var waiter = new Waiter(this);
+            waiter.Node = _waiters.AddLast(waiter);
+            return waiter;
+        }
+
+        public void RemoveWaiter(Waiter waiter)
+        {
+            if (waiter.Node is { } node && ReferenceEquals(node.List, _waiters))
+            {
+                _waiters.Remove(node);
+            }
+
+            waiter.Node = null;
+            waiter.TrySet(new InitiateResult(InitiateStatus.NotReady, null));
+        }
+
+        public void Close(ParkOutcome outcome, ref int parkedTotal, bool keepCurrent = false)
+        {
+            while (_parked.First is { } node)
+            {
+                Remove(node.Value, outcome, ref parkedTotal);
+            }
+
+            while (_waiters.First is { } waiter)
+            {
+                _waiters.RemoveFirst();
+                waiter.Value.Node = null;
+                waiter.Value.TrySet(new InitiateResult(keepCurrent ? InitiateStatus.NotReady : InitiateStatus.NotRegistered, null));
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Splicing;
+using Rendezvous.Protocol.Transport;
+using Rendezvous.Protocol.Wire;
+
+namespace Rendezvous.Protocol;
+
+/// <summary>
+/// Runs one rendezvous connection: reads the first line (bounded in size and time), then parks a
+/// responder or pairs an initiator and splices the two until both directions end.
+/// </summary>
+public sealed class RendezvousConnectionHandler
+{
+    private readonly RendezvousBroker _broker;
+    private readonly IOptionsMonitor<RendezvousRelayOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly RendezvousMetrics _metrics;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a handler.</summary>
+    /// <param name="broker">The broker that pairs connections.</param>
+    /// <param name="options">Timeouts.</param>
+    /// <param name="time">The clock for the first-line timeout.</param>
+    /// <param name="metrics">Counters.</param>
+    /// <param name="logger">Where to log; nothing is logged when <see langword="null"/>.</param>
+    public RendezvousConnectionHandler(
+        RendezvousBroker broker,
+        IOptionsMonitor<RendezvousRelayOptions> options,
+        TimeProvider time,
+        RendezvousMetrics metrics,
+        ILogger<RendezvousConnectionHandler>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(metrics);
+        _broker = broker;
+        _options = options;
+        _time = time;
+        _metrics = metrics;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>
+    /// Handles <paramref name="connection"/> until its session ends. The handler owns the connection
+    /// and disposes it (or hands it to the initiator it was paired with).
+    /// </summary>
+    /// <param name="connection">A freshly accepted connection.</param>
+    /// <param name="cancellationToken">Aborts the connection and its session (server stopping).</param>
+    /// <returns>A task that completes when the connection is no longer this handler's.</returns>
+    public async Task HandleAsync(RelayConnection connection, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var owned = true;
+        try
+        {
+            var (error, line) = await ReadFirstLineAsync(connection, cancellationToken).ConfigureAwait(false);
+            if (error is { } refused)
+            {
+                await RefuseAsync(connection, refused).ConfigureAwait(false);
+            }
+            else if (line is { Mode: HandshakeMode.Responder } responder)
+            {
+                owned = await RespondAsync(connection, responder.Cookie, cancellationToken).ConfigureAwait(false);
+            }
+            else if (line is { } initiator)
+            {
+                await InitiateAsync(connection, initiator.Cookie, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            connection.Abort();
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            ProtocolLog.ConnectionFailed(_logger, connection.RemoteEndPoint, ex);
+            connection.Abort();
+        }
+        finally
+        {
+            if (owned)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<(HandshakeError? Error, HandshakeLine? Line)> ReadFirstLineAsync(RelayConnection connection, CancellationToken cancellationToken)
+    {
+        var input = connection.Input;
+        using var timeout = new CancellationTokenSource(_options.CurrentValue.FirstLineTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return (HandshakeError.Timeout, null);
+            }
+
+            var buffer = result.Buffer;
+            var status = HandshakeParser.TryParse(buffer, out var line, out var consumed, out var examined);
+            input.AdvanceTo(consumed, examined);
+            switch (status)
+            {
+                case HandshakeParseStatus.Complete:
+                    return (null, line);
+                case HandshakeParseStatus.LineTooLong:
+                    return (HandshakeError.LineTooLong, null);
+                case HandshakeParseStatus.InvalidCookie:
+                    return (HandshakeError.InvalidCookie, null);
+            }
+
+            if (result.IsCompleted)
+            {
+                // The peer left before finishing its line: nobody to answer.
+                return (null, null);
+            }
+        }
+    }
+
+    private async Task RefuseAsync(RelayConnection connection, HandshakeError error)
+    {
+        var reason = error switch
+        {
+            HandshakeError.NotRegistered => "not_registered",
+            HandshakeError.NotReady => "not_ready",
+            HandshakeError.InvalidCookie => "invalid_cookie",
+            HandshakeError.LineTooLong => "line_too_long",
+            _ => "timeout",
+        };
+        _metrics.HandshakeFailed(reason);
+        ProtocolLog.HandshakeFailed(_logger, connection.RemoteEndPoint, reason);
+        connection.Output.Write(ProtocolReplies.Error(error));
+        await connection.Output.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <returns>Whether this handler still owns the connection.</returns>
+    private async Task<bool> RespondAsync(RelayConnection connection, string cookie, CancellationToken cancellationToken)
+    {
+        var parked = new ParkedResponder(connection);
+        parked.StartWatching();
+        if (_broker.Park(cookie, parked) == ParkStatus.NotRegistered)
+        {
+            await parked.StopWatchingAsync().ConfigureAwait(false);
+            await RefuseAsync(connection, HandshakeError.NotRegistered).ConfigureAwait(false);
+            return true;
+        }
+
+        _metrics.Parked(1);
+        ProtocolLog.Parked(_logger, connection.RemoteEndPoint);
+        try
+        {
+            var first = await Task.WhenAny(parked.PeerGone, parked.Outcome).WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (first == parked.PeerGone && await parked.PeerGone.ConfigureAwait(false) != WatchEnd.Stopped)
+            {
+                _broker.Unpark(parked);
+            }
+
+            var outcome = await parked.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
+            ProtocolLog.Unparked(_logger, connection.RemoteEndPoint, outcome.ToString());
+            if (outcome == ParkOutcome.Paired)
+            {
+                return false;
+            }
+
+            await parked.StopWatchingAsync().ConfigureAwait(false);
+            if (outcome == ParkOutcome.PeerClosed)
+            {
+                // The peer reset or closed; a graceful close would only wait on a dead socket.
+                connection.Abort();
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Server stopping: take it out of the park unless an initiator got it first.
+            if (!_broker.Unpark(parked) && parked.Outcome.IsCompletedSuccessfully && parked.Outcome.Result == ParkOutcome.Paired)
+            {
+                return false;
+            }
+
+            throw;
+        }
+        finally
+        {
+            _metrics.Parked(-1);
+        }
+    }
+
+    private async Task InitiateAsync(RelayConnection connection, string cookie, CancellationToken cancellationToken)
+    {
+        // Watch the initiator while it waits, so one that is reset stops waiting. A clean half-close is
+        // not a reason to give up: the initiator may have sent all it has and wait for the answer.
+        using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watch = ParkedResponder.WatchAsync(connection.Input);
+        var stopWhenGone = watch.ContinueWith(
+            static (gone, state) =>
+            {
+                if (gone.Result == WatchEnd.Failed)
+                {
+                    ((CancellationTokenSource)state!).Cancel();
+                }
+            },
+            leave,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
+        InitiateResult result;
+        try
+        {
+            result = await _broker.InitiateAsync(cookie, leave.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ParkedResponder.StopWatchAsync(connection.Input, watch).ConfigureAwait(false);
+            await stopWhenGone.ConfigureAwait(false);
+        }
+
+        if (result.Status != InitiateStatus.Paired || result.Responder is not { } parked)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await RefuseAsync(connection, result.Status == InitiateStatus.NotRegistered ? HandshakeError.NotRegistered : HandshakeError.NotReady).ConfigureAwait(false);
+            return;
+        }
+
+        var responder = parked.Connection;
+        try
+        {
+            await parked.StopWatchingAsync().ConfigureAwait(false);
+            await SpliceAsync(connection, responder, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await responder.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task SpliceAsync(RelayConnection initiator, RelayConnection responder, CancellationToken cancellationToken)
+    {
+        _metrics.SessionStarted();
+        ProtocolLog.SessionStarted(_logger, initiator.RemoteEndPoint, responder.RemoteEndPoint);
+        var end = "failed";
+        try
+        {
+            initiator.Output.Write(ProtocolReplies.Ok);
+            responder.Output.Write(ProtocolReplies.Ok);
+            var flushes = Task.WhenAll(initiator.Output.FlushAsync().AsTask(), responder.Output.FlushAsync().AsTask());
+            await flushes.ConfigureAwait(false);
+
+            var metrics = _metrics;
+            var result = await Splicer.SpliceAsync(initiator, responder, metrics.BytesRelayed, cancellationToken).ConfigureAwait(false);
+            end = result.End switch
+            {
+                SpliceEnd.Completed => "completed",
+                SpliceEnd.InitiatorFailed => "initiator_failed",
+                SpliceEnd.ResponderFailed => "responder_failed",
+                _ => "canceled",
+            };
+            ProtocolLog.SessionEnded(_logger, end, result.BytesFromInitiator, result.BytesFromResponder);
+        }
+        finally
+        {
+            _metrics.SessionEnded(end);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+namespace Rendezvous.Protocol;
+
+/// <summary>Settings of the rendezvous (raw TCP) side. Configuration section <c>Rendezvous:Relay</c>.</summary>
+public sealed class RendezvousRelayOptions
+{
+    /// <summary>How long a connection may take to send its first line. Defaults to 10 seconds.</summary>
+    public TimeSpan FirstLineTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long an initiator waits for a responder to park before it gets <c>-ERR not ready</c>.
+    /// Zero fails at once, as the original did. Defaults to 5 seconds.
+    /// </summary>
+    public TimeSpan InitiatorGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How many connections may be parked per cookie; when full, the oldest is closed.
+    /// Defaults to 1 (the original's behaviour).
+    /// </summary>
+    public int ParkedConnectionsPerCookie { get; set; } = 1;
+
+    /// <summary>
+    /// How many bytes the server holds per direction of a session before it stops reading from the
+    /// sender (backpressure); also bounds bytes kept from a parked responder. Defaults to 64 KiB.
+    /// </summary>
+    public int MaxBufferedBytesPerDirection { get; set; } = 64 * 1024;
+}

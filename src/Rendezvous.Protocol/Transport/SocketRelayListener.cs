@@ -1,0 +1,95 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Rendezvous.Protocol.Transport;
+
+/// <summary>Accepts TCP connections on one endpoint and wraps each in a <see cref="SocketRelayConnection"/>.</summary>
+public sealed class SocketRelayListener : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly SocketTransportOptions _options;
+
+    private SocketRelayListener(Socket socket, SocketTransportOptions options)
+    {
+        _socket = socket;
+        _options = options;
+        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+    }
+
+    /// <summary>The bound endpoint; with port 0 it holds the port the system chose.</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Binds and starts listening.</summary>
+    /// <param name="endPoint">Where to listen. <c>[::]</c> accepts IPv4 as well.</param>
+    /// <param name="options">Buffer limits of accepted connections.</param>
+    /// <param name="backlog">The listen backlog. Defaults to 4096.</param>
+    /// <returns>The listener.</returns>
+    public static SocketRelayListener Bind(IPEndPoint endPoint, SocketTransportOptions? options = null, int backlog = 4096)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(endPoint);
+            socket.Listen(backlog);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new SocketRelayListener(socket, options ?? new SocketTransportOptions());
+    }
+
+    /// <summary>Waits for the next connection.</summary>
+    /// <param name="cancellationToken">Stops waiting; the listener is not closed by it.</param>
+    /// <returns>The accepted connection, or <see langword="null"/> when the listener was closed.</returns>
+    public async ValueTask<SocketRelayConnection?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            Socket accepted;
+            try
+            {
+                accepted = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                return null;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.OperationAborted)
+            {
+                return null;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+            {
+                // The client gave up before we accepted it; wait for the next one.
+                continue;
+            }
+
+            try
+            {
+                return SocketRelayConnection.Create(accepted, _options);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                accepted.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Stops listening. Accepted connections are not affected.</summary>
+    /// <returns>A completed task.</returns>
+    public ValueTask DisposeAsync()
+    {
+        _socket.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,136 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rendezvous.Protocol.Registrar;
+using Rendezvous.Security;
+
+namespace Rendezvous.Server.Internal;
+
+/// <summary>
+/// Runs the registrar on a Kestrel server of its own, so a plain generic host gets both listeners
+/// from <c>AddRendezvousServer()</c>. Disabled when <see cref="RendezvousServerOptions.RegistrarUrl"/> is empty.
+/// </summary>
+internal sealed class RegistrarHostedService(
+    IServiceProvider services,
+    IOptions<RendezvousServerOptions> serverOptions,
+    IOptions<RegistrarOptions> registrarOptions,
+    RegistrarListenerInfo info,
+    ILoggerFactory loggerFactory,
+    TimeProvider time) : IHostedService, IAsyncDisposable
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger<RegistrarHostedService>();
+    private WebApplication? _app;
+    private X509Certificate2? _certificate;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = serverOptions.Value;
+        if (string.IsNullOrEmpty(options.RegistrarUrl))
+        {
+            return;
+        }
+
+        if (!EndpointParser.TryParseUrl(options.RegistrarUrl, out var https, out var bindTo))
+        {
+            throw new InvalidOperationException($"Rendezvous:RegistrarUrl '{options.RegistrarUrl}' is not https://HOST:PORT.");
+        }
+
+        if (https)
+        {
+            _certificate = LoadCertificate(options);
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(RegistrarHostedService).Assembly.GetName().Name });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(services.GetRequiredService<RegistrarService>());
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = 4096;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(60);
+            kestrel.Listen(bindTo, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                if (_certificate is { } certificate)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
+        });
+
+        var app = builder.Build();
+        app.Run(RegistrarEndpoint.HandleAsync);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"Cannot listen for registrar requests on {options.RegistrarUrl}: {ex.Message}. Choose another Rendezvous:RegistrarUrl (--registrar-url).", ex);
+        }
+
+        _app = app;
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        var url = bound is null ? new Uri(options.RegistrarUrl) : new Uri(bound.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal));
+        info.Url = url;
+        info.CertificateFingerprint = _certificate is null ? null : RegistrarCertificates.GetSha256Fingerprint(_certificate);
+        ServerLog.RegistrarListening(_logger, bound ?? options.RegistrarUrl);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is { } app)
+        {
+            await app.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is { } app)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _certificate?.Dispose();
+    }
+
+    private X509Certificate2 LoadCertificate(RendezvousServerOptions options)
+    {
+        if (!string.IsNullOrEmpty(options.CertificatePath) && !string.IsNullOrEmpty(options.KeyPath))
+        {
+            var loaded = RegistrarCertificates.LoadPem(options.CertificatePath, options.KeyPath);
+            info.CertificatePath = Path.GetFullPath(options.CertificatePath);
+            ServerLog.CertificateFingerprint(_logger, RegistrarCertificates.GetSha256Fingerprint(loaded), info.CertificatePath);
+            return loaded;
+        }
+
+        var names = new List<string>();
+        if (registrarOptions.Value.PublicHost is { Length: > 0 } publicHost)
+        {
+            names.Add(publicHost);
+        }
+
+        var result = RegistrarCertificates.LoadOrCreate(options.DataDirectory, names, time);
+        if (result.Created)
+        {
+            ServerLog.CertificateGenerated(_logger, result.CertificatePath);
+        }
+
+        info.CertificatePath = result.CertificatePath;
+        ServerLog.CertificateFingerprint(_logger, result.Sha256Fingerprint, result.CertificatePath);
+        return result.Certificate;
+    }
+}

@@ -1,0 +1,145 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rendezvous.Protocol;
+using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Registrar;
+using Rendezvous.Protocol.Transport;
+
+namespace Rendezvous.Server.Internal;
+
+/// <summary>
+/// Listens on the rendezvous port and runs a <see cref="RendezvousConnectionHandler"/> per connection.
+/// On stop: no more accepts, parked connections closed, live sessions given the drain time, then closed.
+/// </summary>
+internal sealed class RelayListenerService(
+    RendezvousConnectionHandler handler,
+    RendezvousBroker broker,
+    RendezvousEndpoint endpoint,
+    IOptions<RendezvousServerOptions> serverOptions,
+    IOptions<RendezvousRelayOptions> relayOptions,
+    TimeProvider time,
+    ILogger<RelayListenerService> logger) : IHostedService, IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private readonly CancellationTokenSource _hardStop = new();
+    private SocketRelayListener? _listener;
+    private Task? _acceptLoop;
+    private long _nextId;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!EndpointParser.TryParseHostPort(serverOptions.Value.RendezvousEndpoint, out var bindTo))
+        {
+            throw new InvalidOperationException($"Rendezvous:RendezvousEndpoint '{serverOptions.Value.RendezvousEndpoint}' is not HOST:PORT.");
+        }
+
+        var transport = new SocketTransportOptions
+        {
+            MaxReceiveBufferSize = relayOptions.Value.MaxBufferedBytesPerDirection,
+            MaxSendBufferSize = relayOptions.Value.MaxBufferedBytesPerDirection,
+        };
+        try
+        {
+            _listener = SocketRelayListener.Bind(bindTo, transport);
+        }
+        catch (SocketException ex)
+        {
+            throw new InvalidOperationException($"Cannot listen for rendezvous connections on {bindTo}: {ex.Message}. Choose another Rendezvous:RendezvousEndpoint (--rendezvous-endpoint).", ex);
+        }
+
+        endpoint.Port = _listener.LocalEndPoint.Port;
+        ServerLog.RelayListening(logger, _listener.LocalEndPoint);
+        _acceptLoop = AcceptLoopAsync(_listener);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_listener is { } listener)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_acceptLoop is { } accept)
+        {
+            await accept.ConfigureAwait(false);
+        }
+
+        broker.CloseAll();
+        var drain = serverOptions.Value.DrainTimeout;
+        var open = _connections.Values.ToArray();
+        if (open.Length > 0)
+        {
+            ServerLog.Draining(logger, open.Length, drain);
+            try
+            {
+                await Task.WhenAll(open).WaitAsync(drain, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+            {
+                ServerLog.DrainTimedOut(logger, _connections.Count);
+            }
+        }
+
+        await _hardStop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_connections.Values.ToArray()).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_listener is { } listener)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _hardStop.Dispose();
+    }
+
+    private async Task AcceptLoopAsync(SocketRelayListener listener)
+    {
+        while (true)
+        {
+            SocketRelayConnection? connection;
+            try
+            {
+                connection = await listener.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (SocketException ex)
+            {
+                // Out of file descriptors and the like: back off briefly instead of spinning or dying.
+                ServerLog.AcceptFailed(logger, ex);
+                await Task.Delay(TimeSpan.FromMilliseconds(100), time).ConfigureAwait(false);
+                continue;
+            }
+
+            if (connection is null)
+            {
+                return;
+            }
+
+            var id = Interlocked.Increment(ref _nextId);
+            _connections[id] = RunAsync(id, connection);
+        }
+    }
+
+    private async Task RunAsync(long id, SocketRelayConnection connection)
+    {
+        await Task.Yield();
+        try
+        {
+            await handler.HandleAsync(connection, _hardStop.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            ServerLog.ConnectionCrashed(logger, ex);
+            connection.Abort();
+        }
+        finally
+        {
+            _connections.TryRemove(id, out _);
+        }
+    }
+}

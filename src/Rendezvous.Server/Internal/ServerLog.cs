@@ -1,0 +1,38 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Rendezvous.Server.Internal;
+
+/// <summary>The hosting layer's log messages.</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(3001, LogLevel.Information, "Rendezvous relay listening on {EndPoint}", EventName = "RelayListening")]
+    public static partial void RelayListening(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(3002, LogLevel.Information, "Registrar listening on {Url}", EventName = "RegistrarListening")]
+    public static partial void RegistrarListening(ILogger logger, string url);
+
+    [LoggerMessage(3003, LogLevel.Warning, "Registrar certificate SHA-256 fingerprint {Fingerprint} ({Path}); clients pin it", EventName = "CertificateFingerprint")]
+    public static partial void CertificateFingerprint(ILogger logger, string fingerprint, string path);
+
+    [LoggerMessage(3004, LogLevel.Warning, "Generated a self-signed registrar certificate at {Path}", EventName = "CertificateGenerated")]
+    public static partial void CertificateGenerated(ILogger logger, string path);
+
+    [LoggerMessage(3010, LogLevel.Information, "Stopping: {Sessions} connections still open, draining for up to {Drain}", EventName = "Draining")]
+    public static partial void Draining(ILogger logger, int sessions, TimeSpan drain);
+
+    [LoggerMessage(3011, LogLevel.Warning, "Drain time over: closing {Sessions} connections", EventName = "DrainTimedOut")]
+    public static partial void DrainTimedOut(ILogger logger, int sessions);
+
+    [LoggerMessage(3020, LogLevel.Error, "Accepting a rendezvous connection failed; retrying", EventName = "AcceptFailed")]
+    public static partial void AcceptFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3021, LogLevel.Error, "A rendezvous connection failed unexpectedly", EventName = "ConnectionCrashed")]
+    public static partial void ConnectionCrashed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3030, LogLevel.Warning, "Registrar request failed", EventName = "RegistrarRequestFailed")]
+    public static partial void RegistrarRequestFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3031, LogLevel.Debug, "Registrar request from {Remote} was malformed: {Reason}", EventName = "RegistrarBadRequest")]
+    public static partial void RegistrarBadRequest(ILogger logger, IPAddress? remote, string reason);
+}

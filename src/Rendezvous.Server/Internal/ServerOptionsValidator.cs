@@ -1,0 +1,95 @@
+using Microsoft.Extensions.Options;
+using Rendezvous.Protocol;
+using Rendezvous.Protocol.Registrar;
+
+namespace Rendezvous.Server.Internal;
+
+/// <summary>Checks every server setting and reports all bad values at once, naming each key.</summary>
+internal sealed class ServerOptionsValidator :
+    IValidateOptions<RendezvousServerOptions>,
+    IValidateOptions<RendezvousRelayOptions>,
+    IValidateOptions<RegistrarOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RendezvousServerOptions options)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.DataDirectory))
+        {
+            errors.Add("Rendezvous:DataDirectory is empty; it must name a folder, e.g. ./rendezvous-data.");
+        }
+
+        if (!EndpointParser.TryParseHostPort(options.RendezvousEndpoint, out _))
+        {
+            errors.Add($"Rendezvous:RendezvousEndpoint is '{options.RendezvousEndpoint}'; it must be HOST:PORT with HOST an IP address ([::1] for IPv6), localhost or *, and PORT 0-65535, e.g. 0.0.0.0:8899.");
+        }
+
+        if (!string.IsNullOrEmpty(options.RegistrarUrl) && !EndpointParser.TryParseUrl(options.RegistrarUrl, out _, out _))
+        {
+            errors.Add($"Rendezvous:RegistrarUrl is '{options.RegistrarUrl}'; it must be https://HOST:PORT or http://HOST:PORT with HOST an IP address, localhost or *, and no path, e.g. https://0.0.0.0:8898.");
+        }
+
+        if (string.IsNullOrEmpty(options.CertificatePath) != string.IsNullOrEmpty(options.KeyPath))
+        {
+            errors.Add("Rendezvous:CertificatePath and Rendezvous:KeyPath must be given together (--cert FILE --key FILE), or neither to use a generated certificate.");
+        }
+
+        if (!string.IsNullOrEmpty(options.CertificatePath) && !File.Exists(options.CertificatePath))
+        {
+            errors.Add($"Rendezvous:CertificatePath is '{options.CertificatePath}', which does not exist; it must be a PEM certificate file.");
+        }
+
+        if (!string.IsNullOrEmpty(options.KeyPath) && !File.Exists(options.KeyPath))
+        {
+            errors.Add($"Rendezvous:KeyPath is '{options.KeyPath}', which does not exist; it must be a PEM private key file.");
+        }
+
+        if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > TimeSpan.FromHours(1))
+        {
+            errors.Add($"Rendezvous:DrainTimeout is {options.DrainTimeout}; it must be between 00:00:00 and 01:00:00.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, RendezvousRelayOptions options)
+    {
+        var errors = new List<string>();
+        if (options.FirstLineTimeout <= TimeSpan.Zero || options.FirstLineTimeout > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"Rendezvous:Relay:FirstLineTimeout is {options.FirstLineTimeout}; it must be more than 00:00:00 and at most 00:10:00.");
+        }
+
+        if (options.InitiatorGracePeriod < TimeSpan.Zero || options.InitiatorGracePeriod > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"Rendezvous:Relay:InitiatorGracePeriod is {options.InitiatorGracePeriod}; it must be between 00:00:00 and 00:05:00.");
+        }
+
+        if (options.ParkedConnectionsPerCookie is < 1 or > 1024)
+        {
+            errors.Add($"Rendezvous:Relay:ParkedConnectionsPerCookie is {options.ParkedConnectionsPerCookie}; it must be between 1 and 1024.");
+        }
+
+        if (options.MaxBufferedBytesPerDirection is < 1024 or > 64 * 1024 * 1024)
+        {
+            errors.Add($"Rendezvous:Relay:MaxBufferedBytesPerDirection is {options.MaxBufferedBytesPerDirection}; it must be between 1024 and 67108864.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, RegistrarOptions options)
+    {
+        var errors = new List<string>();
+        if (options.PublicHost is { } host && (host.Length == 0 || host.Length > 253 || host.Any(c => c <= ' ' || c > '~' || c is '/' or '?' or '#' or '"')))
+        {
+            errors.Add($"Rendezvous:Registrar:PublicHost is '{host}'; it must be a host name or IP address without scheme, port or path, e.g. rendezvous.example.com.");
+        }
+
+        if (options.PublicPort is { } port && (port < 1 || port > 65535))
+        {
+            errors.Add($"Rendezvous:Registrar:PublicPort is {port}; it must be between 1 and 65535.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

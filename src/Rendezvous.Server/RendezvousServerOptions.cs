@@ -1,0 +1,43 @@
+namespace Rendezvous.Server;
+
+/// <summary>Where the server listens and keeps its files. Configuration section <c>Rendezvous</c>.</summary>
+public sealed class RendezvousServerOptions
+{
+    /// <summary>The configuration section these options are bound from.</summary>
+    public const string SectionName = "Rendezvous";
+
+    /// <summary>
+    /// The folder for the secrets database and the generated registrar certificate.
+    /// Defaults to <c>./rendezvous-data</c>.
+    /// </summary>
+    public string DataDirectory { get; set; } = "./rendezvous-data";
+
+    /// <summary>
+    /// The registrar's URL: <c>https://HOST:PORT</c>, or <c>http://HOST:PORT</c> behind a TLS-terminating proxy.
+    /// HOST may be an address, <c>localhost</c>, or <c>*</c> for every interface. Empty disables the built-in
+    /// registrar listener (for example when an ASP.NET Core application maps it itself).
+    /// Defaults to <c>https://0.0.0.0:8898</c>.
+    /// </summary>
+    public string? RegistrarUrl { get; set; } = "https://0.0.0.0:8898";
+
+    /// <summary>
+    /// The rendezvous (raw TCP) listener: <c>HOST:PORT</c>, with HOST an IPv4 address, a bracketed IPv6
+    /// address, <c>localhost</c> or <c>*</c>. Defaults to <c>0.0.0.0:8899</c>.
+    /// </summary>
+    public string RendezvousEndpoint { get; set; } = "0.0.0.0:8899";
+
+    /// <summary>
+    /// A PEM certificate for the registrar. When unset, a self-signed one is generated on first run at
+    /// <c>&lt;DataDirectory&gt;/registrar.crt</c> and reused after. Defaults to unset.
+    /// </summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The PEM private key of <see cref="CertificatePath"/>. Defaults to unset.</summary>
+    public string? KeyPath { get; set; }
+
+    /// <summary>
+    /// On shutdown, how long live sessions may go on after the listeners stopped before they are closed.
+    /// Defaults to 10 seconds.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}

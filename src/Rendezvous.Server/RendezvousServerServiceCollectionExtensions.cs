@@ -1,0 +1,60 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Rendezvous.Protocol;
+using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Policy;
+using Rendezvous.Protocol.Registrar;
+using Rendezvous.Server;
+using Rendezvous.Server.Internal;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers a Rendezvous server (registrar + rendezvous relay) in a generic host or ASP.NET Core application.</summary>
+public static class RendezvousServerServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the rendezvous relay and the registrar as hosted services, with options bound from the
+    /// <c>Rendezvous</c> configuration section and validated at start. A policy must be added too,
+    /// usually with <c>.AddTotpSecurity()</c>, or any <see cref="IRegistrationPolicy"/> with
+    /// <see cref="RendezvousServerBuilderExtensions.AddPolicy{TPolicy}"/>.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Changes settings after configuration is applied.</param>
+    /// <returns>A builder to add the policy with.</returns>
+    public static IRendezvousServerBuilder AddRendezvousServer(this IServiceCollection services, Action<RendezvousServerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+
+        var server = services.AddOptions<RendezvousServerOptions>().BindConfiguration(RendezvousServerOptions.SectionName).ValidateOnStart();
+        if (configure is not null)
+        {
+            server.Configure(configure);
+        }
+
+        services.AddOptions<RendezvousRelayOptions>().BindConfiguration("Rendezvous:Relay").ValidateOnStart();
+        services.AddOptions<RegistrarOptions>().BindConfiguration("Rendezvous:Registrar").ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RendezvousServerOptions>, ServerOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RendezvousRelayOptions>, ServerOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RegistrarOptions>, ServerOptionsValidator>());
+
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<RendezvousMetrics>(sp => new RendezvousMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton<RendezvousBroker>();
+        services.TryAddSingleton<RendezvousEndpoint>();
+        services.TryAddSingleton<RendezvousConnectionHandler>();
+        services.TryAddSingleton<RegistrarService>();
+        services.TryAddSingleton<RegistrarListenerInfo>();
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RelayListenerService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RegistrarHostedService>());
+        return new RendezvousServerBuilder(services);
+    }
+
+    private sealed class RendezvousServerBuilder(IServiceCollection services) : IRendezvousServerBuilder
+    {
+        public IServiceCollection Services { get; } = services;
+    }
+}

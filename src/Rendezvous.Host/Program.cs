@@ -6,13 +6,19 @@ namespace Rendezvous.Host;
 /// <summary>Entry point of the <c>rendezvous</c> command.</summary>
 internal static class Program
 {
-    public static Task<int> Main(string[] args) => BuildRootCommand().Parse(args).InvokeAsync();
+    public static Task<int> Main(string[] args) =>
+        BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration
+        {
+            // The generic host handles Ctrl-C and SIGTERM itself so that sessions can drain.
+            ProcessTerminationTimeout = null,
+        });
 
     /// <summary>Builds the command tree; tests invoke it in-process.</summary>
     internal static RootCommand BuildRootCommand()
     {
         var root = new RootCommand("Rendezvous: reach TCP servers behind NAT by UUID through a registrar and rendezvous relay.");
         // Each command adds itself here.
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(CertCommand.Create());
         return root;
     }

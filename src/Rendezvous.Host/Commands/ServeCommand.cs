@@ -1,0 +1,116 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rendezvous.Server;
+
+namespace Rendezvous.Host.Commands;
+
+/// <summary><c>rendezvous serve</c>: runs the registrar and the rendezvous relay with embedded defaults.</summary>
+internal static class ServeCommand
+{
+    /// <summary>Exit code when the configuration is invalid or a listener cannot start.</summary>
+    public const int StartFailed = 3;
+
+    /// <summary>The flags, each with the configuration key it sets.</summary>
+    private static readonly (string Flag, string Key, string Description, string HelpName)[] Flags =
+    [
+        ("--data-dir", "Rendezvous:DataDirectory", "Folder for the secrets database and the generated certificate. Default: ./rendezvous-data.", "dir"),
+        ("--registrar-url", "Rendezvous:RegistrarUrl", "Where the HTTPS registrar listens. Default: https://0.0.0.0:8898.", "url"),
+        ("--rendezvous-endpoint", "Rendezvous:RendezvousEndpoint", "Where the raw TCP rendezvous relay listens. Default: 0.0.0.0:8899.", "host:port"),
+        ("--public-host", "Rendezvous:Registrar:PublicHost", "Host name or address put into triples. Default: the host name the client used to reach the registrar.", "name"),
+        ("--cert", "Rendezvous:CertificatePath", "PEM certificate for the registrar (with --key). Default: a self-signed one generated in the data folder.", "file"),
+        ("--key", "Rendezvous:KeyPath", "PEM private key of --cert.", "file"),
+    ];
+
+    /// <summary>Builds the <c>serve</c> command.</summary>
+    public static Command Create()
+    {
+        var serve = new Command("serve", "Run the registrar (HTTPS) and the rendezvous relay (TCP). Settings come from appsettings.json, RENDEZVOUS environment variables (Rendezvous__DataDirectory=...) and these flags, in that order; see docs/configuration.md.");
+        var options = new List<(Option<string> Option, string Key)>();
+        foreach (var (flag, key, description, helpName) in Flags)
+        {
+            var option = new Option<string>(flag) { Description = description, HelpName = helpName };
+            serve.Options.Add(option);
+            options.Add((option, key));
+        }
+
+        serve.SetAction(async (parseResult, cancellationToken) =>
+        {
+            var overrides = new Dictionary<string, string?>();
+            foreach (var (option, key) in options)
+            {
+                if (parseResult.GetValue(option) is { } value)
+                {
+                    overrides[key] = value;
+                }
+            }
+
+            return await RunAsync(overrides, parseResult.InvocationConfiguration.Error, cancellationToken).ConfigureAwait(false);
+        });
+        return serve;
+    }
+
+    /// <summary>Builds the host that <c>serve</c> runs: configuration layered as documented, console logs, the server with TOTP security.</summary>
+    /// <param name="overrides">Configuration keys set from flags; they win over every other source.</param>
+    /// <returns>The host, not started.</returns>
+    internal static IHost BuildHost(IReadOnlyDictionary<string, string?> overrides)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            ContentRootPath = Directory.GetCurrentDirectory(),
+            DisableDefaults = false,
+        });
+        builder.Configuration.AddInMemoryCollection(overrides);
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            console.UseUtcTimestamp = true;
+        });
+        builder.Services.AddRendezvousServer().AddTotpSecurity();
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<RendezvousServerOptions>>((host, server) =>
+            host.ShutdownTimeout = server.Value.DrainTimeout + TimeSpan.FromSeconds(5));
+        return builder.Build();
+    }
+
+    private static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> overrides, TextWriter error, CancellationToken cancellationToken)
+    {
+        IHost host;
+        try
+        {
+            host = BuildHost(overrides);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or InvalidDataException)
+        {
+            await error.WriteLineAsync($"rendezvous serve: {ex.Message}").ConfigureAwait(false);
+            return StartFailed;
+        }
+
+        using (host)
+        {
+            try
+            {
+                await host.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OptionsValidationException ex)
+            {
+                foreach (var failure in ex.Failures)
+                {
+                    await error.WriteLineAsync($"rendezvous serve: {failure}").ConfigureAwait(false);
+                }
+
+                return StartFailed;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+            {
+                await error.WriteLineAsync($"rendezvous serve: {ex.Message}").ConfigureAwait(false);
+                return StartFailed;
+            }
+        }
+
+        return 0;
+    }
+}

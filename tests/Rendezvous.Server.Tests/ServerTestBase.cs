@@ -1,0 +1,83 @@
+using Microsoft.Extensions.DependencyInjection;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Moq;
+using Rendezvous.Protocol.Policy;
+using Rendezvous.Tests.Common;
+
+namespace Rendezvous.Server.Tests;
+
+/// <summary>
+/// Starts a real server per test with a mocked policy that accepts the code "123456" and rejects
+/// anything else, and offers helpers to register and look up over real HTTPS.
+/// </summary>
+public abstract class ServerTestBase
+{
+    public const string GoodCode = "123456";
+
+    protected RendezvousTestServer Server { get; private set; } = null!;
+
+    protected HttpClient Registrar { get; private set; } = null!;
+
+    protected Mock<IRegistrationPolicy> Policy { get; private set; } = null!;
+
+    /// <summary>Extra configuration for the server of each test in the fixture.</summary>
+    protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
+
+    [SetUp]
+    public async Task StartServerAsync()
+    {
+        Policy = new Mock<IRegistrationPolicy>(MockBehavior.Strict);
+        Policy.Setup(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()))
+            .Returns((RegistrationRequest request, CancellationToken _) => ValueTask.FromResult(
+                request.Response == GoodCode ? RegistrationDecision.Accept() : RegistrationDecision.Reject()));
+        Server = await RendezvousTestServer.StartAsync(b => b.AddPolicy(Policy.Object), Settings);
+        Registrar = Server.CreateRegistrarClient();
+    }
+
+    [TearDown]
+    public async Task StopServerAsync()
+    {
+        Registrar.Dispose();
+        await Server.DisposeAsync();
+    }
+
+    /// <summary>Registers <paramref name="uuid"/> and returns the cookie without its <c>R</c>.</summary>
+    protected async Task<string> RegisterAsync(string uuid)
+    {
+        using var response = await Registrar.PutAsync($"/?uuid={uuid}&response={GoodCode}", null).WaitAsync(TestTimeouts.Short);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>().WaitAsync(TestTimeouts.Short);
+        var cookie = body.GetProperty("result").GetProperty("cookie").GetString()!;
+        Assert.That(cookie, Does.StartWith("R"));
+        return cookie[1..];
+    }
+
+    /// <summary>Registers a fresh UUID, parks a responder and returns it with the cookie.</summary>
+    protected async Task<(LoopbackClient Responder, string Cookie)> ParkAsync()
+    {
+        var cookie = await RegisterAsync(Guid.NewGuid().ToString());
+        var responder = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "R" + cookie);
+        await WaitUntilAsync(() => Server.Broker.ParkedCount > 0);
+        return (responder, cookie);
+    }
+
+    /// <summary>Parks a responder and pairs an initiator with it; both have read their <c>+OK</c>.</summary>
+    protected async Task<(LoopbackClient Initiator, LoopbackClient Responder)> PairAsync()
+    {
+        var (responder, cookie) = await ParkAsync();
+        var initiator = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie);
+        Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
+        Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
+        return (initiator, responder);
+    }
+
+    /// <summary>Polls a condition that another thread makes true (e.g. the server parking a connection).</summary>
+    protected static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TestTimeouts.Short);
+        while (!condition())
+        {
+            await Task.Delay(5, cts.Token);
+        }
+    }
+}

@@ -13,6 +13,7 @@ internal static class Program
     {
         var root = new RootCommand("Rendezvous: reach TCP servers behind NAT by UUID through a registrar and rendezvous relay.");
         // Each command adds itself here.
+        root.Subcommands.Add(UsersCommand.Create());
         return root;
     }
 }

@@ -17,8 +17,8 @@ internal static class Program
     internal static RootCommand BuildRootCommand()
     {
         var root = new RootCommand("Rendezvous: reach TCP servers behind NAT by UUID through a registrar and rendezvous relay.");
-        // Each command adds itself here.
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(UsersCommand.Create());
         root.Subcommands.Add(CertCommand.Create());
         return root;
     }

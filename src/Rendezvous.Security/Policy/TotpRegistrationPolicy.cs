@@ -1,0 +1,133 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Rendezvous.Protocol.Policy;
+using Rendezvous.Security.Internal;
+
+namespace Rendezvous.Security;
+
+/// <summary>
+/// The default registration policy: the <c>response</c> must be the RFC 6238 TOTP code (HMAC-SHA1) of the
+/// UUID's stored secret for the current time step or one within <see cref="TotpSecurityOptions.AllowedSkewSteps"/>
+/// of it, and later than any step accepted before for that UUID (codes are single-use, also across restarts).
+/// Unknown UUIDs, wrong, malformed and replayed codes are all refused alike. Repeated failures per UUID or per
+/// remote address are throttled, and a throttled attempt is answered without checking its code.
+/// </summary>
+public sealed class TotpRegistrationPolicy : IRegistrationPolicy
+{
+    private const int MaxUuidKeyLength = 64;
+
+    private readonly SecretStore _store;
+    private readonly TotpSecurityOptions _options;
+    private readonly TotpVerifier _verifier;
+    private readonly FailureThrottle _uuidFailures;
+    private readonly FailureThrottle _addressFailures;
+    private readonly ILogger _logger;
+    private readonly SecurityMetrics _metrics;
+
+    /// <summary>Creates the policy.</summary>
+    /// <param name="store">Where the secrets and last accepted steps are kept.</param>
+    /// <param name="options">The policy settings.</param>
+    /// <param name="timeProvider">The clock codes are checked against.</param>
+    /// <param name="logger">Logs outcomes (UUIDs and outcomes only, never codes); optional.</param>
+    /// <param name="meterFactory">Creates the <c>Rendezvous.Security</c> meter; optional, a shared meter is used without it.</param>
+    public TotpRegistrationPolicy(
+        SecretStore store,
+        IOptions<TotpSecurityOptions> options,
+        TimeProvider timeProvider,
+        ILogger<TotpRegistrationPolicy>? logger = null,
+        IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _store = store;
+        _options = options.Value;
+        _verifier = new TotpVerifier(timeProvider);
+        _uuidFailures = new FailureThrottle(timeProvider, _options.MaxFailuresPerUuid, _options.FailureWindow, _options.MaxTrackedKeys);
+        _addressFailures = new FailureThrottle(timeProvider, _options.MaxFailuresPerAddress, _options.FailureWindow, _options.MaxTrackedKeys);
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _metrics = new SecurityMetrics(meterFactory);
+    }
+
+    /// <summary>How many UUIDs and addresses have failures tracked now (for tests and diagnostics).</summary>
+    internal int TrackedKeyCount => _uuidFailures.Count + _addressFailures.Count;
+
+    /// <inheritdoc/>
+    public async ValueTask<RegistrationDecision> AuthorizeAsync(RegistrationRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        string uuidKey = SecretFormat.TryNormalizeUuid(request.Uuid, out string? uuid)
+            ? uuid
+            : Truncate(request.Uuid ?? string.Empty);
+        string? addressKey = AddressKey(request.RemoteAddress);
+        string addressText = addressKey ?? "unknown";
+
+        bool throttled = _uuidFailures.IsThrottled(uuidKey, out TimeSpan retryAfter);
+        if (addressKey is not null && _addressFailures.IsThrottled(addressKey, out TimeSpan addressRetryAfter))
+        {
+            throttled = true;
+            retryAfter = addressRetryAfter > retryAfter ? addressRetryAfter : retryAfter;
+        }
+
+        if (throttled)
+        {
+            _metrics.Throttled();
+            SecurityLog.RegistrationThrottled(_logger, uuidKey, addressText, retryAfter);
+            return RegistrationDecision.Throttle(retryAfter);
+        }
+
+        if (uuid is not null && TotpVerifier.IsWellFormed(request.Response))
+        {
+            SecretEntry? entry = await _store.TryGetAsync(uuid, cancellationToken).ConfigureAwait(false);
+            if (entry is not null
+                && _verifier.TryVerify(entry, request.Response, _options.AllowedSkewSteps, out long step)
+                && await _store.TryAdvanceLastStepAsync(uuid, step, cancellationToken).ConfigureAwait(false))
+            {
+                _uuidFailures.Clear(uuid);
+                _metrics.Accepted();
+                SecurityLog.RegistrationAccepted(_logger, uuid);
+                return RegistrationDecision.Accept();
+            }
+        }
+
+        _uuidFailures.RecordFailure(uuidKey);
+        if (addressKey is not null)
+        {
+            _addressFailures.RecordFailure(addressKey);
+        }
+
+        _metrics.Rejected();
+        SecurityLog.RegistrationRejected(_logger, uuidKey, addressText);
+        return RegistrationDecision.Reject();
+    }
+
+    private static string Truncate(string value) => value.Length <= MaxUuidKeyLength ? value : value[..MaxUuidKeyLength];
+
+    // IPv4-mapped addresses count as IPv4; IPv6 addresses count per /64, the smallest block a site usually gets.
+    private static string? AddressKey(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return null;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes).ToString() + "/64";
+    }
+}

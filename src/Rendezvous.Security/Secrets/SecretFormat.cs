@@ -1,0 +1,125 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
+using OtpNet;
+
+namespace Rendezvous.Security;
+
+/// <summary>
+/// Textual forms and limits of secret entries: UUID normalisation, base32 secrets and the accepted
+/// ranges of steps and digits. Used by the secret store, the policy and the <c>rendezvous users</c> command.
+/// </summary>
+public static class SecretFormat
+{
+    /// <summary>The smallest accepted TOTP step, in seconds (1).</summary>
+    public const int MinimumStep = 1;
+
+    /// <summary>The largest accepted TOTP step, in seconds (300).</summary>
+    public const int MaximumStep = 300;
+
+    /// <summary>The default TOTP step, in seconds (30).</summary>
+    public const int DefaultStep = 30;
+
+    /// <summary>The fewest digits a code may have (6).</summary>
+    public const int MinimumDigits = 6;
+
+    /// <summary>The most digits a code may have (8).</summary>
+    public const int MaximumDigits = 8;
+
+    /// <summary>The default number of digits of a code (6).</summary>
+    public const int DefaultDigits = 6;
+
+    /// <summary>The shortest accepted secret, in bytes (10 bytes, 80 bits; RFC 4226 minimum is 128 bits, recommended 160).</summary>
+    public const int MinimumSecretBytes = 10;
+
+    /// <summary>The length of a generated secret, in bytes (20 bytes, 160 bits).</summary>
+    public const int GeneratedSecretBytes = 20;
+
+    private const string UrnPrefix = "urn:uuid:";
+
+    /// <summary>
+    /// Parses an RFC 4122 textual UUID (<c>xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx</c> in any letter case, optionally in
+    /// braces or prefixed with <c>urn:uuid:</c>) and returns its lower-case canonical form.
+    /// </summary>
+    /// <param name="text">The text to parse.</param>
+    /// <param name="uuid">The canonical lower-case form, when the text is a UUID.</param>
+    /// <returns><see langword="true"/> when <paramref name="text"/> is a UUID.</returns>
+    public static bool TryNormalizeUuid(string? text, [NotNullWhen(true)] out string? uuid)
+    {
+        uuid = null;
+        if (string.IsNullOrEmpty(text))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> span = text.AsSpan().Trim();
+        if (span.StartsWith(UrnPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            span = span[UrnPrefix.Length..];
+        }
+
+        if (!Guid.TryParseExact(span, "D", out Guid guid) && !Guid.TryParseExact(span, "B", out guid))
+        {
+            return false;
+        }
+
+        uuid = guid.ToString("D");
+        return true;
+    }
+
+    /// <summary>
+    /// Parses a base32 (RFC 4648) secret: letters in any case and digits 2-7, padding optional, spaces ignored.
+    /// Secrets shorter than <see cref="MinimumSecretBytes"/> are refused.
+    /// </summary>
+    /// <param name="text">The base32 text.</param>
+    /// <param name="secret">The decoded secret, when valid.</param>
+    /// <returns><see langword="true"/> when <paramref name="text"/> is valid base32 of at least 80 bits.</returns>
+    public static bool TryParseBase32(string? text, [NotNullWhen(true)] out byte[]? secret)
+    {
+        secret = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        string compact = text.Replace(" ", string.Empty, StringComparison.Ordinal).TrimEnd('=').ToUpperInvariant();
+        foreach (char c in compact)
+        {
+            if (c is not ((>= 'A' and <= 'Z') or (>= '2' and <= '7')))
+            {
+                return false;
+            }
+        }
+
+        // Each character carries 5 bits; leftover bits (fewer than 8) are not part of the secret.
+        if (compact.Length * 5 / 8 < MinimumSecretBytes)
+        {
+            return false;
+        }
+
+        secret = Base32Encoding.ToBytes(compact);
+        return secret.Length >= MinimumSecretBytes;
+    }
+
+    /// <summary>Encodes a secret as upper-case base32 without padding.</summary>
+    /// <param name="secret">The raw secret.</param>
+    /// <returns>The base32 text.</returns>
+    public static string ToBase32(byte[] secret)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        return Base32Encoding.ToString(secret).TrimEnd('=');
+    }
+
+    /// <summary>Creates a random secret of <see cref="GeneratedSecretBytes"/> bytes from a cryptographic random source.</summary>
+    /// <returns>A new secret.</returns>
+    public static byte[] CreateRandomSecret() => RandomNumberGenerator.GetBytes(GeneratedSecretBytes);
+
+    /// <summary>Whether <paramref name="step"/> is an accepted TOTP step (1..300 seconds).</summary>
+    /// <param name="step">The step in seconds.</param>
+    /// <returns><see langword="true"/> when accepted.</returns>
+    public static bool IsValidStep(int step) => step is >= MinimumStep and <= MaximumStep;
+
+    /// <summary>Whether <paramref name="digits"/> is an accepted code length (6..8).</summary>
+    /// <param name="digits">The number of digits.</param>
+    /// <returns><see langword="true"/> when accepted.</returns>
+    public static bool IsValidDigits(int digits) => digits is >= MinimumDigits and <= MaximumDigits;
+}

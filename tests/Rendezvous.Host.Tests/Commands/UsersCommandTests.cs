@@ -1,0 +1,161 @@
+using System.CommandLine;
+using Rendezvous.Security;
+using Rendezvous.Tests.Common;
+
+namespace Rendezvous.Host.Tests.Commands;
+
+public sealed class UsersCommandTests
+{
+    private const string Uuid = "5f0c3f1e-8a3b-4c55-9d6e-0123456789ab";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    private TempDirectory _directory = null!;
+
+    [SetUp]
+    public void SetUp() => _directory = new TempDirectory();
+
+    [TearDown]
+    public void TearDown() => _directory.Dispose();
+
+    [Test]
+    public async Task Add_without_arguments_prints_a_new_uuid_secret_and_otpauth_uri()
+    {
+        CliResult result = await RunAsync("users", "add");
+
+        Assert.That(result.ExitCode, Is.Zero, result.Error);
+        string uuid = Value(result.Output, "UUID:");
+        string secret = Value(result.Output, "Secret:");
+        Assert.That(SecretFormat.TryNormalizeUuid(uuid, out _), Is.True);
+        Assert.That(SecretFormat.TryParseBase32(secret, out byte[]? bytes), Is.True);
+        Assert.That(bytes, Has.Length.EqualTo(20));
+        Assert.That(
+            Value(result.Output, "URI:"),
+            Is.EqualTo($"otpauth://totp/Rendezvous:{uuid}?secret={secret}&issuer=Rendezvous&algorithm=SHA1&digits=6&period=30"));
+    }
+
+    [Test]
+    public async Task Add_stores_the_given_uuid_secret_step_and_digits()
+    {
+        CliResult result = await RunAsync("users", "add", Uuid.ToUpperInvariant(), "--secret", "JBSWY3DPEHPK3PXP", "--step", "60", "--digits", "8");
+
+        Assert.That(result.ExitCode, Is.Zero, result.Error);
+        SecretEntry? entry = await SqliteSecretStore.ForDataDirectory(_directory.Path).TryGetAsync(Uuid).WaitAsync(Timeout);
+        Assert.That(entry, Is.Not.Null);
+        Assert.That(entry!.Secret, Is.EqualTo(new byte[] { 0x48, 0x65, 0x6C, 0x6C, 0x6F, 0x21, 0xDE, 0xAD, 0xBE, 0xEF }));
+        Assert.That(entry.Step, Is.EqualTo(60));
+        Assert.That(entry.Digits, Is.EqualTo(8));
+    }
+
+    [Test]
+    public async Task List_shows_added_uuid_without_the_secret()
+    {
+        CliResult added = await RunAsync("users", "add", Uuid);
+
+        CliResult result = await RunAsync("users", "list");
+
+        Assert.That(result.ExitCode, Is.Zero, result.Error);
+        Assert.That(result.Output, Does.Contain(Uuid));
+        Assert.That(result.Output, Does.Contain("STEP").And.Contain("DIGITS").And.Contain("CREATED"));
+        Assert.That(result.Output, Does.Not.Contain(Value(added.Output, "Secret:")));
+    }
+
+    [Test]
+    public async Task Remove_removes_the_uuid()
+    {
+        await RunAsync("users", "add", Uuid);
+
+        CliResult result = await RunAsync("users", "remove", Uuid);
+
+        Assert.That(result.ExitCode, Is.Zero, result.Error);
+        Assert.That((await RunAsync("users", "list")).Output, Does.Not.Contain(Uuid));
+    }
+
+    [Test]
+    public async Task Remove_of_an_absent_uuid_fails_naming_it()
+    {
+        CliResult result = await RunAsync("users", "remove", Uuid);
+
+        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.Error, Does.Contain(Uuid));
+    }
+
+    [Test]
+    public async Task Add_with_bad_base32_fails_naming_the_value()
+    {
+        CliResult result = await RunAsync("users", "add", "--secret", "NOT-BASE32!");
+
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Error, Does.Contain("NOT-BASE32!").And.Contain("base32"));
+    }
+
+    [Test]
+    public async Task Add_with_a_secret_shorter_than_80_bits_fails()
+    {
+        CliResult result = await RunAsync("users", "add", "--secret", "JBSWY3DPEHPK3PX");
+
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Error, Does.Contain("JBSWY3DPEHPK3PX").And.Contain("80 bits"));
+    }
+
+    [Test]
+    public async Task Add_with_step_zero_fails_naming_the_value_and_range()
+    {
+        CliResult result = await RunAsync("users", "add", "--step", "0");
+
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Error, Does.Contain("--step 0").And.Contain("between 1 and 300"));
+    }
+
+    [Test]
+    public async Task Add_with_nine_digits_fails_naming_the_value_and_range()
+    {
+        CliResult result = await RunAsync("users", "add", "--digits", "9");
+
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Error, Does.Contain("--digits 9").And.Contain("between 6 and 8"));
+    }
+
+    [Test]
+    public async Task Add_with_a_bad_uuid_fails_naming_it()
+    {
+        CliResult result = await RunAsync("users", "add", "not-a-uuid");
+
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Error, Does.Contain("not-a-uuid"));
+    }
+
+    [Test]
+    public async Task Add_of_a_duplicate_uuid_fails_naming_it()
+    {
+        await RunAsync("users", "add", Uuid);
+
+        CliResult result = await RunAsync("users", "add", Uuid);
+
+        Assert.That(result.ExitCode, Is.EqualTo(2));
+        Assert.That(result.Error, Does.Contain(Uuid).And.Contain("already"));
+    }
+
+    [Test]
+    public async Task Failed_add_writes_nothing_to_standard_output()
+    {
+        CliResult result = await RunAsync("users", "add", "--step", "0");
+
+        Assert.That(result.Output, Is.Empty);
+    }
+
+    private async Task<CliResult> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        string[] withDataDir = [.. args, "--data-dir", _directory.Path];
+        int exitCode = await Program.BuildRootCommand().Parse(withDataDir)
+            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error })
+            .WaitAsync(Timeout);
+        return new CliResult(exitCode, output.ToString(), error.ToString());
+    }
+
+    private static string Value(string output, string label) =>
+        output.Split('\n').Single(line => line.StartsWith(label, StringComparison.Ordinal))[label.Length..].Trim();
+
+    private sealed record CliResult(int ExitCode, string Output, string Error);
+}

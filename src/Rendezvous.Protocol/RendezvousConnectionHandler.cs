@@ -150,7 +150,7 @@ public sealed class RendezvousConnectionHandler
     private async Task<bool> RespondAsync(RelayConnection connection, string cookie, CancellationToken cancellationToken)
     {
         var parked = new ParkedResponder(connection);
-        parked.StartWatching();
+        parked.StartWatching(_options.CurrentValue.MaxBufferedBytesPerDirection);
         if (_broker.Park(cookie, parked) == ParkStatus.NotRegistered)
         {
             await parked.StopWatchingAsync().ConfigureAwait(false);
@@ -163,7 +163,7 @@ public sealed class RendezvousConnectionHandler
         try
         {
             var first = await Task.WhenAny(parked.PeerGone, parked.Outcome).WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (first == parked.PeerGone && await parked.PeerGone.ConfigureAwait(false) != WatchEnd.Stopped)
+            if (first == parked.PeerGone && await parked.PeerGone.ConfigureAwait(false) is WatchEnd.Ended or WatchEnd.Failed)
             {
                 _broker.Unpark(parked);
             }
@@ -205,8 +205,8 @@ public sealed class RendezvousConnectionHandler
         // Watch the initiator while it waits, so one that is reset stops waiting. A clean half-close is
         // not a reason to give up: the initiator may have sent all it has and wait for the answer.
         using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var watch = ParkedResponder.WatchAsync(connection.Input);
-        var stopWhenGone = watch.ContinueWith(
+        var watch = new ConnectionWatch(connection.Input, _options.CurrentValue.MaxBufferedBytesPerDirection);
+        var stopWhenGone = watch.Completion.ContinueWith(
             static (gone, state) =>
             {
                 if (gone.Result == WatchEnd.Failed)
@@ -226,7 +226,7 @@ public sealed class RendezvousConnectionHandler
         }
         finally
         {
-            await ParkedResponder.StopWatchAsync(connection.Input, watch).ConfigureAwait(false);
+            await watch.StopAsync().ConfigureAwait(false);
             await stopWhenGone.ConfigureAwait(false);
         }
 
@@ -241,7 +241,7 @@ public sealed class RendezvousConnectionHandler
         try
         {
             await parked.StopWatchingAsync().ConfigureAwait(false);
-            await SpliceAsync(connection, responder, cancellationToken).ConfigureAwait(false);
+            await SpliceAsync(connection, watch.Kept, responder, parked.EarlyBytes, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -249,15 +249,23 @@ public sealed class RendezvousConnectionHandler
         }
     }
 
-    private async Task SpliceAsync(RelayConnection initiator, RelayConnection responder, CancellationToken cancellationToken)
+    private async Task SpliceAsync(
+        RelayConnection initiator,
+        ReadOnlyMemory<byte> fromInitiator,
+        RelayConnection responder,
+        ReadOnlyMemory<byte> fromResponder,
+        CancellationToken cancellationToken)
     {
         _metrics.SessionStarted();
         ProtocolLog.SessionStarted(_logger, initiator.RemoteEndPoint, responder.RemoteEndPoint);
         var end = "failed";
         try
         {
+            // +OK first, then what each side sent while it waited, then the live splice.
             initiator.Output.Write(ProtocolReplies.Ok);
+            initiator.Output.Write(fromResponder.Span);
             responder.Output.Write(ProtocolReplies.Ok);
+            responder.Output.Write(fromInitiator.Span);
             var flushes = Task.WhenAll(initiator.Output.FlushAsync().AsTask(), responder.Output.FlushAsync().AsTask());
             await flushes.ConfigureAwait(false);
 

@@ -51,6 +51,9 @@ internal sealed class RegistrarHostedService(
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(RegistrarHostedService).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
+
+        // The outer host owns Ctrl-C, SIGTERM and the start/stop messages; this inner one only serves.
+        builder.Services.AddSingleton<IHostLifetime, InnerHostLifetime>();
         builder.Services.AddSingleton(services.GetRequiredService<RegistrarService>());
         builder.WebHost.UseKestrel(kestrel =>
         {
@@ -133,4 +136,12 @@ internal sealed class RegistrarHostedService(
         ServerLog.CertificateFingerprint(_logger, result.Sha256Fingerprint, result.CertificatePath);
         return result.Certificate;
     }
+}
+
+/// <summary>A lifetime that does nothing, for the registrar's inner web application.</summary>
+internal sealed class InnerHostLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

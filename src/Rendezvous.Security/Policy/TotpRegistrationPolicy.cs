@@ -64,7 +64,9 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
             ? uuid
             : Truncate(request.Uuid ?? string.Empty);
         string? addressKey = AddressKey(request.RemoteAddress);
-        string addressText = addressKey ?? "unknown";
+
+        // Only a well-formed UUID is logged: the raw text is the caller's and may hold anything.
+        string uuidForLog = uuid ?? "(malformed)";
 
         bool throttled = _uuidFailures.IsThrottled(uuidKey, out TimeSpan retryAfter);
         if (addressKey is not null && _addressFailures.IsThrottled(addressKey, out TimeSpan addressRetryAfter))
@@ -76,7 +78,7 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
         if (throttled)
         {
             _metrics.Throttled();
-            SecurityLog.RegistrationThrottled(_logger, uuidKey, addressText, retryAfter);
+            SecurityLog.RegistrationThrottled(_logger, uuidForLog, retryAfter);
             return RegistrationDecision.Throttle(retryAfter);
         }
 
@@ -101,7 +103,7 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
         }
 
         _metrics.Rejected();
-        SecurityLog.RegistrationRejected(_logger, uuidKey, addressText);
+        SecurityLog.RegistrationRejected(_logger, uuidForLog);
         return RegistrationDecision.Reject();
     }
 

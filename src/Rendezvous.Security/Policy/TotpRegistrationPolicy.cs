@@ -20,6 +20,8 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
 {
     private const int MaxUuidKeyLength = 64;
 
+    private static readonly byte[] DecoySecret = SecretFormat.CreateRandomSecret();
+
     private readonly SecretStore _store;
     private readonly TotpSecurityOptions _options;
     private readonly TotpVerifier _verifier;
@@ -85,8 +87,12 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
         if (uuid is not null && TotpVerifier.IsWellFormed(request.Response))
         {
             SecretEntry? entry = await _store.TryGetAsync(uuid, cancellationToken).ConfigureAwait(false);
+
+            // An unknown UUID costs the same code computations as a known one, so timing does not tell them apart.
+            SecretEntry checkedEntry = entry ?? new SecretEntry(uuid, DecoySecret, SecretFormat.DefaultStep, request.Response.Length, default);
+            bool verified = _verifier.TryVerify(checkedEntry, request.Response, _options.AllowedSkewSteps, out long step);
             if (entry is not null
-                && _verifier.TryVerify(entry, request.Response, _options.AllowedSkewSteps, out long step)
+                && verified
                 && await _store.TryAdvanceLastStepAsync(uuid, step, cancellationToken).ConfigureAwait(false))
             {
                 _uuidFailures.Clear(uuid);

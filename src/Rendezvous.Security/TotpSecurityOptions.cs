@@ -46,8 +46,8 @@ public sealed class TotpSecurityOptions
     public TimeSpan FailureWindow { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// The most UUIDs and addresses whose failures are tracked at once, bounding memory; when full, expired and
-    /// then oldest entries are forgotten. Between 100 and 10,000,000. Defaults to 100,000.
+    /// The most UUIDs, and separately the most addresses, whose failures are tracked at once, bounding memory;
+    /// when full, expired and then oldest entries are forgotten. Between 100 and 10,000,000. Defaults to 100,000.
     /// </summary>
     public int MaxTrackedKeys { get; set; } = 100_000;
 }

@@ -40,7 +40,7 @@ public static class TotpSecurityServerBuilderExtensions
         services.TryAddSingleton<SecretStore>(sp => sp.GetRequiredService<SqliteSecretStore>());
 
         services.RemoveAll<IRegistrationPolicy>();
-        services.AddSingleton<TotpRegistrationPolicy>();
+        services.TryAddSingleton<TotpRegistrationPolicy>();
         services.AddSingleton<IRegistrationPolicy>(sp => sp.GetRequiredService<TotpRegistrationPolicy>());
         return builder;
     }

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Rendezvous.Security.Internal;
 
-/// <summary>Log messages of the security layer. Never log secrets or codes.</summary>
+/// <summary>Log messages of the security layer: UUIDs and outcomes only, never secrets or codes.</summary>
 internal static partial class SecurityLog
 {
     [LoggerMessage(EventId = 2001, EventName = "RegistrationAccepted", Level = LogLevel.Information,
@@ -10,10 +10,10 @@ internal static partial class SecurityLog
     public static partial void RegistrationAccepted(ILogger logger, string uuid);
 
     [LoggerMessage(EventId = 2002, EventName = "RegistrationRejected", Level = LogLevel.Information,
-        Message = "Registration for {Uuid} from {RemoteAddress} rejected")]
-    public static partial void RegistrationRejected(ILogger logger, string uuid, string remoteAddress);
+        Message = "Registration for {Uuid} rejected")]
+    public static partial void RegistrationRejected(ILogger logger, string uuid);
 
     [LoggerMessage(EventId = 2003, EventName = "RegistrationThrottled", Level = LogLevel.Warning,
-        Message = "Registration for {Uuid} from {RemoteAddress} throttled for {RetryAfter}")]
-    public static partial void RegistrationThrottled(ILogger logger, string uuid, string remoteAddress, TimeSpan retryAfter);
+        Message = "Registration for {Uuid} throttled for {RetryAfter}")]
+    public static partial void RegistrationThrottled(ILogger logger, string uuid, TimeSpan retryAfter);
 }

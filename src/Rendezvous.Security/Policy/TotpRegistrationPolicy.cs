@@ -20,6 +20,8 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
 {
     private const int MaxUuidKeyLength = 64;
 
+    private static readonly byte[] DecoySecret = SecretFormat.CreateRandomSecret();
+
     private readonly SecretStore _store;
     private readonly TotpSecurityOptions _options;
     private readonly TotpVerifier _verifier;
@@ -64,7 +66,9 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
             ? uuid
             : Truncate(request.Uuid ?? string.Empty);
         string? addressKey = AddressKey(request.RemoteAddress);
-        string addressText = addressKey ?? "unknown";
+
+        // Only a well-formed UUID is logged: the raw text is the caller's and may hold anything.
+        string uuidForLog = uuid ?? "(malformed)";
 
         bool throttled = _uuidFailures.IsThrottled(uuidKey, out TimeSpan retryAfter);
         if (addressKey is not null && _addressFailures.IsThrottled(addressKey, out TimeSpan addressRetryAfter))
@@ -76,15 +80,19 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
         if (throttled)
         {
             _metrics.Throttled();
-            SecurityLog.RegistrationThrottled(_logger, uuidKey, addressText, retryAfter);
+            SecurityLog.RegistrationThrottled(_logger, uuidForLog, retryAfter);
             return RegistrationDecision.Throttle(retryAfter);
         }
 
         if (uuid is not null && TotpVerifier.IsWellFormed(request.Response))
         {
             SecretEntry? entry = await _store.TryGetAsync(uuid, cancellationToken).ConfigureAwait(false);
+
+            // An unknown UUID costs the same code computations as a known one, so timing does not tell them apart.
+            SecretEntry checkedEntry = entry ?? new SecretEntry(uuid, DecoySecret, SecretFormat.DefaultStep, request.Response.Length, default);
+            bool verified = _verifier.TryVerify(checkedEntry, request.Response, _options.AllowedSkewSteps, out long step);
             if (entry is not null
-                && _verifier.TryVerify(entry, request.Response, _options.AllowedSkewSteps, out long step)
+                && verified
                 && await _store.TryAdvanceLastStepAsync(uuid, step, cancellationToken).ConfigureAwait(false))
             {
                 _uuidFailures.Clear(uuid);
@@ -101,7 +109,7 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
         }
 
         _metrics.Rejected();
-        SecurityLog.RegistrationRejected(_logger, uuidKey, addressText);
+        SecurityLog.RegistrationRejected(_logger, uuidForLog);
         return RegistrationDecision.Reject();
     }
 

@@ -143,12 +143,32 @@ public sealed class UsersCommandTests
         Assert.That(result.Output, Is.Empty);
     }
 
-    private async Task<CliResult> RunAsync(params string[] args)
+    [Test]
+    public async Task Data_directory_comes_from_the_environment_when_not_given()
+    {
+        string? previous = Environment.GetEnvironmentVariable("Rendezvous__DataDirectory");
+        Environment.SetEnvironmentVariable("Rendezvous__DataDirectory", _directory.Path);
+        try
+        {
+            CliResult result = await RunWithoutDataDirAsync("users", "add", Uuid);
+
+            Assert.That(result.ExitCode, Is.Zero, result.Error);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("Rendezvous__DataDirectory", previous);
+        }
+
+        Assert.That(await SqliteSecretStore.ForDataDirectory(_directory.Path).TryGetAsync(Uuid).WaitAsync(Timeout), Is.Not.Null);
+    }
+
+    private Task<CliResult> RunAsync(params string[] args) => RunWithoutDataDirAsync([.. args, "--data-dir", _directory.Path]);
+
+    private static async Task<CliResult> RunWithoutDataDirAsync(params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        string[] withDataDir = [.. args, "--data-dir", _directory.Path];
-        int exitCode = await Program.BuildRootCommand().Parse(withDataDir)
+        int exitCode = await Program.BuildRootCommand().Parse(args)
             .InvokeAsync(new InvocationConfiguration { Output = output, Error = error })
             .WaitAsync(Timeout);
         return new CliResult(exitCode, output.ToString(), error.ToString());

@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using Microsoft.Data.Sqlite;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Security.Tests.Secrets;
@@ -174,6 +175,32 @@ public sealed class SqliteSecretStoreTests
         SqliteSecretStore store = CreateStore();
 
         Assert.That(await store.TryAdvanceLastStepAsync("5f0c3f1e-8a3b-4c55-9d6e-0123456789ab", 1).WaitAsync(Timeout), Is.False);
+    }
+
+    [Test]
+    public async Task Database_uses_write_ahead_logging()
+    {
+        SqliteSecretStore store = CreateStore();
+        await store.ListAsync().WaitAsync(Timeout);
+
+        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = store.DatabasePath, Pooling = false }.ToString());
+        await connection.OpenAsync().WaitAsync(Timeout);
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode";
+
+        Assert.That(await command.ExecuteScalarAsync().WaitAsync(Timeout), Is.EqualTo("wal"));
+    }
+
+    [Test]
+    public async Task Concurrent_advances_to_the_same_step_through_separate_stores_succeed_once()
+    {
+        SecretEntry entry = Entry("5f0c3f1e-8a3b-4c55-9d6e-0123456789ab");
+        await CreateStore().AddAsync(entry).WaitAsync(Timeout);
+
+        bool[] results = await Task.WhenAll(Enumerable.Range(0, 8)
+            .Select(_ => Task.Run(() => CreateStore().TryAdvanceLastStepAsync(entry.Uuid, 42)))).WaitAsync(Timeout);
+
+        Assert.That(results.Count(r => r), Is.EqualTo(1));
     }
 
     [TestCase(0, 6)]

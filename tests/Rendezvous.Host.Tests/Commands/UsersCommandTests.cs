@@ -9,10 +9,10 @@ public sealed class UsersCommandTests
     private const string Uuid = "5f0c3f1e-8a3b-4c55-9d6e-0123456789ab";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    private TempDirectory _directory = null!;
+    private TemporaryDirectory _directory = null!;
 
     [SetUp]
-    public void SetUp() => _directory = new TempDirectory();
+    public void SetUp() => _directory = new TemporaryDirectory();
 
     [TearDown]
     public void TearDown() => _directory.Dispose();

@@ -9,10 +9,10 @@ namespace Rendezvous.Security.Tests.DependencyInjection;
 
 public sealed class TotpSecurityServerBuilderExtensionsTests
 {
-    private TempDirectory _directory = null!;
+    private TemporaryDirectory _directory = null!;
 
     [SetUp]
-    public void SetUp() => _directory = new TempDirectory();
+    public void SetUp() => _directory = new TemporaryDirectory();
 
     [TearDown]
     public void TearDown() => _directory.Dispose();

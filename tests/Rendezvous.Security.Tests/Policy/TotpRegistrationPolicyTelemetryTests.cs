@@ -15,14 +15,14 @@ public sealed class TotpRegistrationPolicyTelemetryTests
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private static readonly byte[] Secret = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
 
-    private TempDirectory _directory = null!;
+    private TemporaryDirectory _directory = null!;
     private FakeTimeProvider _time = null!;
     private SqliteSecretStore _store = null!;
 
     [SetUp]
     public async Task SetUp()
     {
-        _directory = new TempDirectory();
+        _directory = new TemporaryDirectory();
         _time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_700_000_010));
         _store = new SqliteSecretStore(_directory.Combine("rendezvous.db"));
         await _store.AddAsync(new SecretEntry(Uuid, Secret, 30, 6, _time.GetUtcNow())).WaitAsync(Timeout);

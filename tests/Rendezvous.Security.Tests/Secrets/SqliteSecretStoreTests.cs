@@ -9,10 +9,10 @@ public sealed class SqliteSecretStoreTests
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private static readonly DateTimeOffset Created = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
 
-    private TempDirectory _directory = null!;
+    private TemporaryDirectory _directory = null!;
 
     [SetUp]
-    public void SetUp() => _directory = new TempDirectory();
+    public void SetUp() => _directory = new TemporaryDirectory();
 
     [TearDown]
     public void TearDown() => _directory.Dispose();

@@ -83,6 +83,12 @@ internal static class ServeCommand
         {
             host = BuildHost(overrides);
         }
+        catch (OptionsValidationException ex)
+        {
+            // Building the host already reads the server options (for the shutdown timeout), so bad settings can surface here.
+            await WriteFailuresAsync(error, ex).ConfigureAwait(false);
+            return StartFailed;
+        }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or InvalidDataException)
         {
             await error.WriteLineAsync($"rendezvous serve: {ex.Message}").ConfigureAwait(false);
@@ -97,11 +103,7 @@ internal static class ServeCommand
             }
             catch (OptionsValidationException ex)
             {
-                foreach (var failure in ex.Failures)
-                {
-                    await error.WriteLineAsync($"rendezvous serve: {failure}").ConfigureAwait(false);
-                }
-
+                await WriteFailuresAsync(error, ex).ConfigureAwait(false);
                 return StartFailed;
             }
             catch (Exception ex) when (ex is InvalidOperationException or IOException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
@@ -112,5 +114,13 @@ internal static class ServeCommand
         }
 
         return 0;
+    }
+
+    private static async Task WriteFailuresAsync(TextWriter error, OptionsValidationException exception)
+    {
+        foreach (var failure in exception.Failures)
+        {
+            await error.WriteLineAsync($"rendezvous serve: {failure}").ConfigureAwait(false);
+        }
     }
 }

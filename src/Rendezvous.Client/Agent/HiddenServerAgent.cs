@@ -1,0 +1,489 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OtpNet;
+using Rendezvous.Client.Internal;
+using Rendezvous.Client.Registrar;
+using Rendezvous.Client.Sessions;
+
+namespace Rendezvous.Client.Agent;
+
+/// <summary>Why <see cref="HiddenServerAgent.RunAsync"/> returned.</summary>
+public enum HiddenServerStopReason
+{
+    /// <summary>Stopped on request (the token was cancelled).</summary>
+    Stopped,
+
+    /// <summary>Another hidden server registered the same UUID; this one stepped back rather than fight over it.</summary>
+    Superseded,
+}
+
+/// <summary>
+/// The hidden-server side: registers with a TOTP code computed from the shared secret, keeps
+/// <see cref="HiddenServerAgentOptions.PoolSize"/> connections parked at the relay, hands each paired
+/// session to the application and parks a replacement at once. It registers again when the relay
+/// forgets it (restart), steps back when another hidden server takes the UUID over, retries with
+/// jittered exponential backoff, keeps parked connections alive (TCP keep-alive, periodic re-park) and
+/// never logs the secret or codes. Use it as a hosted <see cref="BackgroundService"/> or call
+/// <see cref="RunAsync"/> yourself.
+/// </summary>
+public sealed class HiddenServerAgent : BackgroundService
+{
+    private readonly HiddenServerAgentOptions _options;
+    private readonly Func<RendezvousSession, CancellationToken, Task> _handler;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly RegistrarClient _registrar;
+    private readonly Totp _totp;
+    private readonly string _uuid;
+    private readonly ConcurrentDictionary<long, Task> _sessions = new();
+    private readonly Lock _statusLock = new();
+    private HiddenServerStatus _status = new(HiddenServerState.Starting, 0, 0, 0, 0, null, null);
+    private long _lastStepUsed = long.MinValue;
+    private long _nextSessionId;
+    private int _effectivePool;
+    private CancellationToken _stoppingToken;
+
+    /// <summary>Creates an agent.</summary>
+    /// <param name="options">Registrar, identity, pool and timing. Validated here.</param>
+    /// <param name="handler">Serves one session; the session is disposed when it returns.</param>
+    /// <param name="time">The clock for TOTP codes, backoff and re-parking; the system clock when <see langword="null"/>.</param>
+    /// <param name="logger">Where to log; nowhere when <see langword="null"/>.</param>
+    /// <exception cref="ArgumentException">The options are invalid; the message names each problem.</exception>
+    public HiddenServerAgent(
+        HiddenServerAgentOptions options,
+        Func<RendezvousSession, CancellationToken, Task> handler,
+        TimeProvider? time = null,
+        ILogger<HiddenServerAgent>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(handler);
+        options.Validate();
+        _options = options;
+        _handler = handler;
+        _time = time ?? TimeProvider.System;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _uuid = Guid.Parse(options.Uuid!).ToString("D");
+        HiddenServerAgentOptions.TryDecodeSecret(options.Secret, out var secret);
+        _totp = new Totp(secret, options.Step, OtpHashMode.Sha1, options.Digits);
+        _registrar = new RegistrarClient(options.RegistrarUrl!, options.Trust, options.ConnectTimeout);
+        _effectivePool = options.PoolSize;
+    }
+
+    /// <summary>Raised whenever <see cref="Status"/> changes (on the thread that changed it).</summary>
+    public event EventHandler<HiddenServerStatus>? StatusChanged;
+
+    /// <summary>The agent's state now.</summary>
+    public HiddenServerStatus Status
+    {
+        get
+        {
+            lock (_statusLock)
+            {
+                return _status;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs the agent until <paramref name="cancellationToken"/> is cancelled or another hidden server
+    /// takes the UUID over. Sessions still running when it stops get the cancellation and are awaited.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the agent.</param>
+    /// <returns>Why it stopped.</returns>
+    /// <exception cref="RendezvousException">An error retrying cannot fix, such as a registrar certificate that is not the pinned one or a <c>permanent</c> refusal.</exception>
+    public async Task<HiddenServerStopReason> RunAsync(CancellationToken cancellationToken = default)
+    {
+        _stoppingToken = cancellationToken;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var triple = await RegisterAsync(cancellationToken).ConfigureAwait(false);
+                var end = await RunGenerationAsync(triple, cancellationToken).ConfigureAwait(false);
+                if (end == GenerationEnd.Superseded)
+                {
+                    ClientLog.Superseded(_logger, _uuid);
+                    Update(s => s with { State = HiddenServerState.Superseded, LastError = $"{_uuid} was registered by another hidden server." });
+                    return HiddenServerStopReason.Superseded;
+                }
+
+                if (end == GenerationEnd.NotRegistered)
+                {
+                    ClientLog.Reregistering(_logger, _uuid);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (RendezvousException ex)
+        {
+            ClientLog.AgentFailed(_logger, _uuid, ex.Message);
+            Update(s => s with { State = HiddenServerState.Failed, LastError = ex.Message });
+            throw;
+        }
+        finally
+        {
+            await Task.WhenAll(_sessions.Values.ToArray()).ConfigureAwait(false);
+        }
+
+        Update(s => s with { State = HiddenServerState.Stopped, Parked = 0 });
+        return HiddenServerStopReason.Stopped;
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _registrar.Dispose();
+        base.Dispose();
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken) => await RunAsync(stoppingToken).ConfigureAwait(false);
+
+    private async Task<RendezvousTriple> RegisterAsync(CancellationToken cancellationToken)
+    {
+        var backoff = new Backoff(_options.InitialBackoff, _options.MaxBackoff);
+        Update(s => s with { State = HiddenServerState.Registering });
+        while (true)
+        {
+            var code = await NextCodeAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var triple = await _registrar.RegisterAsync(_uuid, code, cancellationToken).ConfigureAwait(false);
+                ClientLog.Registered(_logger, _uuid, triple.ToString());
+                Update(s => s with
+                {
+                    State = HiddenServerState.Registered,
+                    Registrations = s.Registrations + 1,
+                    LastRegistration = _time.GetUtcNow(),
+                    LastError = null,
+                });
+                return triple;
+            }
+            catch (RendezvousException ex) when (!ex.Permanent)
+            {
+                var delay = ex.RetryAfter is { } retryAfter && retryAfter > TimeSpan.Zero ? retryAfter : backoff.Next();
+                ClientLog.RegistrationFailed(_logger, _uuid, ex.Message, delay);
+                Update(s => s with { State = HiddenServerState.Registering, LastError = ex.Message });
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The code for the earliest time step not used yet: the registrar never accepts a step twice, and
+    /// accepts the next step early, so a quick re-registration uses the next step's code.
+    /// </summary>
+    private async Task<string> NextCodeAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var now = _time.GetUtcNow();
+            var current = now.ToUnixTimeSeconds() / _options.Step;
+            var step = Math.Max(current, _lastStepUsed + 1);
+            if (step <= current + 1)
+            {
+                _lastStepUsed = step;
+                return _totp.ComputeTotp(DateTimeOffset.FromUnixTimeSeconds(step * _options.Step).UtcDateTime);
+            }
+
+            var wait = DateTimeOffset.FromUnixTimeSeconds((current + 1) * _options.Step) - now;
+            await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(10), _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<GenerationEnd> RunGenerationAsync(RendezvousTriple triple, CancellationToken cancellationToken)
+    {
+        using var generation = new Generation(triple, cancellationToken);
+        var slots = Enumerable.Range(0, _options.PoolSize).Select(i => RunSlotAsync(generation, i)).ToArray();
+        var end = await generation.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await generation.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(slots).ConfigureAwait(false);
+        if (end == GenerationEnd.NotRegistered)
+        {
+            // Not current any more: either the relay restarted (nobody holds the UUID), or another
+            // hidden server registered it. Only the first is a reason to register again.
+            end = await CheckRegistrationAsync(generation.Triple, cancellationToken).ConfigureAwait(false) switch
+            {
+                Ownership.Other => GenerationEnd.Superseded,
+                _ => GenerationEnd.NotRegistered,
+            };
+        }
+
+        return end;
+    }
+
+    private async Task RunSlotAsync(Generation generation, int index)
+    {
+        var backoff = new Backoff(_options.InitialBackoff, _options.MaxBackoff);
+        var token = generation.Token;
+        while (!token.IsCancellationRequested && index < Volatile.Read(ref _effectivePool))
+        {
+            var (reply, socket, parkedFor) = await ParkOnceAsync(generation.Triple, token).ConfigureAwait(false);
+            if (token.IsCancellationRequested)
+            {
+                socket?.Dispose();
+                return;
+            }
+
+            switch (reply)
+            {
+                case ParkReply.Paired:
+                    backoff.Reset();
+                    StartSession(socket!);
+                    continue;
+
+                case ParkReply.Repark:
+                    socket?.Dispose();
+                    continue;
+
+                case ParkReply.NotRegistered:
+                    socket?.Dispose();
+                    generation.End(GenerationEnd.NotRegistered);
+                    return;
+
+                case ParkReply.ClosedByRelay:
+                    socket?.Dispose();
+                    switch (await CheckRegistrationAsync(generation.Triple, token).ConfigureAwait(false))
+                    {
+                        case Ownership.Other:
+                            generation.End(GenerationEnd.NotRegistered);
+                            return;
+                        case Ownership.Nobody:
+                            generation.End(GenerationEnd.NotRegistered);
+                            return;
+                        case Ownership.Ours when parkedFor < TimeSpan.FromSeconds(5):
+                            // Still ours, and closed right after parking: the relay keeps fewer per UUID.
+                            ReducePool();
+                            break;
+                    }
+
+                    break;
+
+                default:
+                    socket?.Dispose();
+                    break;
+            }
+
+            var delay = backoff.Next();
+            ClientLog.ParkFailed(_logger, generation.Triple.ToString(), reply.ToString(), delay);
+            try
+            {
+                await Task.Delay(delay, _time, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<(ParkReply Reply, Socket? Socket, TimeSpan ParkedFor)> ParkOnceAsync(RendezvousTriple triple, CancellationToken token)
+    {
+        Socket socket;
+        try
+        {
+            socket = await RelayHandshake.ConnectAndSendLineAsync(triple, _options.ConnectTimeout, token).ConfigureAwait(false);
+        }
+        catch (RendezvousException ex)
+        {
+            Update(s => s with { LastError = ex.Message });
+            return (ParkReply.Unreachable, null, TimeSpan.Zero);
+        }
+        catch (OperationCanceledException)
+        {
+            return (ParkReply.Unreachable, null, TimeSpan.Zero);
+        }
+
+        EnableKeepAlive(socket);
+        var parkedAt = _time.GetTimestamp();
+        Update(s => s with { Parked = s.Parked + 1 });
+        try
+        {
+            using var repark = new CancellationTokenSource(_options.ReparkInterval, _time);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(token, repark.Token);
+            var line = await RelayHandshake.ReadReplyAsync(socket, wait.Token).ConfigureAwait(false);
+            var reply = line switch
+            {
+                "+OK" => ParkReply.Paired,
+                "-ERR not registered" => ParkReply.NotRegistered,
+                null => ParkReply.ClosedByRelay,
+                _ => ParkReply.Refused,
+            };
+            return (reply, socket, _time.GetElapsedTime(parkedAt));
+        }
+        catch (OperationCanceledException)
+        {
+            return (token.IsCancellationRequested ? ParkReply.Unreachable : ParkReply.Repark, socket, _time.GetElapsedTime(parkedAt));
+        }
+        catch (SocketException)
+        {
+            return (ParkReply.Reset, socket, _time.GetElapsedTime(parkedAt));
+        }
+        finally
+        {
+            Update(s => s with { Parked = Math.Max(0, s.Parked - 1) });
+        }
+    }
+
+    private async Task<Ownership> CheckRegistrationAsync(RendezvousTriple ours, CancellationToken token)
+    {
+        try
+        {
+            var current = await _registrar.LookupAsync(_uuid, token).ConfigureAwait(false);
+            return string.Equals(current.CookieValue, ours.CookieValue, StringComparison.Ordinal) ? Ownership.Ours : Ownership.Other;
+        }
+        catch (RendezvousException ex) when (ex.Error == RendezvousError.NotRegistered)
+        {
+            return Ownership.Nobody;
+        }
+        catch (RendezvousException ex) when (!ex.Permanent)
+        {
+            return Ownership.Unknown;
+        }
+        catch (OperationCanceledException)
+        {
+            return Ownership.Unknown;
+        }
+    }
+
+    private void ReducePool()
+    {
+        while (true)
+        {
+            var pool = Volatile.Read(ref _effectivePool);
+            if (pool <= 1)
+            {
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref _effectivePool, pool - 1, pool) == pool)
+            {
+                ClientLog.PoolReduced(_logger, pool - 1);
+                return;
+            }
+        }
+    }
+
+    private void EnableKeepAlive(Socket socket)
+    {
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Math.Max(1, _options.KeepAliveTime.TotalSeconds));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)Math.Max(1, _options.KeepAliveTime.TotalSeconds / 3));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+        }
+        catch (SocketException)
+        {
+            // Keep-alive is an optimisation; re-parking still keeps the connection fresh.
+        }
+    }
+
+    private void StartSession(Socket socket)
+    {
+        var id = Interlocked.Increment(ref _nextSessionId);
+        _sessions[id] = ServeAsync(id, socket);
+    }
+
+    private async Task ServeAsync(long id, Socket socket)
+    {
+        await Task.Yield();
+        Update(s => s with { ActiveSessions = s.ActiveSessions + 1, TotalSessions = s.TotalSessions + 1 });
+        ClientLog.SessionStarted(_logger, id);
+        var session = new RendezvousSession(socket, new NetworkStream(socket, ownsSocket: false), new RendezvousSessionInfo(_uuid, RendezvousRole.HiddenServer, socket.RemoteEndPoint));
+        var stopping = _stoppingToken;
+        try
+        {
+            if (_options.Authenticator is { } authenticator)
+            {
+                await session.AuthenticateAsync(authenticator, _options.AuthenticationTimeout, stopping).ConfigureAwait(false);
+            }
+
+            await _handler(session, stopping).ConfigureAwait(false);
+        }
+        catch (RendezvousException ex)
+        {
+            ClientLog.SessionRejected(_logger, id, ex.Message);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            ClientLog.SessionFailed(_logger, id, ex);
+        }
+        finally
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+            ClientLog.SessionEnded(_logger, id);
+            Update(s => s with { ActiveSessions = Math.Max(0, s.ActiveSessions - 1) });
+            _sessions.TryRemove(id, out _);
+        }
+    }
+
+    private void Update(Func<HiddenServerStatus, HiddenServerStatus> change)
+    {
+        HiddenServerStatus updated;
+        lock (_statusLock)
+        {
+            updated = change(_status);
+            if (updated == _status)
+            {
+                return;
+            }
+
+            _status = updated;
+        }
+
+        StatusChanged?.Invoke(this, updated);
+    }
+
+    private enum GenerationEnd
+    {
+        NotRegistered,
+        Superseded,
+    }
+
+    private enum ParkReply
+    {
+        Paired,
+        NotRegistered,
+        ClosedByRelay,
+        Reset,
+        Refused,
+        Unreachable,
+        Repark,
+    }
+
+    private enum Ownership
+    {
+        Ours,
+        Other,
+        Nobody,
+        Unknown,
+    }
+
+    /// <summary>One registration's worth of parking: its triple, and a signal for when to stop.</summary>
+    private sealed class Generation(RendezvousTriple triple, CancellationToken stopping) : IDisposable
+    {
+        private readonly CancellationTokenSource _cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        private readonly TaskCompletionSource<GenerationEnd> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public RendezvousTriple Triple { get; } = triple;
+
+        public CancellationToken Token => _cancel.Token;
+
+        public Task<GenerationEnd> Ended => _ended.Task;
+
+        public void End(GenerationEnd end) => _ended.TrySetResult(end);
+
+        public Task CancelAsync() => _cancel.CancelAsync();
+
+        public void Dispose() => _cancel.Dispose();
+    }
+}

@@ -1,0 +1,115 @@
+using System.Security.Cryptography;
+using System.Text;
+using Rendezvous.Tests.Common;
+
+namespace Rendezvous.Server.Tests.Relay;
+
+/// <summary>PROTOCOL.md §2 "Initiator (I)": unknown cookies, the grace wait, early bytes.</summary>
+public sealed class InitiatorTests : ServerTestBase
+{
+    [Test]
+    public async Task Initiator_with_unknown_cookie_gets_not_registered_then_a_clean_close()
+    {
+        using var initiator = await ConnectWithLineAsync("I" + "no-such-cookie");
+
+        Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
+        Assert.That(await initiator.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
+    }
+
+    [Test]
+    public async Task Initiator_with_superseded_cookie_gets_not_registered()
+    {
+        var uuid = Guid.NewGuid().ToString();
+        var first = await RegisterAsync(uuid);
+        await RegisterAsync(uuid);
+
+        using var initiator = await ConnectWithLineAsync("I" + first);
+
+        Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
+        Assert.That(await initiator.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
+    }
+
+    [Test]
+    public async Task Initiator_that_arrives_first_is_paired_with_a_responder_that_parks_within_grace()
+    {
+        var time = NewFakeTime();
+        await RestartServerAsync(new Dictionary<string, string?>(), time);
+        var cookie = await RegisterAsync(Guid.NewGuid().ToString());
+
+        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        Assert.That(await initiator.StaysQuietAsync(), Is.True, "waits for a responder");
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.That(await initiator.StaysQuietAsync(), Is.True, "still within the 5 s grace");
+
+        using var responder = await ConnectWithLineAsync("R" + cookie);
+
+        Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
+        Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
+        Assert.That(Server.Broker.ParkedCount, Is.Zero);
+    }
+
+    [Test]
+    public async Task Initiator_gets_not_ready_when_nothing_parks_within_grace()
+    {
+        var time = NewFakeTime();
+        await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:05" }, time);
+        var cookie = await RegisterAsync(Guid.NewGuid().ToString());
+
+        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        var reply = initiator.ReadLineAsync();
+        var advanced = await AdvanceUntilAsync(time, reply, TimeSpan.FromMilliseconds(500));
+
+        Assert.That(await reply, Is.EqualTo("-ERR not ready"));
+        Assert.That(advanced, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(5)), "not before the grace ran out");
+        Assert.That(await initiator.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
+    }
+
+    [Test]
+    public async Task Initiator_with_zero_grace_gets_not_ready_at_once()
+    {
+        await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:00" });
+        var cookie = await RegisterAsync(Guid.NewGuid().ToString());
+
+        using var initiator = await ConnectWithLineAsync("I" + cookie);
+
+        Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("-ERR not ready"));
+        Assert.That(await initiator.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
+    }
+
+    [Test]
+    public async Task Binary_bytes_an_initiator_sends_with_its_line_reach_the_responder_unchanged_after_ok()
+    {
+        var (responder, cookie) = await ParkAsync();
+        using (responder)
+        {
+            // NUL, 0xFF, an invalid UTF-8 pair, a lone continuation byte, line ends, then random bytes.
+            byte[] early = [0x00, 0xFF, 0xC3, 0x28, 0x80, 0xFE, (byte)'\n', (byte)'\r', (byte)'\n', .. RandomNumberGenerator.GetBytes(8192)];
+            byte[] lineAndEarly = [.. Encoding.ASCII.GetBytes("I" + cookie + "\n"), .. early];
+            using var initiator = await ConnectAsync();
+
+            await initiator.SendAsync(lineAndEarly);
+
+            Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
+            Assert.That(await responder.ReadExactlyAsync(early.Length), Is.EqualTo(early));
+            Assert.That(await responder.StaysQuietAsync(), Is.True, "nothing added or duplicated");
+            Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
+        }
+    }
+
+    [Test]
+    public async Task Bytes_an_initiator_sends_while_waiting_for_a_responder_reach_it_after_ok()
+    {
+        var cookie = await RegisterAsync(Guid.NewGuid().ToString());
+        byte[] early = [0x00, 0xFF, 0xC3, 0x28, .. RandomNumberGenerator.GetBytes(4096)];
+        byte[] lineAndEarly = [.. Encoding.ASCII.GetBytes("I" + cookie + "\n"), .. early];
+        using var initiator = await ConnectAsync();
+        await initiator.SendAsync(lineAndEarly);
+        Assert.That(await initiator.StaysQuietAsync(), Is.True, "waits for a responder");
+
+        using var responder = await ConnectWithLineAsync("R" + cookie);
+
+        Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
+        Assert.That(await responder.ReadExactlyAsync(early.Length), Is.EqualTo(early));
+        Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
+    }
+}

@@ -1,5 +1,8 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests.Relay;
@@ -111,5 +114,78 @@ public sealed class InitiatorTests : ServerTestBase
         Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
         Assert.That(await responder.ReadExactlyAsync(early.Length), Is.EqualTo(early));
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
+    }
+    [Test]
+    public async Task Initiator_that_resets_while_waiting_is_never_paired()
+    {
+        var cookie = await RegisterAsync(Guid.NewGuid().ToString());
+        using var refusals = new HandshakeFailureListener(Server.Services);
+        var initiator = await ConnectWithLineAsync("I" + cookie);
+        Assert.That(await initiator.StaysQuietAsync(), Is.True, "waits for a responder");
+
+        initiator.Reset();
+        await WaitUntilAsync(() => refusals.Count("not_ready") == 1); // the server gave up on it
+
+        using var responder = await ConnectWithLineAsync("R" + cookie);
+
+        await WaitUntilAsync(() => Server.Broker.ParkedCount == 1);
+        Assert.That(await responder.StaysQuietAsync(), Is.True, "parked, not paired with the dead initiator");
+
+        using var live = await ConnectWithLineAsync("I" + cookie);
+        Assert.That(await live.ReadLineAsync(), Is.EqualTo("+OK"));
+        Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
+    }
+
+    [Test]
+    public async Task Initiator_that_half_closes_while_waiting_is_still_paired_and_its_bytes_and_end_are_passed_on()
+    {
+        var cookie = await RegisterAsync(Guid.NewGuid().ToString());
+        using var initiator = await ConnectAsync();
+        await initiator.SendAsync("I" + cookie + "\nwhole request");
+        initiator.ShutdownSend();
+        Assert.That(await initiator.StaysQuietAsync(), Is.True, "waits for a responder");
+
+        using var responder = await ConnectWithLineAsync("R" + cookie);
+
+        Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
+        Assert.That(Encoding.ASCII.GetString(await responder.ReadToEndAsync()), Is.EqualTo("whole request"));
+        Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
+        await responder.SendAsync("answer");
+        responder.ShutdownSend();
+        Assert.That(Encoding.ASCII.GetString(await initiator.ReadToEndAsync()), Is.EqualTo("answer"));
+    }
+
+    /// <summary>Counts <c>rendezvous.handshake.failures</c> of one server by reason.</summary>
+    private sealed class HandshakeFailureListener : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly ConcurrentDictionary<string, int> _counts = new();
+
+        public HandshakeFailureListener(IServiceProvider services)
+        {
+            var factory = services.GetRequiredService<IMeterFactory>();
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == "rendezvous.handshake.failures")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag is { Key: "reason", Value: string reason })
+                    {
+                        _counts.AddOrUpdate(reason, (int)value, (_, old) => old + (int)value);
+                    }
+                }
+            });
+            _listener.Start();
+        }
+
+        public int Count(string reason) => _counts.GetValueOrDefault(reason);
+
+        public void Dispose() => _listener.Dispose();
     }
 }

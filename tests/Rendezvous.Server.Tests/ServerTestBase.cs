@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using Moq;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Tests.Common;
@@ -40,6 +41,48 @@ public abstract class ServerTestBase
     {
         Registrar.Dispose();
         await Server.DisposeAsync();
+    }
+
+    /// <summary>
+    /// Replaces this test's server with one started with <paramref name="settings"/> and <paramref name="time"/>,
+    /// for tests that need a configuration of their own (pool size, grace, a fake clock).
+    /// </summary>
+    protected async Task RestartServerAsync(IDictionary<string, string?> settings, TimeProvider? time = null)
+    {
+        Registrar.Dispose();
+        await Server.DisposeAsync();
+        Server = await RendezvousTestServer.StartAsync(b => b.AddPolicy(Policy.Object), settings, time);
+        Registrar = Server.CreateRegistrarClient();
+    }
+
+    /// <summary>A fake clock for a server: starts now, since the registrar certificate is made with it.</summary>
+    protected static FakeTimeProvider NewFakeTime() => new(DateTimeOffset.UtcNow);
+
+    /// <summary>Connects a raw client to the relay without sending anything.</summary>
+    protected Task<LoopbackClient> ConnectAsync() => LoopbackClient.ConnectAsync(Server.RelayEndPoint);
+
+    /// <summary>Connects a raw client to the relay and sends <paramref name="line"/> (mode letter and cookie) and <c>\n</c>.</summary>
+    protected Task<LoopbackClient> ConnectWithLineAsync(string line) => LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, line);
+
+    /// <summary>
+    /// Advances <paramref name="time"/> by <paramref name="step"/> until <paramref name="task"/> completes, and
+    /// returns how far the clock was moved. The server creates its timers when it gets to them, so advancing
+    /// in steps (rather than once) cannot miss a timer created late; the total is a lower bound check.
+    /// </summary>
+    protected static async Task<TimeSpan> AdvanceUntilAsync(FakeTimeProvider time, Task task, TimeSpan step, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TestTimeouts.Short);
+        var advanced = TimeSpan.Zero;
+        while (!task.IsCompleted)
+        {
+            cts.Token.ThrowIfCancellationRequested();
+            time.Advance(step);
+            advanced += step;
+            await Task.WhenAny(task, Task.Delay(TimeSpan.FromMilliseconds(20), cts.Token));
+        }
+
+        await task;
+        return advanced;
     }
 
     /// <summary>Registers <paramref name="uuid"/> and returns the cookie without its <c>R</c>.</summary>

@@ -92,21 +92,12 @@ public static class Splicer
 
         public async Task<CopyEnd> RunAsync()
         {
-            // Bytes that arrived before the splice (kept while the connection waited) may already be marked
-            // as examined by the watcher, so ReadAsync would wait for new bytes before returning them:
-            // take what is already there first.
-            var first = true;
             while (true)
             {
                 ReadResult read;
                 try
                 {
-                    if (!first || !source.TryRead(out read))
-                    {
-                        read = await source.ReadAsync().ConfigureAwait(false);
-                    }
-
-                    first = false;
+                    read = await source.ReadAsync().ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {

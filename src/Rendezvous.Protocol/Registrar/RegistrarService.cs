@@ -72,22 +72,28 @@ public sealed class RegistrarService
             return new RegistrarResponse(405, ErrorBody(permanent: true, $"expecting {expected} not {request.Method}"), Allow: expected);
         }
 
+        // One key per UUID whatever its spelling (case, braces), so lookups find registrations.
+        var key = Guid.TryParse(request.Uuid, out var parsed) ? parsed.ToString("D") : request.Uuid;
+        request = request with { Uuid = key };
         return request.Response is null
             ? Lookup(request)
             : await RegisterAsync(request, request.Response, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The UUID as it may appear in logs: canonical, or a placeholder for caller-chosen text.</summary>
+    private static string Loggable(string uuid) => Guid.TryParse(uuid, out _) ? uuid : "(not a UUID)";
 
     private RegistrarResponse Lookup(RegistrarRequest request)
     {
         if (!_broker.TryGetCookie(request.Uuid!, out var cookie))
         {
             _metrics.Lookup("not_registered");
-            ProtocolLog.Lookup(_logger, request.Uuid!, request.RemoteAddress, "not registered");
+            ProtocolLog.Lookup(_logger, Loggable(request.Uuid!), request.RemoteAddress, "not registered");
             return new RegistrarResponse(200, ErrorBody(permanent: false, "not registered"));
         }
 
         _metrics.Lookup("found");
-        ProtocolLog.Lookup(_logger, request.Uuid!, request.RemoteAddress, "found");
+        ProtocolLog.Lookup(_logger, Loggable(request.Uuid!), request.RemoteAddress, "found");
         return new RegistrarResponse(200, TripleBody(request, 'I', cookie));
     }
 
@@ -99,17 +105,17 @@ public sealed class RegistrarService
             case RegistrationOutcome.Accepted:
                 var cookie = _broker.Register(request.Uuid!);
                 _metrics.Registration("accepted");
-                ProtocolLog.Registered(_logger, request.Uuid!, request.RemoteAddress);
+                ProtocolLog.Registered(_logger, Loggable(request.Uuid!), request.RemoteAddress);
                 return new RegistrarResponse(200, TripleBody(request, 'R', cookie));
 
             case RegistrationOutcome.Throttled:
                 _metrics.Registration("throttled");
-                ProtocolLog.RegistrationRefused(_logger, request.Uuid!, request.RemoteAddress, "throttled");
+                ProtocolLog.RegistrationRefused(_logger, Loggable(request.Uuid!), request.RemoteAddress, "throttled");
                 return new RegistrarResponse(429, ErrorBody(permanent: false, "too many failed attempts, retry later"), RetryAfter: decision.RetryAfter);
 
             default:
                 _metrics.Registration("rejected");
-                ProtocolLog.RegistrationRefused(_logger, request.Uuid!, request.RemoteAddress, "rejected");
+                ProtocolLog.RegistrationRefused(_logger, Loggable(request.Uuid!), request.RemoteAddress, "rejected");
                 return new RegistrarResponse(200, ErrorBody(permanent: false, "invalid request"));
         }
     }

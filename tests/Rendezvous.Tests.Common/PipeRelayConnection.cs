@@ -117,31 +117,34 @@ public sealed class PipeRelayConnection : RelayConnection
     /// <param name="error">The failure, for a reset.</param>
     public void CompleteSending(Exception? error = null) => PeerWriter.Complete(error);
 
-    /// <summary>The peer reads exactly <paramref name="count"/> bytes of what was written to <see cref="Output"/>.</summary>
+    /// <summary>
+    /// The peer reads exactly <paramref name="count"/> bytes of what was written to <see cref="Output"/>,
+    /// consuming as it goes (so a writer paused by backpressure resumes).
+    /// </summary>
     /// <param name="count">How many bytes.</param>
     /// <returns>The bytes.</returns>
     /// <exception cref="EndOfStreamException">The output ended first.</exception>
-    public async Task<byte[]> ReadExactlyAsync(int count)
+    public async Task<byte[]> ReadExactlyAsync(long count)
     {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Short);
-        while (true)
+        using var timeout = new CancellationTokenSource(TestTimeouts.Long);
+        var bytes = new byte[count];
+        long filled = 0;
+        while (filled < count)
         {
             var result = await PeerReader.ReadAsync(timeout.Token).ConfigureAwait(false);
             ThrowIfReset(result);
             var buffer = result.Buffer;
-            if (buffer.Length >= count)
+            var take = Math.Min(buffer.Length, count - filled);
+            buffer.Slice(0, take).CopyTo(bytes.AsSpan((int)filled));
+            filled += take;
+            PeerReader.AdvanceTo(buffer.GetPosition(take));
+            if (filled < count && result.IsCompleted)
             {
-                var bytes = buffer.Slice(0, count).ToArray();
-                PeerReader.AdvanceTo(buffer.GetPosition(count));
-                return bytes;
-            }
-
-            PeerReader.AdvanceTo(buffer.Start, buffer.End);
-            if (result.IsCompleted)
-            {
-                throw new EndOfStreamException($"Expected {count} bytes, the output ended after {buffer.Length}.");
+                throw new EndOfStreamException($"Expected {count} bytes, the output ended after {filled}.");
             }
         }
+
+        return bytes;
     }
 
     /// <summary>The peer reads ASCII text of the given length.</summary>

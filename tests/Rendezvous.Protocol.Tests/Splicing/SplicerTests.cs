@@ -108,6 +108,19 @@ public sealed class SplicerTests
     }
 
     [Test]
+    public async Task Bytes_already_examined_but_not_consumed_before_splicing_are_delivered()
+    {
+        // What a parked connection's watch leaves behind: kept bytes, examined so that it could wait for more.
+        await _responder.SendAsync("kept while parked");
+        var watched = await _responder.Input.ReadAsync().AsTask().WaitAsync(TestTimeouts.Short);
+        _responder.Input.AdvanceTo(watched.Buffer.Start, watched.Buffer.End);
+
+        _ = StartSplice();
+
+        Assert.That(await _initiator.ReadAsciiAsync(17), Is.EqualTo("kept while parked"));
+    }
+
+    [Test]
     public async Task Initiator_half_close_ends_the_responders_output_and_the_reverse_direction_keeps_flowing()
     {
         var splice = StartSplice();

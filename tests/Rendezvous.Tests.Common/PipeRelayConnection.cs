@@ -126,7 +126,7 @@ public sealed class PipeRelayConnection : RelayConnection
     /// <exception cref="EndOfStreamException">The output ended first.</exception>
     public async Task<byte[]> ReadExactlyAsync(long count)
     {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Long);
+        using var timeout = new CancellationTokenSource(TestTimeouts.Short);
         var bytes = new byte[count];
         long filled = 0;
         while (filled < count)

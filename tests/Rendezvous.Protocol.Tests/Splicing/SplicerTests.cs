@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Security.Cryptography;
+using Rendezvous.Protocol.Broker;
 using Rendezvous.Protocol.Splicing;
 using Rendezvous.Tests.Common;
 
@@ -108,12 +109,14 @@ public sealed class SplicerTests
     }
 
     [Test]
-    public async Task Bytes_already_examined_but_not_consumed_before_splicing_are_delivered()
+    public async Task Bytes_kept_by_a_stopped_watch_are_delivered()
     {
-        // What a parked connection's watch leaves behind: kept bytes, examined so that it could wait for more.
+        // What a parked responder leaves behind: bytes its watch examined, then a cancelled read.
+        // Inline pipes make the watch see the bytes before it is stopped.
+        await UseInlinePipesAsync(64 * 1024);
+        var watch = ParkedResponder.WatchAsync(_responder.Input);
         await _responder.SendAsync("kept while parked");
-        var watched = await _responder.Input.ReadAsync().AsTask().WaitAsync(TestTimeouts.Short);
-        _responder.Input.AdvanceTo(watched.Buffer.Start, watched.Buffer.End);
+        Assert.That(await ParkedResponder.StopWatchAsync(_responder.Input, watch).WaitAsync(TestTimeouts.Short), Is.EqualTo(WatchEnd.Stopped));
 
         _ = StartSplice();
 

@@ -97,12 +97,7 @@ public static class Splicer
                 ReadResult read;
                 try
                 {
-                    // TryRead first: bytes kept while the connection waited were already examined by the
-                    // watch, so ReadAsync would not hand them out until more bytes arrive.
-                    if (!source.TryRead(out read))
-                    {
-                        read = await source.ReadAsync().ConfigureAwait(false);
-                    }
+                    read = await source.ReadAsync().ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {

@@ -109,18 +109,20 @@ public sealed class SplicerTests
     }
 
     [Test]
-    public async Task Bytes_kept_by_a_stopped_watch_are_delivered()
+    public async Task A_stopped_watch_keeps_what_it_saw_and_leaves_later_bytes_to_the_splice()
     {
-        // What a parked responder leaves behind: bytes its watch examined, then a cancelled read.
+        // What a parked responder leaves behind: bytes its watch kept, then a stopped read.
         // Inline pipes make the watch see the bytes before it is stopped.
         await UseInlinePipesAsync(64 * 1024);
-        var watch = ParkedResponder.WatchAsync(_responder.Input);
+        var watch = new ConnectionWatch(_responder.Input, 1024);
         await _responder.SendAsync("kept while parked");
-        Assert.That(await ParkedResponder.StopWatchAsync(_responder.Input, watch).WaitAsync(TestTimeouts.Short), Is.EqualTo(WatchEnd.Stopped));
+        Assert.That(await watch.StopAsync().WaitAsync(TestTimeouts.Short), Is.EqualTo(WatchEnd.Stopped));
+        Assert.That(System.Text.Encoding.ASCII.GetString(watch.Kept.Span), Is.EqualTo("kept while parked"));
 
+        await _responder.SendAsync("after");
         _ = StartSplice();
 
-        Assert.That(await _initiator.ReadAsciiAsync(17), Is.EqualTo("kept while parked"));
+        Assert.That(await _initiator.ReadAsciiAsync(5), Is.EqualTo("after"));
     }
 
     [Test]

@@ -1,3 +1,4 @@
+using Rendezvous.Client.Internal;
 using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
 using OtpNet;
@@ -61,10 +62,7 @@ public sealed class HiddenServerAgentOptions
     public void Validate()
     {
         var errors = new List<string>();
-        if (RegistrarUrl is null || (RegistrarUrl.Scheme != Uri.UriSchemeHttps && RegistrarUrl.Scheme != Uri.UriSchemeHttp))
-        {
-            errors.Add($"RegistrarUrl is '{RegistrarUrl}'; it must be an https:// URL.");
-        }
+        OptionChecks.CheckRegistrar(RegistrarUrl, Trust, errors);
 
         if (!Guid.TryParse(Uuid, out _))
         {
@@ -101,19 +99,7 @@ public sealed class HiddenServerAgentOptions
             errors.Add("ReparkInterval and KeepAliveTime must be at least 1 second; ConnectTimeout and AuthenticationTimeout must be positive.");
         }
 
-        try
-        {
-            Trust.Validate();
-        }
-        catch (ArgumentException ex)
-        {
-            errors.Add(ex.Message);
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors));
-        }
+        OptionChecks.ThrowIfAny(errors);
     }
 
     internal static bool TryDecodeSecret(string? secret, out byte[] bytes)

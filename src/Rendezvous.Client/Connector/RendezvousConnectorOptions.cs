@@ -1,3 +1,4 @@
+using Rendezvous.Client.Internal;
 using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
 
@@ -32,28 +33,13 @@ public sealed class RendezvousConnectorOptions
     public void Validate()
     {
         var errors = new List<string>();
-        if (RegistrarUrl is null || (RegistrarUrl.Scheme != Uri.UriSchemeHttps && RegistrarUrl.Scheme != Uri.UriSchemeHttp))
-        {
-            errors.Add($"RegistrarUrl is '{RegistrarUrl}'; it must be an https:// URL.");
-        }
+        OptionChecks.CheckRegistrar(RegistrarUrl, Trust, errors);
 
         if (ConnectTimeout <= TimeSpan.Zero || PairingTimeout <= TimeSpan.Zero || AuthenticationTimeout <= TimeSpan.Zero)
         {
             errors.Add("ConnectTimeout, PairingTimeout and AuthenticationTimeout must be positive.");
         }
 
-        try
-        {
-            Trust.Validate();
-        }
-        catch (ArgumentException ex)
-        {
-            errors.Add(ex.Message);
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors));
-        }
+        OptionChecks.ThrowIfAny(errors);
     }
 }

@@ -194,6 +194,11 @@ internal static class ConnectCommand
         {
             return ClientExitCodes.Success;
         }
+        catch (Exception ex) when (ex is SocketException or IOException)
+        {
+            await error.WriteLineAsync($"{Prefix}the connection to the relay failed: {ex.Message}").ConfigureAwait(false);
+            return ClientExitCodes.Unreachable;
+        }
 
         await using (session)
         {
@@ -282,7 +287,7 @@ internal static class ConnectCommand
         var exitCode = ClientExitCodes.Success;
         long next = 0;
 
-        async Task ServeAsync(Socket local)
+        async Task ServeAsync(Socket local, string from)
         {
             await Task.Yield();
             using (local)
@@ -294,8 +299,14 @@ internal static class ConnectCommand
                 }
                 catch (RendezvousException ex)
                 {
-                    Report($"connection from {local.RemoteEndPoint}: {ex.Message}");
-                    local.LingerState = new LingerOption(true, 0);
+                    Report($"connection from {from}: {ex.Message}");
+                    try
+                    {
+                        local.LingerState = new LingerOption(true, 0);
+                    }
+                    catch (SocketException)
+                    {
+                    }
                     if (ex.Error == RendezvousError.CertificateMismatch)
                     {
                         // Retrying cannot help: stop listening, as --stdio would.
@@ -307,6 +318,11 @@ internal static class ConnectCommand
                 }
                 catch (OperationCanceledException)
                 {
+                    return;
+                }
+                catch (Exception ex) when (ex is SocketException or IOException)
+                {
+                    Report($"connection from {from}: the connection to the relay failed: {ex.Message}");
                     return;
                 }
 
@@ -323,9 +339,21 @@ internal static class ConnectCommand
             while (!stop.IsCancellationRequested)
             {
                 var local = await listener.AcceptAsync(stop.Token).ConfigureAwait(false);
-                local.NoDelay = true;
+                string from;
+                try
+                {
+                    local.NoDelay = true;
+                    from = local.RemoteEndPoint?.ToString() ?? "?";
+                }
+                catch (SocketException)
+                {
+                    // Reset before we looked at it.
+                    local.Dispose();
+                    continue;
+                }
+
                 var id = Interlocked.Increment(ref next);
-                var task = ServeAsync(local);
+                var task = ServeAsync(local, from);
                 running[id] = task;
                 _ = task.ContinueWith(_ => running.TryRemove(id, out Task? _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }

@@ -1,9 +1,26 @@
 #!/usr/bin/env bash
 # Builds and runs every test of the solution, then prints the totals as "N passed, N failed".
-# Installs what the tests need first (none beyond the .NET SDK today; Debian packages go here,
-# installed with apt-get, when a test needs a real service).
+# Installs what the tests need first: Debian's openssh-server and openssh-client, for the test that
+# runs the quickstart's ssh-through-rendezvous step against a real sshd.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+install_packages() {
+  command -v apt-get >/dev/null 2>&1 || return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -qq "$@" >/dev/null 2>&1 \
+    || { $sudo apt-get update -qq >/dev/null 2>&1 && $sudo apt-get install -y -qq "$@" >/dev/null 2>&1; } \
+    || echo "eng/test.sh: could not install $*; the tests that need them will be skipped" >&2
+}
+
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+if [ "${#missing[@]}" -gt 0 ]; then
+  install_packages "${missing[@]}"
+fi
 
 configuration=${CONFIGURATION:-Release}
 log=$(mktemp)

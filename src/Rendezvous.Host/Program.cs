@@ -9,7 +9,7 @@ internal static class Program
     public static Task<int> Main(string[] args) =>
         BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration
         {
-            // The generic host handles Ctrl-C and SIGTERM itself so that sessions can drain.
+            // serve's generic host, and expose and connect themselves, handle Ctrl-C and SIGTERM so that sessions can end cleanly.
             ProcessTerminationTimeout = null,
         });
 
@@ -20,6 +20,8 @@ internal static class Program
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(UsersCommand.Create());
         root.Subcommands.Add(CertCommand.Create());
+        root.Subcommands.Add(ExposeCommand.Create());
+        root.Subcommands.Add(ConnectCommand.Create());
         return root;
     }
 }

@@ -53,9 +53,29 @@ internal sealed class RendezvousProcess : IDisposable
     }
 
     /// <summary>Starts <c>dotnet rendezvous.dll &lt;args&gt;</c> in <paramref name="workingDirectory"/>.</summary>
-    public static RendezvousProcess Start(string workingDirectory, params string[] args)
+    public static RendezvousProcess Start(string workingDirectory, params string[] args) => Start(workingDirectory, rawOutput: false, args);
+
+    /// <summary>
+    /// Starts <c>dotnet rendezvous.dll &lt;args&gt;</c> with standard output left unread, for the caller to read
+    /// as bytes from <see cref="StandardOutput"/> (standard error is still collected as text).
+    /// </summary>
+    public static RendezvousProcess StartBinary(string workingDirectory, params string[] args) => Start(workingDirectory, rawOutput: true, args);
+
+    /// <summary>The child's standard input, as bytes.</summary>
+    public Stream StandardInput => _process.StandardInput.BaseStream;
+
+    /// <summary>The child's standard output, as bytes (only with <see cref="StartBinary"/>).</summary>
+    public Stream StandardOutput => _process.StandardOutput.BaseStream;
+
+    /// <summary>The path of the built rendezvous.dll.</summary>
+    public static string DllPath => Path.Combine(Path.GetDirectoryName(typeof(ServeCommand).Assembly.Location)!, "rendezvous.dll");
+
+    /// <summary>The dotnet host that runs it.</summary>
+    public static string Dotnet => DotnetHost();
+
+    private static RendezvousProcess Start(string workingDirectory, bool rawOutput, string[] args)
     {
-        var dll = Path.Combine(Path.GetDirectoryName(typeof(ServeCommand).Assembly.Location)!, "rendezvous.dll");
+        var dll = DllPath;
         var start = new ProcessStartInfo(DotnetHost())
         {
             WorkingDirectory = workingDirectory,
@@ -81,7 +101,11 @@ internal sealed class RendezvousProcess : IDisposable
         process.OutputDataReceived += (_, e) => child.Append(child._output, e.Data);
         process.ErrorDataReceived += (_, e) => child.Append(child._error, e.Data);
         process.Start();
-        process.BeginOutputReadLine();
+        if (!rawOutput)
+        {
+            process.BeginOutputReadLine();
+        }
+
         process.BeginErrorReadLine();
         return child;
     }
@@ -95,12 +119,17 @@ internal sealed class RendezvousProcess : IDisposable
     }
 
     /// <summary>Waits for standard output to match <paramref name="pattern"/>; fails if the child exits first or time runs out.</summary>
-    public async Task<Match> WaitForOutputAsync(Regex pattern, TimeSpan? timeout = null)
+    public Task<Match> WaitForOutputAsync(Regex pattern, TimeSpan? timeout = null) => WaitForAsync(() => Output, pattern, timeout);
+
+    /// <summary>Waits for standard error to match <paramref name="pattern"/>; fails if the child exits first or time runs out.</summary>
+    public Task<Match> WaitForErrorAsync(Regex pattern, TimeSpan? timeout = null) => WaitForAsync(() => Error, pattern, timeout);
+
+    private async Task<Match> WaitForAsync(Func<string> text, Regex pattern, TimeSpan? timeout)
     {
         using var cts = new CancellationTokenSource(timeout ?? TestTimeouts.Long);
         while (true)
         {
-            var match = pattern.Match(Output);
+            var match = pattern.Match(text());
             if (match.Success)
             {
                 return match;
@@ -110,7 +139,7 @@ internal sealed class RendezvousProcess : IDisposable
             {
                 // Let the last lines arrive before reporting.
                 await Task.Delay(100, CancellationToken.None);
-                match = pattern.Match(Output);
+                match = pattern.Match(text());
                 if (match.Success)
                 {
                     return match;

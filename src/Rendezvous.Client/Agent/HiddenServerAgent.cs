@@ -395,7 +395,7 @@ public sealed class HiddenServerAgent : BackgroundService
         await Task.Yield();
         Update(s => s with { ActiveSessions = s.ActiveSessions + 1, TotalSessions = s.TotalSessions + 1 });
         ClientLog.SessionStarted(_logger, id);
-        var session = new RendezvousSession(socket, new NetworkStream(socket, ownsSocket: false), new RendezvousSessionInfo(_uuid, RendezvousRole.HiddenServer, socket.RemoteEndPoint));
+        var session = new RendezvousSession(socket, new NetworkStream(socket, ownsSocket: false), new RendezvousSessionInfo(_uuid, RendezvousRole.HiddenServer, RelayHandshake.TryGetRemoteEndPoint(socket)));
         var stopping = _stoppingToken;
         try
         {

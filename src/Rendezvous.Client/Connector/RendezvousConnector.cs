@@ -66,7 +66,7 @@ public sealed class RendezvousConnector : IDisposable
                 throw RelayHandshake.Refusal(reply, triple);
             }
 
-            session = new RendezvousSession(socket, new NetworkStream(socket, ownsSocket: false), new RendezvousSessionInfo(uuid, RendezvousRole.MobileClient, socket.RemoteEndPoint));
+            session = new RendezvousSession(socket, new NetworkStream(socket, ownsSocket: false), new RendezvousSessionInfo(uuid, RendezvousRole.MobileClient, RelayHandshake.TryGetRemoteEndPoint(socket)));
             if (_options.Authenticator is { } authenticator)
             {
                 await session.AuthenticateAsync(authenticator, _options.AuthenticationTimeout, cancellationToken).ConfigureAwait(false);

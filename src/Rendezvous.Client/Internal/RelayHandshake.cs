@@ -73,6 +73,22 @@ internal static class RelayHandshake
         return Encoding.ASCII.GetString(line, 0, length);
     }
 
+    /// <summary>
+    /// The relay's address, or <see langword="null"/> when the socket can no longer tell: a peer that reset
+    /// right after <c>+OK</c> makes <see cref="Socket.RemoteEndPoint"/> throw (ENOTCONN).
+    /// </summary>
+    public static EndPoint? TryGetRemoteEndPoint(Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Turns a reply other than <c>+OK</c> into the matching exception.</summary>
     public static RendezvousException Refusal(string? reply, RendezvousTriple triple) => reply switch
     {

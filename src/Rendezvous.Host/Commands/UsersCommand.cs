@@ -57,6 +57,21 @@ internal static class UsersCommand
             DefaultValueFactory = _ => SecretFormat.DefaultDigits,
         };
         Option<string> dataDirOption = CreateDataDirOption();
+        var configOutOption = new Option<string?>("--config-out")
+        {
+            Description = "Also write the hidden server's config file for 'rendezvous expose --config' (JSON with the registrar URL, UUID, secret and the registrar certificate's fingerprint; mode 0600).",
+            HelpName = "FILE",
+        };
+        var registrarUrlOption = new Option<string?>("--registrar-url")
+        {
+            Description = $"With --config-out: the registrar URL the hidden server uses. Default: https://<public host or localhost>:{HiddenServerConfig.DefaultRegistrarPort}/.",
+            HelpName = "URL",
+        };
+        var publicHostOption = new Option<string?>("--public-host")
+        {
+            Description = "With --config-out: the name the registrar is reached by; used in the default URL and in the certificate generated if the data directory has none yet.",
+            HelpName = "NAME",
+        };
 
         var add = new Command("add", "Add a hidden server; prints its UUID, secret and otpauth:// URI.");
         add.Arguments.Add(uuidArgument);
@@ -64,6 +79,9 @@ internal static class UsersCommand
         add.Options.Add(stepOption);
         add.Options.Add(digitsOption);
         add.Options.Add(dataDirOption);
+        add.Options.Add(configOutOption);
+        add.Options.Add(registrarUrlOption);
+        add.Options.Add(publicHostOption);
         add.SetAction(async (ParseResult parseResult, CancellationToken cancellationToken) =>
         {
             TextWriter output = parseResult.InvocationConfiguration.Output;
@@ -110,8 +128,55 @@ internal static class UsersCommand
                 return BadInput;
             }
 
+            string dataDirectory = parseResult.GetValue(dataDirOption)!;
+            string? configOut = parseResult.GetValue(configOutOption);
+            string? registrarUrlText = parseResult.GetValue(registrarUrlOption);
+            string? publicHost = parseResult.GetValue(publicHostOption);
+            Uri? registrarUrl = null;
+            string? fingerprint = null;
+            if (configOut is null && (registrarUrlText is not null || publicHost is not null))
+            {
+                await error.WriteLineAsync("--registrar-url and --public-host go with --config-out FILE.").ConfigureAwait(false);
+                return BadInput;
+            }
+
+            if (configOut is not null)
+            {
+                if (registrarUrlText is null)
+                {
+                    registrarUrl = HiddenServerConfig.DefaultRegistrarUrl(publicHost);
+                }
+                else if (!Uri.TryCreate(registrarUrlText, UriKind.Absolute, out registrarUrl)
+                    || (registrarUrl.Scheme != Uri.UriSchemeHttps && registrarUrl.Scheme != Uri.UriSchemeHttp)
+                    || string.IsNullOrEmpty(registrarUrl.Host))
+                {
+                    await error.WriteLineAsync(
+                        $"--registrar-url '{registrarUrlText}' is not an https:// URL; expected e.g. https://rendezvous.example.com:8898/.").ConfigureAwait(false);
+                    return BadInput;
+                }
+
+                // The certificate serve will use (made now if it does not exist yet), so the file can pin it.
+                try
+                {
+                    RegistrarCertificateResult certificate = RegistrarCertificates.LoadOrCreate(
+                        dataDirectory, publicHost is { Length: > 0 } ? [publicHost] : []);
+                    fingerprint = certificate.Sha256Fingerprint;
+                    certificate.Certificate.Dispose();
+                }
+                catch (ArgumentException e)
+                {
+                    await error.WriteLineAsync($"--public-host '{publicHost}' is not a host name or IP address: {e.Message}").ConfigureAwait(false);
+                    return BadInput;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or System.Security.Cryptography.CryptographicException)
+                {
+                    await error.WriteLineAsync($"Cannot use the registrar certificate in {Path.GetFullPath(dataDirectory)}: {e.Message}").ConfigureAwait(false);
+                    return Failed;
+                }
+            }
+
             var entry = new SecretEntry(uuid, secret, step, digits, TimeProvider.System.GetUtcNow());
-            SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(parseResult.GetValue(dataDirOption)!);
+            SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(dataDirectory);
             try
             {
                 await store.AddAsync(entry, cancellationToken).ConfigureAwait(false);
@@ -127,9 +192,30 @@ internal static class UsersCommand
                 return await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false);
             }
 
+            if (configOut is not null)
+            {
+                var config = new HiddenServerConfig(registrarUrl!, entry.Uuid, SecretFormat.ToBase32(entry.Secret), step, digits, fingerprint!);
+                try
+                {
+                    config.Write(configOut);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+                {
+                    // Leave nothing half done: the entry goes again when its config file cannot be written.
+                    await store.RemoveAsync(entry.Uuid, CancellationToken.None).ConfigureAwait(false);
+                    await error.WriteLineAsync($"Cannot write the config file '{configOut}': {e.Message}; {entry.Uuid} was not added.").ConfigureAwait(false);
+                    return Failed;
+                }
+            }
+
             await output.WriteLineAsync($"UUID:   {entry.Uuid}").ConfigureAwait(false);
             await output.WriteLineAsync($"Secret: {SecretFormat.ToBase32(entry.Secret)}").ConfigureAwait(false);
             await output.WriteLineAsync($"URI:    {entry.ToOtpAuthUri()}").ConfigureAwait(false);
+            if (configOut is not null)
+            {
+                await output.WriteLineAsync($"Config: {Path.GetFullPath(configOut)} (registrar {registrarUrl}, fingerprint {fingerprint})").ConfigureAwait(false);
+            }
+
             return 0;
         });
         return add;

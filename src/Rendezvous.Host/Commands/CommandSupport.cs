@@ -1,0 +1,139 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Rendezvous.Host.Commands;
+
+/// <summary>What <c>expose</c> and <c>connect</c> share: stopping on Ctrl-C or SIGTERM, and HOST:PORT values.</summary>
+internal static class CommandSupport
+{
+    /// <summary>
+    /// A token cancelled on Ctrl-C (SIGINT), SIGTERM or SIGQUIT, or when <paramref name="cancellationToken"/> is.
+    /// The signals are handled (the process does not die at once) so the command can stop cleanly.
+    /// </summary>
+    public static Termination OnTermination(CancellationToken cancellationToken) => new(cancellationToken);
+
+    /// <summary>Parses <c>HOST:PORT</c>: HOST a name, an IPv4 address or <c>[IPv6]</c>, PORT 0 to 65535 (1 to 65535 unless <paramref name="allowPortZero"/>).</summary>
+    public static bool TryParseHostPort(string? text, bool allowPortZero, [NotNullWhen(true)] out string? host, out int port)
+    {
+        host = null;
+        port = 0;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        text = text.Trim();
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || colon == text.Length - 1)
+        {
+            return false;
+        }
+
+        var hostPart = text[..colon];
+        if (!int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out port) || port > 65535 || (port == 0 && !allowPortZero))
+        {
+            return false;
+        }
+
+        if (hostPart.StartsWith('[') && hostPart.EndsWith(']'))
+        {
+            hostPart = hostPart[1..^1];
+            if (!IPAddress.TryParse(hostPart, out var v6) || v6.AddressFamily != AddressFamily.InterNetworkV6)
+            {
+                return false;
+            }
+        }
+        else if (hostPart.Contains(':', StringComparison.Ordinal))
+        {
+            return false;
+        }
+        else if (!IPAddress.TryParse(hostPart, out _) && Uri.CheckHostName(hostPart) != UriHostNameType.Dns)
+        {
+            return false;
+        }
+
+        host = hostPart;
+        return true;
+    }
+
+    /// <summary>Connects a TCP socket to <paramref name="host"/>:<paramref name="port"/> within <paramref name="timeout"/>.</summary>
+    public static async Task<Socket> ConnectTcpAsync(string host, int port, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var socket = IPAddress.TryParse(host, out var address)
+            ? new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            if (address is not null)
+            {
+                await socket.ConnectAsync(address, port, deadline.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await socket.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
+            }
+
+            socket.NoDelay = true;
+            return socket;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new TimeoutException($"connecting to {host}:{port} took longer than {timeout.TotalSeconds:0.#} s");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops a command on Ctrl-C, SIGTERM or SIGQUIT.</summary>
+    internal sealed class Termination : IDisposable
+    {
+        private readonly CancellationTokenSource _cancel;
+        private readonly List<PosixSignalRegistration> _signals = [];
+
+        public Termination(CancellationToken cancellationToken)
+        {
+            _cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGQUIT })
+            {
+                _signals.Add(PosixSignalRegistration.Create(signal, context =>
+                {
+                    context.Cancel = true;
+                    Stop();
+                }));
+            }
+        }
+
+        /// <summary>Cancelled when the command should stop.</summary>
+        public CancellationToken Token => _cancel.Token;
+
+        public void Dispose()
+        {
+            foreach (var signal in _signals)
+            {
+                signal.Dispose();
+            }
+
+            _cancel.Dispose();
+        }
+
+        private void Stop()
+        {
+            try
+            {
+                _cancel.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+using System.Collections.Concurrent;
+using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Win32.SafeHandles;
+using Rendezvous.Client;
+using Rendezvous.Client.Connector;
+using Rendezvous.Client.Registrar;
+using Rendezvous.Client.Sessions;
+using Rendezvous.Protocol.Tls;
+
+namespace Rendezvous.Host.Commands;
+
+/// <summary>
+/// <c>rendezvous connect</c>: the mobile client. Reaches a hidden server by UUID and relays either
+/// standard input and output (<c>--stdio</c>, one session, e.g. as an ssh <c>ProxyCommand</c>) or each
+/// connection accepted on a local port (<c>--listen</c>, a session per connection).
+/// </summary>
+internal static class ConnectCommand
+{
+    private const string Prefix = "rendezvous connect: ";
+
+    private static readonly TimeSpan SessionsStopTimeout = TimeSpan.FromSeconds(5);
+
+    public static Command Create()
+    {
+        var registrarOption = new Option<string>("--registrar")
+        {
+            Description = "The registrar's URL, e.g. https://rendezvous.example.com:8898.",
+            HelpName = "URL",
+            Required = true,
+        };
+        var uuidOption = new Option<string>("--uuid")
+        {
+            Description = "The hidden server's UUID.",
+            HelpName = "UUID",
+            Required = true,
+        };
+        var pinOption = new Option<string?>("--pin")
+        {
+            Description = "Trust the registrar's certificate by its SHA-256 fingerprint (as 'rendezvous serve' logs it). Default: the system trust store.",
+            HelpName = "SHA256",
+        };
+        var caOption = new Option<string?>("--ca")
+        {
+            Description = "Trust the registrar's certificate by a PEM file with that certificate or its CA.",
+            HelpName = "FILE",
+        };
+        var tlsPinOption = new Option<string?>("--tls-pin")
+        {
+            Description = "End-to-end TLS with the hidden server ('expose --tls-cert'), pinning its certificate's SHA-256 fingerprint.",
+            HelpName = "SHA256",
+        };
+        var listenOption = new Option<string?>("--listen")
+        {
+            Description = "Accept local TCP connections on HOST:PORT (port 0: any free one; the bound address is printed) and relay each through its own rendezvous.",
+            HelpName = "HOST:PORT",
+        };
+        var stdioOption = new Option<bool>("--stdio")
+        {
+            Description = "Relay standard input and output through one rendezvous, e.g. as ssh -o ProxyCommand='rendezvous connect ... --stdio'.",
+        };
+
+        var connect = new Command("connect", "Reach a hidden server by UUID: relay stdin/stdout (--stdio) or local TCP connections (--listen) to it.");
+        connect.Options.Add(registrarOption);
+        connect.Options.Add(uuidOption);
+        connect.Options.Add(pinOption);
+        connect.Options.Add(caOption);
+        connect.Options.Add(tlsPinOption);
+        connect.Options.Add(listenOption);
+        connect.Options.Add(stdioOption);
+        connect.SetAction(async (parseResult, cancellationToken) =>
+        {
+            TextWriter output = parseResult.InvocationConfiguration.Output;
+            TextWriter error = parseResult.InvocationConfiguration.Error;
+
+            async Task<int> Refuse(string message)
+            {
+                await error.WriteLineAsync(Prefix + message).ConfigureAwait(false);
+                return ClientExitCodes.BadInput;
+            }
+
+            string registrarText = parseResult.GetValue(registrarOption)!;
+            if (!Uri.TryCreate(registrarText, UriKind.Absolute, out var registrar)
+                || (registrar.Scheme != Uri.UriSchemeHttps && registrar.Scheme != Uri.UriSchemeHttp) || string.IsNullOrEmpty(registrar.Host))
+            {
+                return await Refuse($"--registrar '{registrarText}' is not an https:// URL; expected e.g. https://rendezvous.example.com:8898.").ConfigureAwait(false);
+            }
+
+            string uuidText = parseResult.GetValue(uuidOption)!;
+            if (!Guid.TryParse(uuidText, out var uuid))
+            {
+                return await Refuse($"--uuid '{uuidText}' is not a UUID; expected the form 123e4567-e89b-12d3-a456-426614174000.").ConfigureAwait(false);
+            }
+
+            var trust = new RegistrarTrust();
+            if (parseResult.GetValue(pinOption) is { } pinText)
+            {
+                if (!CertificateFingerprint.TryNormalize(pinText, out var pin))
+                {
+                    return await Refuse($"--pin '{pinText}' is not a SHA-256 fingerprint; expected 32 hex bytes such as AB:CD:... as 'rendezvous serve' logs it.").ConfigureAwait(false);
+                }
+
+                trust.PinnedFingerprint = pin;
+            }
+
+            if (parseResult.GetValue(caOption) is { } caText)
+            {
+                if (!File.Exists(caText))
+                {
+                    return await Refuse($"--ca '{caText}' does not exist; give a PEM file with the registrar's certificate or its CA.").ConfigureAwait(false);
+                }
+
+                trust.CertificateAuthorityPath = caText;
+            }
+
+            var options = new RendezvousConnectorOptions { RegistrarUrl = registrar, Trust = trust };
+            if (parseResult.GetValue(tlsPinOption) is { } tlsPinText)
+            {
+                if (!CertificateFingerprint.TryNormalize(tlsPinText, out var tlsPin))
+                {
+                    return await Refuse($"--tls-pin '{tlsPinText}' is not a SHA-256 fingerprint; expected 32 hex bytes as 'rendezvous expose' prints it.").ConfigureAwait(false);
+                }
+
+                options.Authenticator = new TlsMobileClientAuthenticator(tlsPin);
+            }
+
+            string? listenText = parseResult.GetValue(listenOption);
+            bool stdio = parseResult.GetValue(stdioOption);
+            if (stdio == (listenText is not null))
+            {
+                return await Refuse("give exactly one of --listen HOST:PORT and --stdio.").ConfigureAwait(false);
+            }
+
+            IPEndPoint? listen = null;
+            if (listenText is not null && !TryParseListen(listenText, out listen))
+            {
+                return await Refuse($"--listen '{listenText}' is not HOST:PORT with HOST an IP address ([::1] for IPv6), localhost or *, and PORT 0-65535; e.g. 127.0.0.1:2222.").ConfigureAwait(false);
+            }
+
+            RendezvousConnector connector;
+            try
+            {
+                connector = new RendezvousConnector(options);
+            }
+            catch (ArgumentException ex)
+            {
+                return await Refuse(ex.Message).ConfigureAwait(false);
+            }
+
+            using (connector)
+            using (var termination = CommandSupport.OnTermination(cancellationToken))
+            {
+                var id = uuid.ToString("D");
+                return listen is null
+                    ? await RunStdioAsync(connector, id, error, termination.Token).ConfigureAwait(false)
+                    : await RunListenerAsync(connector, id, listen, output, error, termination.Token).ConfigureAwait(false);
+            }
+        });
+        return connect;
+    }
+
+    private static bool TryParseListen(string text, out IPEndPoint? endPoint)
+    {
+        endPoint = null;
+        if (!CommandSupport.TryParseHostPort(text.Replace("*:", "0.0.0.0:", StringComparison.Ordinal), allowPortZero: true, out var host, out var port))
+        {
+            return false;
+        }
+
+        IPAddress? address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host, out var parsed) ? parsed : null;
+        if (address is null)
+        {
+            return false;
+        }
+
+        endPoint = new IPEndPoint(address, port);
+        return true;
+    }
+
+    private static async Task<int> RunStdioAsync(RendezvousConnector connector, string uuid, TextWriter error, CancellationToken cancellationToken)
+    {
+        RendezvousSession session;
+        try
+        {
+            session = await connector.ConnectAsync(uuid, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RendezvousException ex)
+        {
+            await error.WriteLineAsync(Prefix + ex.Message).ConfigureAwait(false);
+            return ClientExitCodes.For(ex);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ClientExitCodes.Success;
+        }
+        catch (Exception ex) when (ex is SocketException or IOException)
+        {
+            await error.WriteLineAsync($"{Prefix}the connection to the relay failed: {ex.Message}").ConfigureAwait(false);
+            return ClientExitCodes.Unreachable;
+        }
+
+        await using (session)
+        {
+            var (input, output) = OpenStandardStreams();
+            await using (input)
+            await using (output)
+            {
+                var result = await SessionRelay.RelayToStreamsAsync(session, input, output, cancellationToken).ConfigureAwait(false);
+                switch (result.End)
+                {
+                    case SessionRelayEnd.Completed:
+                        return ClientExitCodes.Success;
+                    case SessionRelayEnd.Cancelled:
+                        return ClientExitCodes.Success;
+                    default:
+                        await error.WriteLineAsync($"{Prefix}the session broke off after {result.BytesSent} bytes sent and {result.BytesReceived} received.").ConfigureAwait(false);
+                        return ClientExitCodes.Failed;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Unbuffered binary streams over file descriptors 0 and 1. Closing the output stream closes
+    /// descriptor 1 itself, so the reader of our standard output sees the end of the session at once
+    /// (a half-close), not only when the process exits.
+    /// </summary>
+    private static (Stream Input, Stream Output) OpenStandardStreams()
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            try
+            {
+                var input = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+                var output = new FileStream(new SafeFileHandle(1, ownsHandle: true), FileAccess.Write, bufferSize: 0);
+                return (input, output);
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
+            {
+                // Fall back to the console's streams, which close only duplicates of the descriptors.
+            }
+        }
+
+        return (Console.OpenStandardInput(), Console.OpenStandardOutput());
+    }
+
+    private static async Task<int> RunListenerAsync(
+        RendezvousConnector connector,
+        string uuid,
+        IPEndPoint endPoint,
+        TextWriter output,
+        TextWriter error,
+        CancellationToken cancellationToken)
+    {
+        using var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                listener.DualMode = true;
+            }
+
+            listener.Bind(endPoint);
+            listener.Listen(128);
+        }
+        catch (SocketException ex)
+        {
+            await error.WriteLineAsync($"{Prefix}cannot listen on {endPoint}: {ex.Message}").ConfigureAwait(false);
+            return ClientExitCodes.Failed;
+        }
+
+        await output.WriteLineAsync($"Listening on {listener.LocalEndPoint}; each connection reaches {uuid}").ConfigureAwait(false);
+        await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+        var errorLock = new Lock();
+        void Report(string line)
+        {
+            lock (errorLock)
+            {
+                error.WriteLine(Prefix + line);
+                error.Flush();
+            }
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var exitCode = ClientExitCodes.Success;
+        long next = 0;
+
+        async Task ServeAsync(Socket local, string from)
+        {
+            await Task.Yield();
+            using (local)
+            {
+                RendezvousSession session;
+                try
+                {
+                    session = await connector.ConnectAsync(uuid, stop.Token).ConfigureAwait(false);
+                }
+                catch (RendezvousException ex)
+                {
+                    Report($"connection from {from}: {ex.Message}");
+                    try
+                    {
+                        local.LingerState = new LingerOption(true, 0);
+                    }
+                    catch (SocketException)
+                    {
+                    }
+                    if (ex.Error == RendezvousError.CertificateMismatch)
+                    {
+                        // Retrying cannot help: stop listening, as --stdio would.
+                        Interlocked.CompareExchange(ref exitCode, ClientExitCodes.PinMismatch, ClientExitCodes.Success);
+                        await stop.CancelAsync().ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                catch (Exception ex) when (ex is SocketException or IOException)
+                {
+                    Report($"connection from {from}: the connection to the relay failed: {ex.Message}");
+                    return;
+                }
+
+                await using (session)
+                {
+                    await SessionRelay.RelayToSocketAsync(session, local, stop.Token).ConfigureAwait(false);
+                }
+            }
+        }
+
+        var running = new ConcurrentDictionary<long, Task>();
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var local = await listener.AcceptAsync(stop.Token).ConfigureAwait(false);
+                string from;
+                try
+                {
+                    local.NoDelay = true;
+                    from = local.RemoteEndPoint?.ToString() ?? "?";
+                }
+                catch (SocketException)
+                {
+                    // Reset before we looked at it.
+                    local.Dispose();
+                    continue;
+                }
+
+                var id = Interlocked.Increment(ref next);
+                var task = ServeAsync(local, from);
+                running[id] = task;
+                _ = task.ContinueWith(_ => running.TryRemove(id, out Task? _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (SocketException ex)
+        {
+            Report($"accepting on {endPoint} failed: {ex.Message}");
+            exitCode = ClientExitCodes.Failed;
+        }
+
+        await stop.CancelAsync().ConfigureAwait(false);
+        listener.Close();
+        await Task.WhenAny(Task.WhenAll(running.Values.ToArray()), Task.Delay(SessionsStopTimeout, CancellationToken.None)).ConfigureAwait(false);
+        return exitCode;
+    }
+}

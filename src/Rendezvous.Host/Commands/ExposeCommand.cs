@@ -1,0 +1,259 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Rendezvous.Client;
+using Rendezvous.Client.Agent;
+using Rendezvous.Client.Registrar;
+using Rendezvous.Client.Sessions;
+using Rendezvous.Protocol.Tls;
+using Rendezvous.Security;
+
+namespace Rendezvous.Host.Commands;
+
+/// <summary>
+/// <c>rendezvous expose</c>: the hidden server. Registers with the registrar named in its config file,
+/// keeps connections parked at the relay, and relays each paired session to a new TCP connection to a
+/// local service.
+/// </summary>
+internal static class ExposeCommand
+{
+    private const string Prefix = "rendezvous expose: ";
+
+    private static readonly TimeSpan LocalConnectTimeout = TimeSpan.FromSeconds(10);
+
+    public static Command Create()
+    {
+        var configOption = new Option<string>("--config")
+        {
+            Description = "The hidden server's config file, as written by 'rendezvous users add --config-out'.",
+            HelpName = "FILE",
+            Required = true,
+        };
+        var toOption = new Option<string>("--to")
+        {
+            Description = "The local TCP service each session is relayed to, e.g. 127.0.0.1:22.",
+            HelpName = "HOST:PORT",
+            Required = true,
+        };
+        var poolOption = new Option<string?>("--pool")
+        {
+            Description = "Connections kept parked at the relay (1 to 64), so that that many clients can connect at once. Default: 2.",
+            HelpName = "N",
+        };
+        var tlsCertOption = new Option<string?>("--tls-cert")
+        {
+            Description = "PEM certificate for end-to-end TLS with clients (with --tls-key); clients pin its fingerprint with 'connect --tls-pin'.",
+            HelpName = "FILE",
+        };
+        var tlsKeyOption = new Option<string?>("--tls-key")
+        {
+            Description = "PEM private key of --tls-cert.",
+            HelpName = "FILE",
+        };
+
+        var expose = new Command("expose", "Make a local TCP service reachable by UUID: register as a hidden server and relay each session to HOST:PORT. Runs until Ctrl-C or SIGTERM.");
+        expose.Options.Add(configOption);
+        expose.Options.Add(toOption);
+        expose.Options.Add(poolOption);
+        expose.Options.Add(tlsCertOption);
+        expose.Options.Add(tlsKeyOption);
+        expose.SetAction(async (parseResult, cancellationToken) =>
+        {
+            TextWriter output = parseResult.InvocationConfiguration.Output;
+            TextWriter error = parseResult.InvocationConfiguration.Error;
+
+            string configPath = parseResult.GetValue(configOption)!;
+            if (!HiddenServerConfig.TryRead(configPath, out var config, out var configError))
+            {
+                await error.WriteLineAsync(Prefix + configError).ConfigureAwait(false);
+                return ClientExitCodes.BadInput;
+            }
+
+            string toText = parseResult.GetValue(toOption)!;
+            if (!CommandSupport.TryParseHostPort(toText, allowPortZero: false, out var toHost, out var toPort))
+            {
+                await error.WriteLineAsync($"{Prefix}--to '{toText}' is not HOST:PORT; expected e.g. 127.0.0.1:22 ([::1]:22 for IPv6), PORT 1-65535.").ConfigureAwait(false);
+                return ClientExitCodes.BadInput;
+            }
+
+            var options = new HiddenServerAgentOptions
+            {
+                RegistrarUrl = config.RegistrarUrl,
+                Trust = new RegistrarTrust { PinnedFingerprint = config.RegistrarFingerprint },
+                Uuid = config.Uuid,
+                Secret = config.Secret,
+                Step = config.Step,
+                Digits = config.Digits,
+            };
+
+            if (parseResult.GetValue(poolOption) is { } poolText)
+            {
+                if (!int.TryParse(poolText, NumberStyles.None, CultureInfo.InvariantCulture, out var pool) || pool is < 1 or > 64)
+                {
+                    await error.WriteLineAsync($"{Prefix}--pool '{poolText}' must be a number from 1 to 64.").ConfigureAwait(false);
+                    return ClientExitCodes.BadInput;
+                }
+
+                options.PoolSize = pool;
+            }
+
+            string? tlsCert = parseResult.GetValue(tlsCertOption);
+            string? tlsKey = parseResult.GetValue(tlsKeyOption);
+            X509Certificate2? certificate = null;
+            if (tlsCert is not null || tlsKey is not null)
+            {
+                if (tlsCert is null || tlsKey is null)
+                {
+                    await error.WriteLineAsync($"{Prefix}--tls-cert and --tls-key go together; give both PEM files.").ConfigureAwait(false);
+                    return ClientExitCodes.BadInput;
+                }
+
+                try
+                {
+                    certificate = RegistrarCertificates.LoadPem(tlsCert, tlsKey);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException or CryptographicException or ArgumentException)
+                {
+                    await error.WriteLineAsync($"{Prefix}cannot load --tls-cert '{tlsCert}' with --tls-key '{tlsKey}': {ex.Message}").ConfigureAwait(false);
+                    return ClientExitCodes.BadInput;
+                }
+
+                options.Authenticator = new TlsHiddenServerAuthenticator(certificate);
+            }
+
+            using (certificate)
+            {
+                return await RunAsync(options, toHost, toPort, certificate, output, error, cancellationToken).ConfigureAwait(false);
+            }
+        });
+        return expose;
+    }
+
+    private static async Task<int> RunAsync(
+        HiddenServerAgentOptions options,
+        string toHost,
+        int toPort,
+        X509Certificate2? certificate,
+        TextWriter output,
+        TextWriter error,
+        CancellationToken cancellationToken)
+    {
+        var target = toHost.Contains(':', StringComparison.Ordinal) ? $"[{toHost}]:{toPort}" : $"{toHost}:{toPort}";
+        var log = new StatusLog(error);
+
+        async Task Relay(RendezvousSession session, CancellationToken stopping)
+        {
+            Socket local;
+            try
+            {
+                local = await CommandSupport.ConnectTcpAsync(toHost, toPort, LocalConnectTimeout, stopping).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or TimeoutException)
+            {
+                log.Write($"cannot connect to {target} for a session: {ex.Message}; session closed.");
+                session.Abort();
+                return;
+            }
+
+            using (local)
+            {
+                var result = await SessionRelay.RelayToSocketAsync(session, local, stopping).ConfigureAwait(false);
+                if (result.End == SessionRelayEnd.Aborted)
+                {
+                    log.Write($"a session to {target} broke off after {result.BytesReceived} bytes in, {result.BytesSent} bytes out.");
+                }
+            }
+        }
+
+        HiddenServerAgent agent;
+        try
+        {
+            agent = new HiddenServerAgent(options, Relay);
+        }
+        catch (ArgumentException ex)
+        {
+            await error.WriteLineAsync(Prefix + ex.Message).ConfigureAwait(false);
+            return ClientExitCodes.BadInput;
+        }
+
+        using (agent)
+        using (var termination = CommandSupport.OnTermination(cancellationToken))
+        {
+            if (certificate is not null)
+            {
+                var fingerprint = CertificateFingerprint.Compute(certificate);
+                await output.WriteLineAsync($"End-to-end TLS certificate SHA-256 fingerprint {fingerprint}; clients connect with --tls-pin {fingerprint}").ConfigureAwait(false);
+            }
+
+            log.Write($"exposing {target} as {options.Uuid} through {options.RegistrarUrl} (pool {options.PoolSize}).");
+            agent.StatusChanged += (_, status) => log.Status(status, options.Uuid!);
+            try
+            {
+                var reason = await agent.RunAsync(termination.Token).ConfigureAwait(false);
+                if (reason == HiddenServerStopReason.Superseded)
+                {
+                    log.Write($"{options.Uuid} was registered by another hidden server; this one stepped back and stops.");
+                    return ClientExitCodes.Superseded;
+                }
+
+                log.Write("stopped.");
+                return ClientExitCodes.Success;
+            }
+            catch (RendezvousException ex)
+            {
+                log.Write(ex.Message);
+                return ClientExitCodes.For(ex);
+            }
+        }
+    }
+
+    /// <summary>One stderr line per change of state or new problem, never one per parked connection.</summary>
+    private sealed class StatusLog(TextWriter error)
+    {
+        private readonly Lock _lock = new();
+        private HiddenServerState _state = HiddenServerState.Starting;
+        private string? _lastError;
+
+        public void Write(string line)
+        {
+            lock (_lock)
+            {
+                error.WriteLine(Prefix + line);
+                error.Flush();
+            }
+        }
+
+        public void Status(HiddenServerStatus status, string uuid)
+        {
+            string? line = null;
+            lock (_lock)
+            {
+                if (status.State != _state)
+                {
+                    _state = status.State;
+                    line = status.State switch
+                    {
+                        HiddenServerState.Registered => $"registered {uuid}; parking connections at the relay.",
+                        HiddenServerState.Registering when status.LastError is null => $"registering {uuid}.",
+                        _ => null,
+                    };
+                }
+
+                if (status.LastError is { } problem && !string.Equals(problem, _lastError, StringComparison.Ordinal)
+                    && status.State is HiddenServerState.Registering or HiddenServerState.Registered)
+                {
+                    line = line is null ? $"{problem} Retrying." : $"{line} {problem} Retrying.";
+                }
+
+                _lastError = status.LastError;
+            }
+
+            if (line is not null)
+            {
+                Write(line);
+            }
+        }
+    }
+}

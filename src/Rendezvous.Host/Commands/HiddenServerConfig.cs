@@ -1,0 +1,177 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rendezvous.Protocol.Tls;
+using Rendezvous.Security;
+
+namespace Rendezvous.Host.Commands;
+
+/// <summary>
+/// A hidden server's configuration file, written by <c>rendezvous users add --config-out</c> and read by
+/// <c>rendezvous expose --config</c>:
+/// <c>{"registrarUrl":"https://HOST:8898/","uuid":"...","secret":"BASE32","step":30,"digits":6,"registrarFingerprint":"AB:CD:..."}</c>.
+/// It holds the TOTP secret, so it is written with mode 0600.
+/// </summary>
+/// <param name="RegistrarUrl">The registrar's URL.</param>
+/// <param name="Uuid">The hidden server's UUID.</param>
+/// <param name="Secret">The shared TOTP secret, base32.</param>
+/// <param name="Step">The TOTP time step in seconds.</param>
+/// <param name="Digits">The TOTP code length.</param>
+/// <param name="RegistrarFingerprint">The registrar certificate's SHA-256 fingerprint, pinned.</param>
+internal sealed record HiddenServerConfig(Uri RegistrarUrl, string Uuid, string Secret, int Step, int Digits, string RegistrarFingerprint)
+{
+    /// <summary>The registrar's port when none is given: 8898.</summary>
+    public const int DefaultRegistrarPort = 8898;
+
+    private static readonly JsonSerializerOptions WriteOptions = new() { WriteIndented = true };
+
+    /// <summary>Writes the file, creating it with mode 0600 before any byte of the secret is written; an existing file is replaced.</summary>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file or its folder is not writable.</exception>
+    public void Write(string path)
+    {
+        var json = new JsonObject
+        {
+            ["registrarUrl"] = RegistrarUrl.ToString(),
+            ["uuid"] = Uuid,
+            ["secret"] = Secret,
+            ["step"] = Step,
+            ["digits"] = Digits,
+            ["registrarFingerprint"] = RegistrarFingerprint,
+        };
+        var bytes = Encoding.UTF8.GetBytes(json.ToJsonString(WriteOptions) + "\n");
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var stream = new FileStream(path, options);
+        if (!OperatingSystem.IsWindows())
+        {
+            // UnixCreateMode applies only to a new file; an existing one is narrowed before it is overwritten.
+            File.SetUnixFileMode(stream.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        stream.Write(bytes);
+    }
+
+    /// <summary>Reads and validates a configuration file.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="config">The configuration, when valid.</param>
+    /// <param name="error">One line naming the file and the first bad field, when not.</param>
+    /// <returns>Whether the file is a valid configuration.</returns>
+    public static bool TryRead(string path, [NotNullWhen(true)] out HiddenServerConfig? config, [NotNullWhen(false)] out string? error)
+    {
+        config = null;
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            error = $"cannot read the config file '{path}': {ex.Message}";
+            return false;
+        }
+
+        JsonObject root;
+        try
+        {
+            if (JsonNode.Parse(text) is not JsonObject parsed)
+            {
+                error = $"the config file '{path}' is not a JSON object; expected {{\"registrarUrl\":...,\"uuid\":...,\"secret\":...,\"registrarFingerprint\":...}} as written by 'rendezvous users add --config-out'.";
+                return false;
+            }
+
+            root = parsed;
+        }
+        catch (JsonException ex)
+        {
+            error = $"the config file '{path}' is not valid JSON: {ex.Message}";
+            return false;
+        }
+
+        string Bad(string field, string problem) => $"the config file '{path}' has a bad \"{field}\": {problem}";
+
+        if (!TryGetString(root, "registrarUrl", out var urlText) || !Uri.TryCreate(urlText, UriKind.Absolute, out var url)
+            || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp) || string.IsNullOrEmpty(url.Host))
+        {
+            error = Bad("registrarUrl", $"{Show(root, "registrarUrl")}; it must be an https:// URL such as https://rendezvous.example.com:8898/.");
+            return false;
+        }
+
+        if (!TryGetString(root, "uuid", out var uuidText) || !SecretFormat.TryNormalizeUuid(uuidText, out var uuid))
+        {
+            error = Bad("uuid", $"{Show(root, "uuid")}; it must be a UUID such as 123e4567-e89b-12d3-a456-426614174000.");
+            return false;
+        }
+
+        if (!TryGetString(root, "secret", out var secretText) || !SecretFormat.TryParseBase32(secretText, out _))
+        {
+            error = Bad("secret", $"it is missing or not base32 of at least {SecretFormat.MinimumSecretBytes * 8} bits (letters A-Z and digits 2-7).");
+            return false;
+        }
+
+        if (!TryGetInt(root, "step", SecretFormat.DefaultStep, out var step) || !SecretFormat.IsValidStep(step))
+        {
+            error = Bad("step", $"{Show(root, "step")}; it must be a number of seconds from {SecretFormat.MinimumStep} to {SecretFormat.MaximumStep}.");
+            return false;
+        }
+
+        if (!TryGetInt(root, "digits", SecretFormat.DefaultDigits, out var digits) || !SecretFormat.IsValidDigits(digits))
+        {
+            error = Bad("digits", $"{Show(root, "digits")}; it must be a number from {SecretFormat.MinimumDigits} to {SecretFormat.MaximumDigits}.");
+            return false;
+        }
+
+        if (!TryGetString(root, "registrarFingerprint", out var fingerprintText) || !CertificateFingerprint.TryNormalize(fingerprintText, out var fingerprint))
+        {
+            error = Bad("registrarFingerprint", $"{Show(root, "registrarFingerprint")}; it must be the registrar certificate's SHA-256 fingerprint, 32 hex bytes such as AB:CD:...");
+            return false;
+        }
+
+        config = new HiddenServerConfig(url, uuid, secretText!.Trim(), step, digits, fingerprint);
+        error = null;
+        return true;
+    }
+
+    /// <summary>The registrar URL users add writes by default: <c>https://HOST:8898/</c>.</summary>
+    public static Uri DefaultRegistrarUrl(string? publicHost)
+    {
+        var host = string.IsNullOrWhiteSpace(publicHost) ? "localhost" : publicHost.Trim();
+        if (host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('['))
+        {
+            host = $"[{host}]";
+        }
+
+        return new Uri($"https://{host}:{DefaultRegistrarPort}/");
+    }
+
+    private static bool TryGetString(JsonObject root, string name, [NotNullWhen(true)] out string? value)
+    {
+        value = null;
+        if (root.TryGetPropertyValue(name, out var node) && node is JsonValue json && json.TryGetValue(out string? text) && !string.IsNullOrWhiteSpace(text))
+        {
+            value = text;
+            return true;
+        }
+
+        return false;
+    }
+
+    private static bool TryGetInt(JsonObject root, string name, int fallback, out int value)
+    {
+        value = fallback;
+        if (!root.TryGetPropertyValue(name, out var node) || node is null)
+        {
+            return true;
+        }
+
+        return node is JsonValue json && json.TryGetValue(out value);
+    }
+
+    private static string Show(JsonObject root, string name) =>
+        root.TryGetPropertyValue(name, out var node) && node is not null ? $"it is {node.ToJsonString()}" : "it is missing";
+}

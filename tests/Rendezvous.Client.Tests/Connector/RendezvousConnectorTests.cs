@@ -86,7 +86,7 @@ public sealed class RendezvousConnectorTests
         {
             Assert.That(await parked.ReadLineAsync(), Is.EqualTo("+OK"));
             Assert.That(session.Info.Uuid, Is.EqualTo(uuid));
-            Assert.That(session.Info.Role, Is.EqualTo(Sessions.RendezvousRole.MobileClient));
+            Assert.That(session.Info.Role, Is.EqualTo(Rendezvous.Client.Sessions.RendezvousRole.MobileClient));
             Assert.That(session.PeerCertificate, Is.Null);
         });
     }

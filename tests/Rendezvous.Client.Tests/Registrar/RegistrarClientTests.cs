@@ -239,4 +239,42 @@ public sealed class RegistrarClientTests
             Assert.That(ex.Message, Does.Contain("502"));
         });
     }
+
+    [Test]
+    public async Task Throttled_answer_without_a_json_body_is_still_Throttled_with_retry_after()
+    {
+        // A rate-limiting reverse proxy in front of the registrar answers 429 with its own page.
+        await using var stub = await StubRegistrar.StartAsync(429, "<html>Too Many Requests</html>", "text/html", r => r.Headers.RetryAfter = "12");
+        using var client = new RegistrarClient(stub.Url, new RegistrarTrust { PinnedFingerprint = stub.Fingerprint });
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.RegisterAsync(Guid.NewGuid().ToString(), GoodCode).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Throttled));
+            Assert.That(ex.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(12)));
+            Assert.That(ex.Permanent, Is.False);
+        });
+    }
+
+    [Test]
+    public async Task Requests_keep_the_path_of_the_registrar_url()
+    {
+        // Behind a reverse proxy the registrar may live under a path prefix.
+        var paths = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var stub = await StubRegistrar.StartAsync(
+            200,
+            """{"result":{"host":"127.0.0.1","port":4321,"cookie":"Iabcdef0123456789"}}""",
+            observe: r => paths.Enqueue(r.Path + r.QueryString));
+        using var client = new RegistrarClient(new Uri(stub.Url, "/rendezvous/"), new RegistrarTrust { PinnedFingerprint = stub.Fingerprint });
+        var uuid = Guid.NewGuid().ToString();
+
+        var triple = await client.LookupAsync(uuid).WaitAsync(TestTimeouts.Short);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(triple, Is.EqualTo(new RendezvousTriple("127.0.0.1", 4321, "Iabcdef0123456789")));
+            Assert.That(paths, Is.EqualTo(new[] { $"/rendezvous/?uuid={uuid}" }));
+        });
+    }
 }

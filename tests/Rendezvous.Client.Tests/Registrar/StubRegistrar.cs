@@ -27,7 +27,7 @@ internal sealed class StubRegistrar : IAsyncDisposable
 
     public string Fingerprint { get; }
 
-    public static async Task<StubRegistrar> StartAsync(int status, string body, string contentType = "application/json", Action<HttpResponse>? headers = null)
+    public static async Task<StubRegistrar> StartAsync(int status, string body, string contentType = "application/json", Action<HttpResponse>? headers = null, Action<HttpRequest>? observe = null)
     {
         var certificate = RegistrarCertificates.CreateSelfSigned("stub-registrar", ["127.0.0.1"], TimeSpan.FromDays(1));
         var port = ClientTestKit.FreePort();
@@ -37,6 +37,7 @@ internal sealed class StubRegistrar : IAsyncDisposable
         var app = builder.Build();
         app.Run(async context =>
         {
+            observe?.Invoke(context.Request);
             context.Response.StatusCode = status;
             context.Response.ContentType = contentType;
             headers?.Invoke(context.Response);

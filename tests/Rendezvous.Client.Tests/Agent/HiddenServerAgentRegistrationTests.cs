@@ -141,4 +141,26 @@ public sealed class HiddenServerAgentRegistrationTests
             }
         });
     }
+
+    [Test]
+    public async Task Eight_digit_codes_with_a_60_second_step_register_when_provisioned_so()
+    {
+        await using var server = await RendezvousTestServer.StartAsync(b => b.AddTotpSecurity());
+        var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
+        await Rendezvous.Security.SqliteSecretStore.ForDataDirectory(server.DataDirectory)
+            .AddAsync(new Rendezvous.Security.SecretEntry(identity.Uuid, identity.Secret, 60, 8, DateTimeOffset.UtcNow))
+            .WaitAsync(TestTimeouts.Short);
+        var options = ClientTestKit.AgentOptions(server, identity);
+        options.Digits = 8;
+        options.Step = 60;
+        await using var agent = RunningAgent.Start(options);
+
+        await agent.WaitParkedAsync();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(agent.Agent.Status.Registrations, Is.EqualTo(1));
+            Assert.That(agent.Agent.Status.LastError, Is.Null);
+        });
+    }
 }

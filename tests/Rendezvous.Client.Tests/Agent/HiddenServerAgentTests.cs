@@ -224,4 +224,27 @@ public sealed class HiddenServerAgentTests
             Assert.That(agent.Status.LastError, Does.Contain(ex.Presented));
         });
     }
+
+    [Test]
+    public async Task Superseded_agent_reports_it_at_once_and_lets_its_running_session_finish()
+    {
+        await using var server = await StartTotpServerAsync();
+        var identity = await ClientTestKit.ProvisionAsync(server);
+        await using var firstAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity));
+        using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(server));
+        await firstAgent.WaitParkedAsync();
+        await using var session = await connector.ConnectAsync(identity.Uuid).WaitAsync(TestTimeouts.Short);
+        await ClientTestKit.WaitUntilAsync(() => firstAgent.Agent.Status.ActiveSessions == 1, "the session is active");
+
+        await using var secondAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity));
+        await ClientTestKit.WaitUntilAsync(() => firstAgent.Agent.Status.State == HiddenServerState.Superseded, "the first agent steps back");
+        var echoed = await ClientTestKit.RoundTripAsync(session, [6, 6]);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(echoed, Is.EqualTo(new byte[] { 6, 6 }), "the spliced session kept running");
+            Assert.That(await firstAgent.Run.WaitAsync(TestTimeouts.Short), Is.EqualTo(HiddenServerStopReason.Superseded));
+            Assert.That(firstAgent.Agent.Status.ActiveSessions, Is.Zero);
+        });
+    }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Http;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -150,6 +151,7 @@ public sealed class HiddenServerAgent : BackgroundService
         Update(s => s with { State = HiddenServerState.Registering });
         while (true)
         {
+            var previousStep = _lastStepUsed;
             var code = await NextCodeAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -166,6 +168,13 @@ public sealed class HiddenServerAgent : BackgroundService
             }
             catch (RendezvousException ex) when (!ex.Permanent)
             {
+                if (ex.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError })
+                {
+                    // The request never reached the registrar, so the code was not spent: using the step
+                    // again keeps the agent from waiting for the next step once the registrar is back.
+                    _lastStepUsed = previousStep;
+                }
+
                 var delay = ex.RetryAfter is { } retryAfter && retryAfter > TimeSpan.Zero ? retryAfter : backoff.Next();
                 ClientLog.RegistrationFailed(_logger, _uuid, ex.Message, delay);
                 Update(s => s with { State = HiddenServerState.Registering, LastError = ex.Message });

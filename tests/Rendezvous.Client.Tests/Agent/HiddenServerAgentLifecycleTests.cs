@@ -133,4 +133,48 @@ public sealed class HiddenServerAgentLifecycleTests
             Assert.That(agent.Agent.Status.Parked, Is.EqualTo(2));
         });
     }
+
+    [Test]
+    public async Task Agent_started_before_the_server_registers_within_seconds_of_it_coming_up()
+    {
+        // A 300 s TOTP step, so that waiting for the next step would show; not within 15 s of a step boundary.
+        const int step = 300;
+        await ClientTestKit.WaitUntilAsync(
+            () => DateTimeOffset.UtcNow.ToUnixTimeSeconds() % step is > 2 and < step - 15,
+            "a moment well inside a TOTP step",
+            TimeSpan.FromSeconds(20));
+        using var data = new TemporaryDirectory();
+        var registrarPort = ClientTestKit.FreePort();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Rendezvous:RegistrarUrl"] = $"https://127.0.0.1:{registrarPort}",
+            ["Rendezvous:RendezvousEndpoint"] = $"127.0.0.1:{ClientTestKit.FreePort()}",
+        };
+        using var certificate = Rendezvous.Security.RegistrarCertificates.LoadOrCreate(data.Path, ["127.0.0.1"]).Certificate;
+        var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
+        await Rendezvous.Security.SqliteSecretStore.ForDataDirectory(data.Path)
+            .AddAsync(new Rendezvous.Security.SecretEntry(identity.Uuid, identity.Secret, step, 6, DateTimeOffset.UtcNow))
+            .WaitAsync(TestTimeouts.Short);
+        var options = new Rendezvous.Client.Agent.HiddenServerAgentOptions
+        {
+            RegistrarUrl = new Uri($"https://127.0.0.1:{registrarPort}/"),
+            Trust = new Rendezvous.Client.Registrar.RegistrarTrust { PinnedFingerprint = Rendezvous.Security.RegistrarCertificates.GetSha256Fingerprint(certificate) },
+            Uuid = identity.Uuid,
+            Secret = identity.Base32Secret,
+            Step = step,
+            PoolSize = 1,
+            InitialBackoff = TimeSpan.FromMilliseconds(50),
+            MaxBackoff = TimeSpan.FromMilliseconds(500),
+        };
+        using var logs = new LogCapture();
+        await using var agent = RunningAgent.Start(options, logs: logs);
+        await ClientTestKit.WaitUntilAsync(() => logs.Records.Count(r => r.EventId.Name == "RegistrationFailed") >= 2, "the agent failed to reach the registrar twice");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        await using var server = await RendezvousTestServer.StartAsync(b => b.AddTotpSecurity(), settings, dataDirectory: data.Path);
+        var started = DateTime.UtcNow;
+        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Registrations == 1 && agent.Agent.Status.Parked == 1, "the agent registers and parks", TimeSpan.FromSeconds(10));
+
+        Assert.That(DateTime.UtcNow - started, Is.LessThan(TimeSpan.FromSeconds(5)));
+    }
 }

@@ -277,4 +277,46 @@ public sealed class RegistrarClientTests
             Assert.That(paths, Is.EqualTo(new[] { $"/rendezvous/?uuid={uuid}" }));
         });
     }
+
+    [Test]
+    public async Task Registrar_that_does_not_answer_in_time_is_Timeout()
+    {
+        await using var stub = await StubRegistrar.StartAsync(200, "{}", delay: TimeSpan.FromSeconds(30));
+        using var client = new RegistrarClient(stub.Url, new RegistrarTrust { PinnedFingerprint = stub.Fingerprint }, TimeSpan.FromMilliseconds(500));
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Timeout));
+            Assert.That(ex.Permanent, Is.False);
+        });
+    }
+
+    [Test]
+    public async Task Any_one_accepting_trust_is_enough()
+    {
+        var pem = Path.Combine(_server.DataDirectory, RegistrarCertificates.CertificateFileName);
+        using var client = new RegistrarClient(_server.RegistrarUrl, new RegistrarTrust { PinnedFingerprint = OtherFingerprint(), CertificateAuthorityPath = pem, TrustSystemStore = true });
+
+        var triple = await client.RegisterAsync(Guid.NewGuid().ToString(), GoodCode).WaitAsync(TestTimeouts.Short);
+
+        Assert.That(triple.Cookie, Does.StartWith("R"));
+    }
+
+    [Test]
+    public void Trust_naming_a_missing_pem_file_is_invalid_and_names_it()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "no-such-registrar-" + Guid.NewGuid().ToString("N") + ".crt");
+
+        var ex = Assert.Throws<ArgumentException>(() => new RegistrarTrust { CertificateAuthorityPath = missing }.Validate());
+
+        Assert.That(ex!.Message, Does.Contain(missing));
+    }
+
+    [Test]
+    public void Trust_with_a_malformed_fingerprint_is_invalid()
+    {
+        Assert.Throws<ArgumentException>(() => new RegistrarTrust { PinnedFingerprint = "AB:CD" }.Validate());
+    }
 }

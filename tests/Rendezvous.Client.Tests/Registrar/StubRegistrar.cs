@@ -27,7 +27,7 @@ internal sealed class StubRegistrar : IAsyncDisposable
 
     public string Fingerprint { get; }
 
-    public static async Task<StubRegistrar> StartAsync(int status, string body, string contentType = "application/json", Action<HttpResponse>? headers = null, Action<HttpRequest>? observe = null)
+    public static async Task<StubRegistrar> StartAsync(int status, string body, string contentType = "application/json", Action<HttpResponse>? headers = null, Action<HttpRequest>? observe = null, TimeSpan? delay = null)
     {
         var certificate = RegistrarCertificates.CreateSelfSigned("stub-registrar", ["127.0.0.1"], TimeSpan.FromDays(1));
         var port = ClientTestKit.FreePort();
@@ -38,6 +38,11 @@ internal sealed class StubRegistrar : IAsyncDisposable
         app.Run(async context =>
         {
             observe?.Invoke(context.Request);
+            if (delay is { } wait)
+            {
+                await Task.Delay(wait, context.RequestAborted);
+            }
+
             context.Response.StatusCode = status;
             context.Response.ContentType = contentType;
             headers?.Invoke(context.Response);

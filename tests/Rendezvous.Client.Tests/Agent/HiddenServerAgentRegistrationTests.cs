@@ -163,4 +163,26 @@ public sealed class HiddenServerAgentRegistrationTests
             Assert.That(agent.Agent.Status.LastError, Is.Null);
         });
     }
+
+    [Test]
+    public async Task Uuid_and_secret_are_accepted_in_the_forms_people_paste_them()
+    {
+        await using var server = await RendezvousTestServer.StartAsync(b => b.AddTotpSecurity());
+        var identity = await ClientTestKit.ProvisionAsync(server);
+        var options = ClientTestKit.AgentOptions(server, identity);
+        options.Uuid = "{" + identity.Uuid.ToUpperInvariant() + "}";
+        var base32 = identity.Base32Secret.TrimEnd('=').ToLowerInvariant();
+        options.Secret = string.Join(" ", Enumerable.Range(0, (base32.Length + 3) / 4).Select(i => base32.Substring(i * 4, Math.Min(4, base32.Length - (i * 4)))));
+        await using var agent = RunningAgent.Start(options);
+        using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(server));
+        await agent.WaitParkedAsync();
+
+        var echoed = await ClientTestKit.RoundTripAsync(connector, identity.Uuid, [1]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(echoed, Is.EqualTo(new byte[] { 1 }));
+            Assert.That(agent.Agent.Status.LastError, Is.Null);
+        });
+    }
 }

@@ -257,6 +257,7 @@ public sealed class HiddenServerAgent : BackgroundService
 
                 case ParkReply.ClosedByRelay:
                     socket?.Dispose();
+                    var parkedNow = Status.Parked;
                     switch (await CheckRegistrationAsync(generation.Triple, token).ConfigureAwait(false))
                     {
                         case Ownership.Other:
@@ -266,8 +267,9 @@ public sealed class HiddenServerAgent : BackgroundService
                             generation.End(GenerationEnd.NotRegistered);
                             return;
                         case Ownership.Ours when parkedFor < TimeSpan.FromSeconds(5):
-                            // Still ours, and closed right after parking: the relay keeps fewer per UUID.
-                            ReducePool();
+                            // Still ours, and closed right after parking: the relay keeps fewer per UUID,
+                            // and it was full, so it keeps as many as are parked now.
+                            ReducePool(parkedNow);
                             break;
                     }
 
@@ -360,19 +362,20 @@ public sealed class HiddenServerAgent : BackgroundService
         }
     }
 
-    private void ReducePool()
+    private void ReducePool(int kept)
     {
+        var target = Math.Max(1, kept);
         while (true)
         {
             var pool = Volatile.Read(ref _effectivePool);
-            if (pool <= 1)
+            if (pool <= target)
             {
                 return;
             }
 
-            if (Interlocked.CompareExchange(ref _effectivePool, pool - 1, pool) == pool)
+            if (Interlocked.CompareExchange(ref _effectivePool, target, pool) == pool)
             {
-                ClientLog.PoolReduced(_logger, pool - 1);
+                ClientLog.PoolReduced(_logger, target);
                 return;
             }
         }

@@ -247,4 +247,39 @@ public sealed class HiddenServerAgentTests
             Assert.That(firstAgent.Agent.Status.ActiveSessions, Is.Zero);
         });
     }
+
+    [Test]
+    public async Task Reduces_its_pool_to_exactly_what_the_relay_keeps_when_that_is_more_than_one()
+    {
+        await using var server = await StartTotpServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "2" });
+        var identity = await ClientTestKit.ProvisionAsync(server);
+        using var logs = new LogCapture();
+        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity, poolSize: 3), logs: logs);
+        using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(server));
+        await ClientTestKit.WaitUntilAsync(() => logs.Records.Any(r => r.EventId.Name == "PoolReduced"), "the agent reduces its pool");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        // Two clients at once take both parked connections; the agent must park two replacements.
+        for (var round = 0; round < 2; round++)
+        {
+            await ClientTestKit.WaitUntilAsync(() => server.Broker.ParkedCount == 2, "two are parked");
+            await using var one = await connector.ConnectAsync(identity.Uuid).WaitAsync(TestTimeouts.Short);
+            await using var two = await connector.ConnectAsync(identity.Uuid).WaitAsync(TestTimeouts.Short);
+            Assert.That(await ClientTestKit.RoundTripAsync(one, [1]), Is.EqualTo(new byte[] { 1 }));
+            Assert.That(await ClientTestKit.RoundTripAsync(two, [2]), Is.EqualTo(new byte[] { 2 }));
+        }
+
+        await ClientTestKit.WaitUntilAsync(() => server.Broker.ParkedCount == 2, "two are parked again");
+        var changes = 0;
+        agent.Agent.StatusChanged += (_, _) => Interlocked.Increment(ref changes);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(server.Broker.ParkedCount, Is.EqualTo(2));
+            Assert.That(agent.Agent.Status.Parked, Is.EqualTo(2));
+            Assert.That(Volatile.Read(ref changes), Is.Zero, "no churn");
+            Assert.That(logs.Records.Where(r => r.EventId.Name == "PoolReduced").SelectMany(r => r.Values).Where(v => v.StartsWith("Pool=", StringComparison.Ordinal)), Is.All.EqualTo("Pool=2"), "reduced below what the relay keeps");
+        });
+    }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Http;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -150,6 +151,7 @@ public sealed class HiddenServerAgent : BackgroundService
         Update(s => s with { State = HiddenServerState.Registering });
         while (true)
         {
+            var previousStep = _lastStepUsed;
             var code = await NextCodeAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -166,6 +168,13 @@ public sealed class HiddenServerAgent : BackgroundService
             }
             catch (RendezvousException ex) when (!ex.Permanent)
             {
+                if (ex.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError })
+                {
+                    // The request never reached the registrar, so the code was not spent: using the step
+                    // again keeps the agent from waiting for the next step once the registrar is back.
+                    _lastStepUsed = previousStep;
+                }
+
                 var delay = ex.RetryAfter is { } retryAfter && retryAfter > TimeSpan.Zero ? retryAfter : backoff.Next();
                 ClientLog.RegistrationFailed(_logger, _uuid, ex.Message, delay);
                 Update(s => s with { State = HiddenServerState.Registering, LastError = ex.Message });
@@ -248,6 +257,7 @@ public sealed class HiddenServerAgent : BackgroundService
 
                 case ParkReply.ClosedByRelay:
                     socket?.Dispose();
+                    var parkedNow = Status.Parked;
                     switch (await CheckRegistrationAsync(generation.Triple, token).ConfigureAwait(false))
                     {
                         case Ownership.Other:
@@ -257,8 +267,9 @@ public sealed class HiddenServerAgent : BackgroundService
                             generation.End(GenerationEnd.NotRegistered);
                             return;
                         case Ownership.Ours when parkedFor < TimeSpan.FromSeconds(5):
-                            // Still ours, and closed right after parking: the relay keeps fewer per UUID.
-                            ReducePool();
+                            // Still ours, and closed right after parking: the relay keeps fewer per UUID,
+                            // and it was full, so it keeps as many as are parked now.
+                            ReducePool(parkedNow);
                             break;
                     }
 
@@ -351,19 +362,20 @@ public sealed class HiddenServerAgent : BackgroundService
         }
     }
 
-    private void ReducePool()
+    private void ReducePool(int kept)
     {
+        var target = Math.Max(1, kept);
         while (true)
         {
             var pool = Volatile.Read(ref _effectivePool);
-            if (pool <= 1)
+            if (pool <= target)
             {
                 return;
             }
 
-            if (Interlocked.CompareExchange(ref _effectivePool, pool - 1, pool) == pool)
+            if (Interlocked.CompareExchange(ref _effectivePool, target, pool) == pool)
             {
-                ClientLog.PoolReduced(_logger, pool - 1);
+                ClientLog.PoolReduced(_logger, target);
                 return;
             }
         }

@@ -73,7 +73,8 @@ public sealed class RegistrarClient : IDisposable
 
     private async Task<RendezvousTriple> SendAsync(HttpMethod method, string query, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(method, new Uri(RegistrarUrl, "/" + query));
+        // Relative to the base URL, so a registrar behind a reverse proxy under a path prefix is reached there.
+        using var request = new HttpRequestMessage(method, new Uri(RegistrarUrl, query));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         HttpResponseMessage response;
         try
@@ -116,6 +117,11 @@ public sealed class RegistrarClient : IDisposable
         {
             using var document = JsonDocument.Parse(body);
             root = document.RootElement.Clone();
+        }
+        catch (JsonException) when (status == HttpStatusCode.TooManyRequests)
+        {
+            // A rate-limiting proxy in front of the registrar answers with its own page; still honour Retry-After.
+            throw new RendezvousException(RendezvousError.Throttled, $"The registrar at {RegistrarUrl} is throttling requests (HTTP 429).", retryAfter: retryAfter);
         }
         catch (JsonException)
         {

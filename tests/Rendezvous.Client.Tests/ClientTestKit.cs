@@ -1,0 +1,191 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Moq;
+using OtpNet;
+using Rendezvous.Client.Agent;
+using Rendezvous.Client.Connector;
+using Rendezvous.Client.Registrar;
+using Rendezvous.Client.Sessions;
+using Rendezvous.Protocol.Policy;
+using Rendezvous.Security;
+using Rendezvous.Tests.Common;
+
+namespace Rendezvous.Client.Tests;
+
+/// <summary>A hidden server's identity, provisioned on a test server.</summary>
+internal sealed record HiddenServerIdentity(string Uuid, byte[] Secret)
+{
+    public string Base32Secret => Base32Encoding.ToString(Secret);
+}
+
+/// <summary>Shared steps of the client tests: provisioning, options, an echo handler, bounded waits.</summary>
+internal static class ClientTestKit
+{
+    /// <summary>Adds a fresh UUID and secret to the server's TOTP store.</summary>
+    public static async Task<HiddenServerIdentity> ProvisionAsync(RendezvousTestServer server, DateTimeOffset? now = null)
+    {
+        var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
+        await SqliteSecretStore.ForDataDirectory(server.DataDirectory)
+            .AddAsync(new SecretEntry(identity.Uuid, identity.Secret, 30, 6, now ?? DateTimeOffset.UtcNow))
+            .WaitAsync(TestTimeouts.Short);
+        return identity;
+    }
+
+    /// <summary>A registrar trust that pins the server's certificate by fingerprint.</summary>
+    public static RegistrarTrust Pinned(RendezvousTestServer server) => new() { PinnedFingerprint = server.CertificateFingerprint };
+
+    /// <summary>Agent options for the server and identity, with short backoffs for tests.</summary>
+    public static HiddenServerAgentOptions AgentOptions(RendezvousTestServer server, HiddenServerIdentity identity, int poolSize = 1) => new()
+    {
+        RegistrarUrl = server.RegistrarUrl,
+        Trust = Pinned(server),
+        Uuid = identity.Uuid,
+        Secret = identity.Base32Secret,
+        PoolSize = poolSize,
+        InitialBackoff = TimeSpan.FromMilliseconds(50),
+        MaxBackoff = TimeSpan.FromMilliseconds(500),
+    };
+
+    /// <summary>Connector options for the server, pinned.</summary>
+    public static RendezvousConnectorOptions ConnectorOptions(RendezvousTestServer server) => new()
+    {
+        RegistrarUrl = server.RegistrarUrl,
+        Trust = Pinned(server),
+    };
+
+    /// <summary>A policy that accepts every registration.</summary>
+    public static Mock<IRegistrationPolicy> AcceptingPolicy()
+    {
+        var policy = new Mock<IRegistrationPolicy>();
+        policy.Setup(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()))
+            .Returns(ValueTask.FromResult(RegistrationDecision.Accept()));
+        return policy;
+    }
+
+    /// <summary>Echoes every byte until the peer ends sending, then ends sending too.</summary>
+    public static async Task EchoAsync(RendezvousSession session, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await session.Stream.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            await session.Stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+        }
+
+        await session.CompleteSendingAsync();
+    }
+
+    /// <summary>Connects, sends <paramref name="data"/>, half-closes and returns everything the hidden server sent back.</summary>
+    public static async Task<byte[]> RoundTripAsync(RendezvousConnector connector, string uuid, byte[] data)
+    {
+        await using var session = await connector.ConnectAsync(uuid).WaitAsync(TestTimeouts.Short);
+        return await RoundTripAsync(session, data);
+    }
+
+    /// <summary>Sends <paramref name="data"/> (concurrently with reading), half-closes and reads to the end.</summary>
+    public static async Task<byte[]> RoundTripAsync(RendezvousSession session, byte[] data)
+    {
+        var reading = ReadToEndAsync(session.Stream);
+        await session.Stream.WriteAsync(data).AsTask().WaitAsync(TestTimeouts.Long);
+        await session.CompleteSendingAsync().AsTask().WaitAsync(TestTimeouts.Short);
+        return await reading.WaitAsync(TestTimeouts.Long);
+    }
+
+    /// <summary>Reads a stream to its end.</summary>
+    public static async Task<byte[]> ReadToEndAsync(Stream stream)
+    {
+        using var all = new MemoryStream();
+        using var cts = new CancellationTokenSource(TestTimeouts.Long);
+        await stream.CopyToAsync(all, cts.Token);
+        return all.ToArray();
+    }
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes.</summary>
+    public static async Task<byte[]> ReadExactlyAsync(Stream stream, int count)
+    {
+        var buffer = new byte[count];
+        await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(TestTimeouts.Short);
+        return buffer;
+    }
+
+    /// <summary>Random bytes covering every byte value.</summary>
+    public static byte[] Binary(int length)
+    {
+        var bytes = RandomNumberGenerator.GetBytes(length);
+        for (var i = 0; i < Math.Min(256, length); i++)
+        {
+            bytes[i] = (byte)i;
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after <paramref name="timeout"/>.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TestTimeouts.Short);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out waiting until {what}.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>A TCP port that was free a moment ago on 127.0.0.1.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>An agent running in the background; disposing stops it and waits for it, bounded.</summary>
+internal sealed class RunningAgent : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+
+    public RunningAgent(HiddenServerAgent agent)
+    {
+        Agent = agent;
+        Run = Task.Run(() => agent.RunAsync(_stop.Token));
+    }
+
+    public HiddenServerAgent Agent { get; }
+
+    public Task<HiddenServerStopReason> Run { get; }
+
+    public static RunningAgent Start(HiddenServerAgentOptions options, Func<RendezvousSession, CancellationToken, Task>? handler = null, TimeProvider? time = null, LogCapture? logs = null) =>
+        new(new HiddenServerAgent(options, handler ?? ClientTestKit.EchoAsync, time, logs?.CreateLogger<HiddenServerAgent>()));
+
+    public Task WaitParkedAsync(int count = 1) =>
+        ClientTestKit.WaitUntilAsync(() => Agent.Status.Parked >= count, $"the agent has {count} parked");
+
+    public async Task<HiddenServerStopReason> StopAsync()
+    {
+        await _stop.CancelAsync();
+        return await Run.WaitAsync(TestTimeouts.Short);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await Run.WaitAsync(TestTimeouts.Short);
+        }
+        catch (Exception ex) when (ex is RendezvousException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            Agent.Dispose();
+            _stop.Dispose();
+        }
+    }
+}

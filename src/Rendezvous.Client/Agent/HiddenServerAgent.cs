@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Net.Http;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
@@ -37,6 +38,7 @@ public sealed class HiddenServerAgent : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly RegistrarClient _registrar;
+    private readonly AgentMetrics _metrics;
     private readonly Totp _totp;
     private readonly string _uuid;
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
@@ -52,12 +54,14 @@ public sealed class HiddenServerAgent : BackgroundService
     /// <param name="handler">Serves one session; the session is disposed when it returns.</param>
     /// <param name="time">The clock for TOTP codes, backoff and re-parking; the system clock when <see langword="null"/>.</param>
     /// <param name="logger">Where to log; nowhere when <see langword="null"/>.</param>
+    /// <param name="meterFactory">Creates the <c>Rendezvous.Client</c> meter; a meter of its own when <see langword="null"/>.</param>
     /// <exception cref="ArgumentException">The options are invalid; the message names each problem.</exception>
     public HiddenServerAgent(
         HiddenServerAgentOptions options,
         Func<RendezvousSession, CancellationToken, Task> handler,
         TimeProvider? time = null,
-        ILogger<HiddenServerAgent>? logger = null)
+        ILogger<HiddenServerAgent>? logger = null,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handler);
@@ -71,6 +75,7 @@ public sealed class HiddenServerAgent : BackgroundService
         _totp = new Totp(secret, options.Step, OtpHashMode.Sha1, options.Digits);
         _registrar = new RegistrarClient(options.RegistrarUrl!, options.Trust, options.ConnectTimeout);
         _effectivePool = options.PoolSize;
+        _metrics = new AgentMetrics(() => Status, _uuid, meterFactory);
     }
 
     /// <summary>Raised whenever <see cref="Status"/> changes (on the thread that changed it).</summary>
@@ -138,6 +143,7 @@ public sealed class HiddenServerAgent : BackgroundService
     /// <inheritdoc />
     public override void Dispose()
     {
+        _metrics.Dispose();
         _registrar.Dispose();
         base.Dispose();
     }

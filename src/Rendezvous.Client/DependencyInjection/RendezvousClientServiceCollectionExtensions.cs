@@ -46,7 +46,8 @@ public static class RendezvousClientServiceCollectionExtensions
                 sp.GetRequiredService<IOptions<HiddenServerAgentOptions>>().Value,
                 handler.HandleAsync,
                 sp.GetRequiredService<TimeProvider>(),
-                sp.GetService<ILogger<HiddenServerAgent>>());
+                sp.GetService<ILogger<HiddenServerAgent>>(),
+                sp.GetService<System.Diagnostics.Metrics.IMeterFactory>());
         });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HiddenServerAgent>(sp => sp.GetRequiredService<HiddenServerAgent>()));
         return services;

@@ -19,6 +19,12 @@ internal static class Program
             return 0;
         }
 
+        if (args.Length == 2 && args[0] == "report")
+        {
+            Console.Write(Report.Build(await File.ReadAllLinesAsync(args[1]).ConfigureAwait(false)));
+            return 0;
+        }
+
         LoadOptions options;
         try
         {

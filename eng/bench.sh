@@ -90,23 +90,46 @@ add_user() {
   out=$(timeout 60 "$rendezvous" users add --data-dir "$data")
   echo "$(echo "$out" | awk '/^UUID:/ {print $2}') $(echo "$out" | awk '/^Secret:/ {print $2}')"
 }
-read -r uuid1 secret1 < <(add_user)
-read -r uuid2 secret2 < <(add_user)
-registrar_port=$(free_port)
-relay_port=$(free_port)
-log "starting rendezvous serve (core $server_core): registrar :$registrar_port, relay :$relay_port"
-Rendezvous__Relay__ParkedConnectionsPerCookie=1024 \
-Rendezvous__Relay__InitiatorGracePeriod=00:00:30 \
-Logging__LogLevel__Default=Warning \
-  taskset -c "$server_core" "$rendezvous" serve --data-dir "$data" \
-    --registrar-url "https://127.0.0.1:$registrar_port" --rendezvous-endpoint "127.0.0.1:$relay_port" \
-    >"$work/server.log" 2>&1 &
-server_pid=$!
-started_pids+=("$server_pid")
-wait_port "$relay_port" 60
-wait_port "$registrar_port" 30
-pin=$(grep -oE 'fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}' "$work/server.log" | head -1 | awk '{print $2}')
-[ -n "$pin" ] || { log "no certificate fingerprint in the server log"; cat "$work/server.log"; exit 1; }
+# Codes are single-use per UUID, also across restarts, so every fresh server start registers new users.
+users=()
+for _ in $(seq 1 $((2 + 2 * repeats))); do users+=("$(add_user)"); done
+next_user=0
+server_pid=
+start_server() {
+  registrar_port=$(free_port)
+  relay_port=$(free_port)
+  log "starting rendezvous serve (core $server_core): registrar :$registrar_port, relay :$relay_port"
+  Rendezvous__Relay__ParkedConnectionsPerCookie=1024 \
+  Rendezvous__Relay__InitiatorGracePeriod=00:00:30 \
+  Logging__LogLevel__Default=Warning \
+    taskset -c "$server_core" "$rendezvous" serve --data-dir "$data" \
+      --registrar-url "https://127.0.0.1:$registrar_port" --rendezvous-endpoint "127.0.0.1:$relay_port" \
+      >"$work/server.log" 2>&1 &
+  server_pid=$!
+  started_pids+=("$server_pid")
+  wait_port "$relay_port" 60
+  wait_port "$registrar_port" 30
+  pin=$(grep -oE 'fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}' "$work/server.log" | head -1 | awk '{print $2}')
+  [ -n "$pin" ] || { log "no certificate fingerprint in the server log"; cat "$work/server.log"; exit 1; }
+  local u s
+  read -r u s <<<"${users[$next_user]}"; next_user=$((next_user + 1))
+  cookie1=$(register "$u" "$s")
+  read -r u s <<<"${users[$next_user]}"; next_user=$((next_user + 1))
+  cookie2=$(register "$u" "$s")
+  [ -n "$cookie1" ] && [ -n "$cookie2" ] || { log "registration failed"; exit 1; }
+  relay1=(--target relay --cookie "$cookie1" --relay "127.0.0.1:$relay_port" --server-pid "$server_pid")
+  relay2=(--target relay --cookie "$cookie2" --relay "127.0.0.1:$relay_port" --server-pid "$server_pid")
+}
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  local kept=() pid
+  for pid in "${started_pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+  started_pids=("${kept[@]}")
+}
 
 # --- haproxy ---------------------------------------------------------------------------------------
 front1=$(free_port); back1=$(free_port); front2=$(free_port); back2=$(free_port)
@@ -133,11 +156,16 @@ frontend f2
 backend b2
     server s2 127.0.0.1:$back2
 CFG
-log "starting haproxy (core $server_core): frontends :$front1 :$front2"
-taskset -c "$server_core" haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
-haproxy_pid=$!
-started_pids+=("$haproxy_pid")
-wait_port "$front1" 30
+haproxy_pid=
+start_haproxy() {
+  log "starting haproxy (core $server_core): frontends :$front1 :$front2"
+  taskset -c "$server_core" haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+  haproxy_pid=$!
+  started_pids+=("$haproxy_pid")
+  wait_port "$front1" 30
+  haproxy1=(--target haproxy --front "127.0.0.1:$front1" --backend-port "$back1" --server-pid "$haproxy_pid")
+  haproxy2=(--target haproxy --front "127.0.0.1:$front2" --backend-port "$back2" --server-pid "$haproxy_pid")
+}
 
 # --- the generator ---------------------------------------------------------------------------------
 gen() { # bound-seconds args...
@@ -149,14 +177,8 @@ register() { # uuid secret -> R cookie
   gen 60 register --target relay --registrar "https://127.0.0.1:$registrar_port" --pin "$pin" --uuid "$1" --secret "$2" \
     | grep -oE '"cookie":"R[^"]+"' | cut -d'"' -f4
 }
-cookie1=$(register "$uuid1" "$secret1")
-cookie2=$(register "$uuid2" "$secret2")
-[ -n "$cookie1" ] && [ -n "$cookie2" ] || { log "registration failed"; exit 1; }
-
-relay1=(--target relay --cookie "$cookie1" --relay "127.0.0.1:$relay_port" --server-pid "$server_pid")
-relay2=(--target relay --cookie "$cookie2" --relay "127.0.0.1:$relay_port" --server-pid "$server_pid")
-haproxy1=(--target haproxy --front "127.0.0.1:$front1" --backend-port "$back1" --server-pid "$haproxy_pid")
-haproxy2=(--target haproxy --front "127.0.0.1:$front2" --backend-port "$back2" --server-pid "$haproxy_pid")
+start_server
+start_haproxy
 direct=(--target direct)
 results="$work/results.tsv"
 : >"$results"
@@ -220,6 +242,18 @@ for repeat in $(seq 1 "$repeats"); do
   sleep 2 # let TIME_WAIT ports of the previous run age a little
   record "rate-haproxy" "$repeat" 120 rate "${haproxy1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
   sleep 2
+done
+
+# Memory per idle session needs a fresh process each time: memory kept from an earlier run (the GC heap,
+# haproxy's pools) would be reused and hide the cost. Each repeat restarts both, warms them up with a
+# few sessions, then samples RSS before and while the sessions are open.
+for repeat in $(seq 1 "$repeats"); do
+  log "idle sessions, repeat $repeat of $repeats"
+  stop_pid "$server_pid"; start_server
+  stop_pid "$haproxy_pid"; start_haproxy
+  gen 60 idle "${relay1[@]}" --sessions 200 --settle 0 >/dev/null 2>>"$work/generator.err" || true
+  gen 60 idle "${haproxy1[@]}" --sessions 200 --settle 0 >/dev/null 2>>"$work/generator.err" || true
+  sleep 1
   idle_run relay "$repeat" "$server_pid" "${relay1[@]}" -- "${relay2[@]}"
   idle_run haproxy "$repeat" "$haproxy_pid" "${haproxy1[@]}" -- "${haproxy2[@]}"
 done

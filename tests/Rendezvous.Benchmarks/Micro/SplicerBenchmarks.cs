@@ -46,7 +46,7 @@ public class SplicerBenchmarks
     }
 
     [Benchmark]
-    public async Task<long> CopyChunk()
+    public async ValueTask<long> CopyChunk()
     {
         await _initiator.Peer.Output.WriteAsync(_chunk).ConfigureAwait(false);
         var reader = _responder.Peer.Input;

@@ -99,6 +99,10 @@ start_server() {
   registrar_port=$(free_port)
   relay_port=$(free_port)
   log "starting rendezvous serve (core $server_core): registrar :$registrar_port, relay :$relay_port"
+  # RENDEZVOUS_BENCH_SERVER_ENV adds environment variables for the server only, e.g.
+  # "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1", to measure a runtime setting without code changes.
+  # shellcheck disable=SC2086
+  env ${RENDEZVOUS_BENCH_SERVER_ENV:-} \
   Rendezvous__Relay__ParkedConnectionsPerCookie=1024 \
   Rendezvous__Relay__InitiatorGracePeriod=00:00:30 \
   Logging__LogLevel__Default=Warning \
@@ -270,6 +274,7 @@ fi
 
 echo
 echo "Rendezvous vs haproxy $(haproxy -v | head -1 | awk '{print $3}') (mode tcp, nbthread 1), $mode mode, $repeats repeat(s), medians; server/haproxy on core $server_core, generator on core $generator_core"
+[ -n "${RENDEZVOUS_BENCH_SERVER_ENV:-}" ] && echo "server environment: $RENDEZVOUS_BENCH_SERVER_ENV"
 echo "throughput ${tp_seconds} s per run, latency $lat_count round trips, rate ${rate_seconds} s with $rate_concurrency workers, idle $idle_sessions sessions"
 echo
 "$loadgen" report "$results"

@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# Benchmarks the relay against haproxy 2.6 (mode tcp, one thread) on the same loopback traffic and prints
+# one table: metric, ours, haproxy, ratio, target, met?. See docs/performance.md.
+#
+#   eng/bench.sh            full run: every scenario, medians of 3 repeats, micro-benchmarks
+#   eng/bench.sh --quick    1 repeat, short durations
+#   eng/bench.sh --smoke    1 repeat, tiny durations and 200 idle sessions (checks the script works)
+#
+# The server and haproxy run pinned to core 0, the load generator (tests/Rendezvous.Benchmarks) to core 1.
+# Everything it starts is killed by PID on exit; every phase is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=full
+for arg in "$@"; do
+  case "$arg" in
+    --quick) mode=quick ;;
+    --smoke) mode=smoke ;;
+    *) echo "usage: eng/bench.sh [--quick|--smoke]" >&2; exit 2 ;;
+  esac
+done
+
+case "$mode" in
+  full)  repeats=3; tp_seconds=8; lat_count=20000; rate_seconds=8; idle_sessions=9000; micro=1 ;;
+  quick) repeats=1; tp_seconds=3; lat_count=5000;  rate_seconds=3; idle_sessions=9000; micro=1 ;;
+  smoke) repeats=1; tp_seconds=1; lat_count=300;   rate_seconds=1; idle_sessions=200;  micro=0 ;;
+esac
+rate_concurrency=16
+server_core=0
+generator_core=1
+if [ "$(nproc)" -lt 2 ]; then generator_core=0; fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+work=$(mktemp -d /tmp/rendezvous-bench.XXXXXX)
+started_pids=()
+cleanup() {
+  for pid in "${started_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${started_pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
+
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$(( (RANDOM % 20000) + 20000 ))
+    if ! ss -Htan "sport = :$port" 2>/dev/null | grep -q .; then echo "$port"; return; fi
+  done
+  echo "no free port" >&2; exit 1
+}
+
+wait_port() { # port seconds
+  local deadline=$((SECONDS + $2))
+  until ss -Hltn "sport = :$1" | grep -q LISTEN; do
+    if [ "$SECONDS" -ge "$deadline" ]; then log "nothing listens on port $1 after $2 s"; return 1; fi
+    sleep 0.2
+  done
+}
+
+# --- haproxy ---------------------------------------------------------------------------------------
+if ! command -v haproxy >/dev/null; then
+  log "installing haproxy"
+  if ! apt-cache show haproxy >/dev/null 2>&1; then timeout 300 apt-get update -qq; fi
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq haproxy >/dev/null
+fi
+log "$(haproxy -v | head -1)"
+
+# --- build -----------------------------------------------------------------------------------------
+log "building Release"
+timeout 600 dotnet build Rendezvous.sln -c Release -nologo -v q -clp:NoSummary >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+rendezvous=src/Rendezvous.Host/bin/Release/net10.0/rendezvous
+loadgen=tests/Rendezvous.Benchmarks/bin/Release/net10.0/loadgen
+
+# 18,000 sockets per process at 9,000 sessions; raise the open-files limit where allowed.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+log "open-files limit $(ulimit -n)"
+
+# --- server ----------------------------------------------------------------------------------------
+data="$work/data"
+mkdir -p "$data"
+add_user() {
+  local out
+  out=$(timeout 60 "$rendezvous" users add --data-dir "$data")
+  echo "$(echo "$out" | awk '/^UUID:/ {print $2}') $(echo "$out" | awk '/^Secret:/ {print $2}')"
+}
+# Codes are single-use per UUID, also across restarts, so every fresh server start registers new users.
+users=()
+for _ in $(seq 1 $((2 + 2 * repeats))); do users+=("$(add_user)"); done
+next_user=0
+server_pid=
+start_server() {
+  registrar_port=$(free_port)
+  relay_port=$(free_port)
+  log "starting rendezvous serve (core $server_core): registrar :$registrar_port, relay :$relay_port"
+  # RENDEZVOUS_BENCH_SERVER_ENV adds environment variables for the server only, e.g.
+  # "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1", to measure a runtime setting without code changes.
+  # shellcheck disable=SC2086
+  env ${RENDEZVOUS_BENCH_SERVER_ENV:-} \
+  Rendezvous__Relay__ParkedConnectionsPerCookie=1024 \
+  Rendezvous__Relay__InitiatorGracePeriod=00:00:30 \
+  Logging__LogLevel__Default=Warning \
+    taskset -c "$server_core" "$rendezvous" serve --data-dir "$data" \
+      --registrar-url "https://127.0.0.1:$registrar_port" --rendezvous-endpoint "127.0.0.1:$relay_port" \
+      >"$work/server.log" 2>&1 &
+  server_pid=$!
+  started_pids+=("$server_pid")
+  wait_port "$relay_port" 60
+  wait_port "$registrar_port" 30
+  pin=$(grep -oE 'fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}' "$work/server.log" | head -1 | awk '{print $2}')
+  [ -n "$pin" ] || { log "no certificate fingerprint in the server log"; cat "$work/server.log"; exit 1; }
+  local u s
+  read -r u s <<<"${users[$next_user]}"; next_user=$((next_user + 1))
+  cookie1=$(register "$u" "$s" || true)
+  read -r u s <<<"${users[$next_user]}"; next_user=$((next_user + 1))
+  cookie2=$(register "$u" "$s" || true)
+  [ -n "$cookie1" ] && [ -n "$cookie2" ] || { log "registration failed"; exit 1; }
+  relay1=(--target relay --cookie "$cookie1" --relay "127.0.0.1:$relay_port" --server-pid "$server_pid")
+  relay2=(--target relay --cookie "$cookie2" --relay "127.0.0.1:$relay_port" --server-pid "$server_pid")
+}
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  local kept=() pid
+  for pid in "${started_pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+  started_pids=("${kept[@]}")
+}
+
+# --- haproxy ---------------------------------------------------------------------------------------
+front1=$(free_port); back1=$(free_port); front2=$(free_port); back2=$(free_port)
+cat >"$work/haproxy.cfg" <<CFG
+global
+    nbthread 1
+    maxconn 40000
+    # The open-files limit (20,000 here) is below what maxconn 40000 asks for (80,014); run anyway, as 9,000
+    # sessions need only 18,000 descriptors.
+    no strict-limits
+defaults
+    mode tcp
+    timeout connect 10s
+    timeout client 1h
+    timeout server 1h
+frontend f1
+    bind 127.0.0.1:$front1
+    default_backend b1
+backend b1
+    server s1 127.0.0.1:$back1
+frontend f2
+    bind 127.0.0.1:$front2
+    default_backend b2
+backend b2
+    server s2 127.0.0.1:$back2
+CFG
+haproxy_pid=
+start_haproxy() {
+  log "starting haproxy (core $server_core): frontends :$front1 :$front2"
+  taskset -c "$server_core" haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+  haproxy_pid=$!
+  started_pids+=("$haproxy_pid")
+  wait_port "$front1" 30
+  haproxy1=(--target haproxy --front "127.0.0.1:$front1" --backend-port "$back1" --server-pid "$haproxy_pid")
+  haproxy2=(--target haproxy --front "127.0.0.1:$front2" --backend-port "$back2" --server-pid "$haproxy_pid")
+}
+
+# --- the generator ---------------------------------------------------------------------------------
+gen() { # bound-seconds args...
+  local bound=$1; shift
+  DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 DOTNET_TieredCompilation=1 \
+    timeout --kill-after=5 "$((bound + 10))" taskset -c "$generator_core" "$loadgen" "$@" --timeout "$bound"
+}
+register() { # uuid secret -> R cookie
+  gen 60 register --target relay --registrar "https://127.0.0.1:$registrar_port" --pin "$pin" --uuid "$1" --secret "$2" \
+    | grep -oE '"cookie":"R[^"]+"' | cut -d'"' -f4
+}
+start_server
+start_haproxy
+direct=(--target direct)
+results="$work/results.tsv"
+: >"$results"
+failures=0
+
+record() { # label repeat bound args...
+  local label=$1 repeat=$2 bound=$3; shift 3
+  local out
+  if out=$(gen "$bound" "$@" 2>>"$work/generator.err"); then :; else
+    failures=$((failures + 1)); log "$label (repeat $repeat) failed: $(tail -1 "$work/generator.err")"
+  fi
+  out=$(echo "$out" | grep '^{' | tail -1 || true)
+  [ -n "$out" ] && printf '%s\t%s\t%s\n' "$label" "$repeat" "$out" >>"$results"
+  log "$label #$repeat: ${out:0:220}"
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+idle_run() { # target-name repeat pid argsA... -- argsB...
+  local name=$1 repeat=$2 pid=$3; shift 3
+  local a=() b=()
+  while [ "$1" != "--" ]; do a+=("$1"); shift; done; shift; b=("$@")
+  local half=$((idle_sessions / 2)) go="$work/go-$name-$repeat" bound=$((120 + idle_sessions / 50))
+  local before after
+  before=$(rss_kib "$pid")
+  gen "$bound" idle "${a[@]}" --sessions "$half" --concurrency 64 --settle 0 --ready-file "$work/ready-a" --go-file "$go" >"$work/idle-a.json" 2>>"$work/generator.err" &
+  local ga=$!
+  gen "$bound" idle "${b[@]}" --sessions "$((idle_sessions - half))" --concurrency 64 --settle 0 --ready-file "$work/ready-b" --go-file "$go" >"$work/idle-b.json" 2>>"$work/generator.err" &
+  local gb=$!
+  started_pids+=("$ga" "$gb")
+  local deadline=$((SECONDS + bound))
+  while { [ ! -f "$work/ready-a" ] || [ ! -f "$work/ready-b" ]; } && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$ga" 2>/dev/null && kill -0 "$gb" 2>/dev/null; do sleep 0.2; done
+  sleep 3 # let the sessions settle idle
+  after=$(rss_kib "$pid")
+  touch "$go"
+  wait "$ga" || failures=$((failures + 1))
+  wait "$gb" || failures=$((failures + 1))
+  rm -f "$work/ready-a" "$work/ready-b"
+  for f in "$work/idle-a.json" "$work/idle-b.json"; do
+    local line; line=$(grep '^{' "$f" | tail -1 || true)
+    if [ -n "$line" ]; then printf 'idle-%s\t%s\t%s\n' "$name" "$repeat" "$line" >>"$results"; log "idle-$name #$repeat: ${line:0:200}"
+    else printf 'idle-%s\t%s\t{"errors":%s,"sessions":%s,"checked":0}\n' "$name" "$repeat" "$half" "$half" >>"$results"; fi
+  done
+  printf 'idle-%s-rss\t%s\t{"rssBeforeKiB":%s,"rssIdleKiB":%s,"rssBytesPerSession":%s}\n' "$name" "$repeat" "$before" "$after" \
+    "$(awk -v b="$before" -v a="$after" -v n="$idle_sessions" 'BEGIN {printf "%.1f", (a - b) * 1024 / n}')" >>"$results"
+  log "idle-$name #$repeat: RSS $before -> $after KiB for $idle_sessions sessions"
+}
+
+for repeat in $(seq 1 "$repeats"); do
+  log "repeat $repeat of $repeats"
+  for pairs in 1 16; do
+    record "tp$pairs-relay" "$repeat" 120 throughput "${relay1[@]}" --pairs "$pairs" --seconds "$tp_seconds"
+    record "tp$pairs-haproxy" "$repeat" 120 throughput "${haproxy1[@]}" --pairs "$pairs" --seconds "$tp_seconds"
+  done
+  for size in 1 1024; do
+    record "lat$size-direct" "$repeat" 120 latency "${direct[@]}" --size "$size" --count "$lat_count"
+    record "lat$size-relay" "$repeat" 120 latency "${relay1[@]}" --size "$size" --count "$lat_count"
+    record "lat$size-haproxy" "$repeat" 120 latency "${haproxy1[@]}" --size "$size" --count "$lat_count"
+  done
+  record "rate-relay" "$repeat" 120 rate "${relay1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
+  sleep 2 # let TIME_WAIT ports of the previous run age a little
+  record "rate-haproxy" "$repeat" 120 rate "${haproxy1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
+  sleep 2
+done
+
+# Memory per idle session needs a fresh process each time: memory kept from an earlier run (the GC heap,
+# haproxy's pools) would be reused and hide the cost. Each repeat restarts both, warms them up with a
+# few sessions, then samples RSS before and while the sessions are open.
+for repeat in $(seq 1 "$repeats"); do
+  log "idle sessions, repeat $repeat of $repeats"
+  stop_pid "$server_pid"; start_server
+  stop_pid "$haproxy_pid"; start_haproxy
+  gen 60 idle "${relay1[@]}" --sessions 200 --settle 0 >/dev/null 2>>"$work/generator.err" || true
+  gen 60 idle "${haproxy1[@]}" --sessions 200 --settle 0 >/dev/null 2>>"$work/generator.err" || true
+  sleep 1
+  idle_run relay "$repeat" "$server_pid" "${relay1[@]}" -- "${relay2[@]}"
+  idle_run haproxy "$repeat" "$haproxy_pid" "${haproxy1[@]}" -- "${haproxy2[@]}"
+done
+
+if [ "$micro" = 1 ]; then
+  log "micro-benchmarks (BenchmarkDotNet, short job, in process)"
+  if (cd "$work" && timeout 900 taskset -c "$generator_core" "$OLDPWD/$loadgen" micro --filter '*' --job short --inProcess --memory \
+      --artifacts "$work/bdn" >"$work/micro.log" 2>&1); then
+    micro_table=$(grep -E '^\|' "$work/micro.log" || true)
+  else
+    micro_table="(micro-benchmarks failed; see the log)"; tail -20 "$work/micro.log" >&2
+  fi
+fi
+
+echo
+echo "Rendezvous vs haproxy $(haproxy -v | head -1 | awk '{print $3}') (mode tcp, nbthread 1), $mode mode, $repeats repeat(s), medians; server/haproxy on core $server_core, generator on core $generator_core"
+[ -n "${RENDEZVOUS_BENCH_SERVER_ENV:-}" ] && echo "server environment: $RENDEZVOUS_BENCH_SERVER_ENV"
+echo "throughput ${tp_seconds} s per run, latency $lat_count round trips, rate ${rate_seconds} s with $rate_concurrency workers, idle $idle_sessions sessions"
+echo
+"$loadgen" report "$results"
+if [ "$micro" = 1 ]; then
+  echo
+  echo "Micro-benchmarks (BenchmarkDotNet ShortRun, in-process):"
+  echo "$micro_table"
+fi
+cp "$results" "${BENCH_RESULTS:-/tmp/rendezvous-bench-results.tsv}" 2>/dev/null || true
+if [ "$failures" -gt 0 ]; then
+  log "$failures generator run(s) failed"
+  exit 1
+fi

@@ -1,0 +1,40 @@
+using Rendezvous.Benchmarks.Scenarios;
+
+namespace Rendezvous.Benchmarks.LoadGen;
+
+/// <summary>Runs one scenario against one target; used by the command line and by the smoke tests in-process.</summary>
+internal static class LoadGenerator
+{
+    public static async Task<ScenarioResult> RunAsync(LoadOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(options.Timeout);
+        if (options.Scenario == "register")
+        {
+            var triple = await Target.RegisterAsync(options, bound.Token).ConfigureAwait(false);
+            var registered = new ScenarioResult("register", "relay");
+            registered.Add("host", triple.Host);
+            registered.Add("port", triple.Port);
+            registered.Add("cookie", triple.Cookie);
+            return registered;
+        }
+
+        await using var target = await Target.CreateAsync(options, bound.Token).ConfigureAwait(false);
+        try
+        {
+            return options.Scenario switch
+            {
+                "throughput" => await Throughput.RunAsync(target, options, bound.Token).ConfigureAwait(false),
+                "latency" => await Latency.RunAsync(target, options, bound.Token).ConfigureAwait(false),
+                "rate" => await Rate.RunAsync(target, options, bound.Token).ConfigureAwait(false),
+                "idle" => await Idle.RunAsync(target, options, bound.Token).ConfigureAwait(false),
+                _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'; expected throughput, latency, rate, idle, register or micro"),
+            };
+        }
+        catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the {options.Scenario} scenario did not finish within {options.Timeout.TotalSeconds:0} s");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Globalization;
+using System.Net;
+
+namespace Rendezvous.Benchmarks.LoadGen;
+
+/// <summary>What to run and against what; parsed from <c>loadgen &lt;scenario&gt; --option value ...</c>.</summary>
+internal sealed class LoadOptions
+{
+    public string Scenario { get; set; } = "";
+
+    /// <summary><c>relay</c>, <c>haproxy</c> or <c>direct</c> (the generator's own listener, no proxy: the loopback baseline).</summary>
+    public string Target { get; set; } = "relay";
+
+    public Uri? RegistrarUrl { get; set; }
+
+    public string? Pin { get; set; }
+
+    public string? Uuid { get; set; }
+
+    public string? Secret { get; set; }
+
+    /// <summary>An R cookie obtained earlier (<c>loadgen register</c>), so no TOTP code is spent.</summary>
+    public string? Cookie { get; set; }
+
+    /// <summary>The relay endpoint; the triple's when null.</summary>
+    public IPEndPoint? Relay { get; set; }
+
+    /// <summary>haproxy's frontend.</summary>
+    public IPEndPoint? Front { get; set; }
+
+    /// <summary>The port the generator's backend listener binds (haproxy forwards to it); 0 picks one.</summary>
+    public int BackendPort { get; set; }
+
+    public int Pairs { get; set; } = 1;
+
+    public double Seconds { get; set; } = 5;
+
+    public int Size { get; set; } = 1;
+
+    public int Count { get; set; } = 10_000;
+
+    public int Sessions { get; set; } = 1000;
+
+    public int Concurrency { get; set; } = 16;
+
+    public int WriteSize { get; set; } = 64 * 1024;
+
+    /// <summary>The server process to sample (/proc/PID/stat and status); 0 for none.</summary>
+    public int ServerPid { get; set; }
+
+    /// <summary>Idle: written once every session is open and idle.</summary>
+    public string? ReadyFile { get; set; }
+
+    /// <summary>Idle: waited for (bounded by <see cref="Timeout"/>) before the sessions are checked and closed.</summary>
+    public string? GoFile { get; set; }
+
+    /// <summary>Idle: how long sessions stay idle before RSS is sampled. Defaults to 2 seconds.</summary>
+    public double SettleSeconds { get; set; } = 2;
+
+    /// <summary>The bound on the whole run; exceeding it is an error.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    public static LoadOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new LoadOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                if (options.Scenario.Length != 0)
+                {
+                    throw new ArgumentException($"unexpected argument '{arg}'");
+                }
+
+                options.Scenario = arg;
+                continue;
+            }
+
+            if (i + 1 >= args.Count)
+            {
+                throw new ArgumentException($"{arg} needs a value");
+            }
+
+            var value = args[++i];
+            switch (arg)
+            {
+                case "--target": options.Target = value; break;
+                case "--registrar": options.RegistrarUrl = new Uri(value); break;
+                case "--pin": options.Pin = value; break;
+                case "--uuid": options.Uuid = value; break;
+                case "--secret": options.Secret = value; break;
+                case "--cookie": options.Cookie = value; break;
+                case "--relay": options.Relay = IPEndPoint.Parse(value); break;
+                case "--front": options.Front = IPEndPoint.Parse(value); break;
+                case "--backend-port": options.BackendPort = Int(value); break;
+                case "--pairs": options.Pairs = Int(value); break;
+                case "--seconds": options.Seconds = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--size": options.Size = Int(value); break;
+                case "--count": options.Count = Int(value); break;
+                case "--sessions": options.Sessions = Int(value); break;
+                case "--concurrency": options.Concurrency = Int(value); break;
+                case "--write-size": options.WriteSize = Int(value); break;
+                case "--server-pid": options.ServerPid = Int(value); break;
+                case "--ready-file": options.ReadyFile = value; break;
+                case "--go-file": options.GoFile = value; break;
+                case "--settle": options.SettleSeconds = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--timeout": options.Timeout = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
+                default: throw new ArgumentException($"unknown option {arg}");
+            }
+        }
+
+        if (options.WriteSize is < 1 or > PatternStream.MaxChunk)
+        {
+            throw new ArgumentException($"--write-size must be 1..{PatternStream.MaxChunk}");
+        }
+
+        if (options.Size is < 1 or > PatternStream.MaxChunk)
+        {
+            throw new ArgumentException($"--size must be 1..{PatternStream.MaxChunk}");
+        }
+
+        return options;
+    }
+
+    private static int Int(string value) => int.Parse(value, CultureInfo.InvariantCulture);
+}

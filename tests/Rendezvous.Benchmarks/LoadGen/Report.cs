@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Rendezvous.Benchmarks.LoadGen;
+
+/// <summary>
+/// <c>loadgen report FILE</c>: turns the results eng/bench.sh collected (lines of
+/// <c>label TAB repeat TAB json</c>) into one table of medians: metric, ours, haproxy, ratio, target, met?.
+/// </summary>
+internal static class Report
+{
+    public static string Build(IEnumerable<string> lines)
+    {
+        var results = new List<(string Label, int Repeat, JsonElement Json)>();
+        foreach (var line in lines)
+        {
+            var parts = line.Split('\t', 3);
+            if (parts.Length == 3)
+            {
+                using var document = JsonDocument.Parse(parts[2]);
+                results.Add((parts[0], int.Parse(parts[1], CultureInfo.InvariantCulture), document.RootElement.Clone()));
+            }
+        }
+
+        double? Median(string label, string field)
+        {
+            var values = results.Where(r => r.Label == label && r.Json.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number)
+                .Select(r => r.Json.GetProperty(field).GetDouble()).Order().ToArray();
+            return values.Length == 0 ? null
+                : values.Length % 2 == 1 ? values[values.Length / 2]
+                : (values[(values.Length / 2) - 1] + values[values.Length / 2]) / 2;
+        }
+
+        int Repeats(string label) => results.Where(r => r.Label == label).Select(r => r.Repeat).Distinct().Count();
+
+        var rows = new List<string[]>();
+        void Row(string metric, double? ours, double? theirs, string format, bool higherIsBetter, double limit, string target)
+        {
+            var ratio = ours is { } o && theirs is { } t && t != 0 ? o / t : (double?)null;
+            var met = target == "(info)" ? "" : ratio is not { } r ? "?" : (higherIsBetter ? r >= limit : r <= limit) ? "yes" : "**no**";
+            rows.Add([metric, Format(ours, format), Format(theirs, format), ratio is { } x ? x.ToString("0.00", CultureInfo.InvariantCulture) + "×" : "n/a", target, met]);
+        }
+
+        foreach (var pairs in new[] { 1, 16 })
+        {
+            Row($"throughput, {pairs} pair{(pairs == 1 ? "" : "s")}, 64 KiB writes (MiB/s, both directions)",
+                Median($"tp{pairs}-relay", "mibPerSecond"), Median($"tp{pairs}-haproxy", "mibPerSecond"), "0", true, 1.0, "≥ 1.0×");
+        }
+
+        foreach (var pairs in new[] { 1, 16 })
+        {
+            Row($"server CPU s per GB relayed, {pairs} pair{(pairs == 1 ? "" : "s")}",
+                Median($"tp{pairs}-relay", "serverCpuSecondsPerGB"), Median($"tp{pairs}-haproxy", "serverCpuSecondsPerGB"), "0.000", false, 1.0, "≤ 1.0×");
+        }
+
+        foreach (var size in new[] { 1, 1024 })
+        {
+            var name = size == 1 ? "1 B" : "1 KiB";
+            foreach (var (field, what) in new[] { ("medianMicroseconds", "median"), ("p99Microseconds", "p99") })
+            {
+                var direct = Median($"lat{size}-direct", field);
+                var ours = Median($"lat{size}-relay", field);
+                var theirs = Median($"lat{size}-haproxy", field);
+                Row($"added round trip, {name} ping-pong, {what} (µs over direct {Format(direct, "0.0")} µs)",
+                    ours - direct, theirs - direct, "0.0", false, 1.1, "≤ 1.1×");
+                Row($"  round trip through the proxy, {name}, {what} (µs)", ours, theirs, "0.0", false, 1.1, "(info)");
+            }
+        }
+
+        Row("complete rendezvous per second (haproxy: new connections/s)", Median("rate-relay", "perSecond"), Median("rate-haproxy", "perSecond"), "0", true, 1.0, "≥ 1.0×");
+        Row("RSS per idle spliced session at N sessions (bytes)", Median("idle-relay-rss", "rssBytesPerSession"), Median("idle-haproxy-rss", "rssBytesPerSession"), "0", false, 1.0, "≤ 1.0×");
+
+        foreach (var target in new[] { "relay", "haproxy" })
+        {
+            var label = $"idle-{target}";
+            var gens = results.Where(r => r.Label == label).ToList();
+            var errors = gens.Sum(r => r.Json.GetProperty("errors").GetInt64());
+            var checkedSessions = gens.Sum(r => r.Json.TryGetProperty("checked", out var c) ? c.GetInt64() : 0);
+            var sessions = gens.Sum(r => r.Json.TryGetProperty("sessions", out var s) ? s.GetInt64() : 0);
+            var perRepeat = Repeats(label) == 0 ? 0 : sessions / Repeats(label);
+            rows.Add([
+                $"{perRepeat} concurrent spliced sessions ({target}, {Repeats(label)} runs): passed data and close",
+                target == "relay" ? $"{checkedSessions}/{sessions}, {errors} errors" : "",
+                target == "haproxy" ? $"{checkedSessions}/{sessions}, {errors} errors" : "",
+                "",
+                "zero errors",
+                sessions > 0 && errors == 0 && checkedSessions == sessions ? "yes" : "**no**",
+            ]);
+        }
+
+        var allErrors = results.Where(r => !r.Label.EndsWith("-rss", StringComparison.Ordinal))
+            .Sum(r => r.Json.TryGetProperty("errors", out var e) ? e.GetInt64() : 0);
+        var text = new StringBuilder();
+        text.AppendLine("| metric | ours | haproxy | ratio | target | met? |");
+        text.AppendLine("| --- | ---: | ---: | ---: | --- | --- |");
+        foreach (var row in rows)
+        {
+            text.AppendLine("| " + string.Join(" | ", row) + " |");
+        }
+
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Errors over every run (data mismatches, failed sessions): {allErrors}.");
+        return text.ToString();
+    }
+
+    private static string Format(double? value, string format) => value is { } v ? v.ToString(format, CultureInfo.InvariantCulture) : "n/a";
+}

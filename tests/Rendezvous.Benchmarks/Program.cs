@@ -1,0 +1,58 @@
+using BenchmarkDotNet.Running;
+using Rendezvous.Benchmarks.LoadGen;
+using Rendezvous.Benchmarks.Micro;
+
+namespace Rendezvous.Benchmarks;
+
+/// <summary>
+/// <c>loadgen &lt;throughput|latency|rate|idle|register&gt; --target relay|haproxy|direct [options]</c> prints one
+/// JSON line; <c>loadgen micro [BenchmarkDotNet arguments]</c> runs the micro-benchmarks.
+/// Exit codes: 0 ok, 1 the run had errors (data mismatch, failed sessions), 2 bad arguments or timeout.
+/// </summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "micro")
+        {
+            BenchmarkSwitcher.FromTypes([typeof(HandshakeParserBenchmarks), typeof(SplicerBenchmarks)]).Run(args[1..]);
+            return 0;
+        }
+
+        if (args.Length == 2 && args[0] == "report")
+        {
+            Console.Write(Report.Build(await File.ReadAllLinesAsync(args[1]).ConfigureAwait(false)));
+            return 0;
+        }
+
+        LoadOptions options;
+        try
+        {
+            options = LoadOptions.Parse(args);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or UriFormatException)
+        {
+            await Console.Error.WriteLineAsync($"loadgen: {ex.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("usage: loadgen <throughput|latency|rate|idle|register|micro> --target relay|haproxy|direct [--registrar URL --pin FP --uuid U --secret S | --cookie C --relay HOST:PORT] [--front HOST:PORT --backend-port P] [--pairs N --seconds T --size B --count N --sessions N --concurrency C --server-pid PID --timeout S]").ConfigureAwait(false);
+            return 2;
+        }
+
+        try
+        {
+            var result = await LoadGenerator.RunAsync(options).ConfigureAwait(false);
+            Console.WriteLine(result.ToJson());
+            if (result.Errors > 0)
+            {
+                await Console.Error.WriteLineAsync($"loadgen: {result.Errors} error(s) in {options.Scenario} against {options.Target}; first: {result.FirstError}").ConfigureAwait(false);
+                return 1;
+            }
+
+            return 0;
+        }
+        catch (Exception ex) when (ex is TimeoutException or ArgumentException or IOException or System.Net.Sockets.SocketException or Rendezvous.Client.RendezvousException or DataMismatchException)
+        {
+            await Console.Error.WriteLineAsync($"loadgen: {options.Scenario} against {options.Target} failed: {ex.GetType().Name}: {ex.Message}").ConfigureAwait(false);
+            return ex is DataMismatchException or IOException or System.Net.Sockets.SocketException ? 1 : 2;
+        }
+    }
+}

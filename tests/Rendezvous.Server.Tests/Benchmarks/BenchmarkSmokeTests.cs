@@ -1,0 +1,131 @@
+using Microsoft.Extensions.DependencyInjection;
+using OtpNet;
+using Rendezvous.Benchmarks.LoadGen;
+using Rendezvous.Security;
+using Rendezvous.Tests.Common;
+
+namespace Rendezvous.Server.Tests.Benchmarks;
+
+/// <summary>
+/// Runs the load generator's scenarios in-process, for about a second each, against a real server with
+/// the TOTP policy: the generator registers with a code computed from the secret, plays both sides, and
+/// checks every byte it receives. No haproxy needed; eng/bench.sh runs the real comparison.
+/// </summary>
+[NonParallelizable]
+public sealed class BenchmarkSmokeTests
+{
+    private RendezvousTestServer _server = null!;
+    private string _cookie = null!;
+
+    [OneTimeSetUp]
+    public async Task StartServerAndRegisterAsync()
+    {
+        _server = await RendezvousTestServer.StartAsync(
+            b => b.AddTotpSecurity(),
+            new Dictionary<string, string?>
+            {
+                ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "64",
+                ["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:10",
+            });
+        var entry = new SecretEntry(Guid.NewGuid().ToString(), SecretFormat.CreateRandomSecret(), SecretFormat.DefaultStep, SecretFormat.DefaultDigits, DateTimeOffset.UtcNow);
+        await SqliteSecretStore.ForDataDirectory(_server.DataDirectory).AddAsync(entry).WaitAsync(TestTimeouts.Short);
+
+        var registration = await LoadGenerator.RunAsync(new LoadOptions
+        {
+            Scenario = "register",
+            RegistrarUrl = _server.RegistrarUrl,
+            Pin = _server.CertificateFingerprint,
+            Uuid = entry.Uuid,
+            Secret = Base32Encoding.ToString(entry.Secret),
+            Timeout = TestTimeouts.Long,
+        });
+        _cookie = (string)registration.Get("cookie")!;
+        Assert.That(_cookie, Does.StartWith("R"));
+    }
+
+    [OneTimeTearDown]
+    public async Task StopServerAsync() => await _server.DisposeAsync();
+
+    private LoadOptions Relay(string scenario) => new()
+    {
+        Scenario = scenario,
+        Target = "relay",
+        Cookie = _cookie,
+        Relay = _server.RelayEndPoint,
+        ServerPid = Environment.ProcessId,
+        Timeout = TestTimeouts.Long,
+    };
+
+    private static void AssertClean(ScenarioResult result)
+    {
+        TestContext.Out.WriteLine(result.ToJson());
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Errors, Is.Zero, result.FirstError);
+            Assert.That(result.Operations, Is.Positive);
+            Assert.That(result.BytesVerified, Is.Positive);
+        });
+    }
+
+    [Test]
+    public async Task Throughput_relays_verified_streams_both_ways()
+    {
+        var options = Relay("throughput");
+        options.Pairs = 2;
+        options.Seconds = 1;
+        var result = await LoadGenerator.RunAsync(options);
+        AssertClean(result);
+        Assert.That(result.Get("serverCpuSecondsPerGB"), Is.Not.Null);
+    }
+
+    [Test]
+    public async Task Latency_round_trips_are_echoed_and_checked()
+    {
+        var options = Relay("latency");
+        options.Size = 1024;
+        options.Count = 300;
+        var result = await LoadGenerator.RunAsync(options);
+        AssertClean(result);
+        Assert.That(result.Operations, Is.EqualTo(300));
+        Assert.That((double)result.Get("medianMicroseconds")!, Is.Positive);
+    }
+
+    [Test]
+    public async Task Rate_completes_rendezvous_and_re_parks()
+    {
+        var options = Relay("rate");
+        options.Seconds = 1;
+        options.Concurrency = 4;
+        var result = await LoadGenerator.RunAsync(options);
+        AssertClean(result);
+    }
+
+    [Test]
+    public async Task Idle_sessions_still_pass_data_and_close()
+    {
+        var options = Relay("idle");
+        options.Sessions = 50;
+        options.SettleSeconds = 0;
+        var result = await LoadGenerator.RunAsync(options);
+        AssertClean(result);
+        Assert.That(result.Operations, Is.EqualTo(50));
+    }
+
+    [Test]
+    public async Task Direct_target_runs_the_same_scenario_without_a_proxy()
+    {
+        var result = await LoadGenerator.RunAsync(new LoadOptions { Scenario = "throughput", Target = "direct", Seconds = 0.5, Timeout = TestTimeouts.Long });
+        AssertClean(result);
+    }
+
+    [Test]
+    public void Verification_fails_loudly_on_a_changed_byte()
+    {
+        var sender = new PatternStream(42);
+        var received = sender.Peek(4096).ToArray();
+        received[1234] ^= 0x01;
+        var receiver = new PatternStream(42);
+        var error = Assert.Throws<DataMismatchException>(() => receiver.Verify(received));
+        Assert.That(error!.Message, Does.Contain("byte 1234"));
+    }
+}

@@ -17,6 +17,9 @@ namespace Rendezvous.Protocol;
 /// </summary>
 public sealed class RendezvousConnectionHandler
 {
+    /// <summary>How many responders found dead at pairing time an initiator skips before it gives up.</summary>
+    private const int MaxDeadResponderRetries = 8;
+
     private readonly RendezvousBroker _broker;
     private readonly IOptionsMonitor<RendezvousRelayOptions> _options;
     private readonly TimeProvider _time;
@@ -220,9 +223,29 @@ public sealed class RendezvousConnectionHandler
             TaskScheduler.Default);
 
         InitiateResult result;
+        ParkedResponder? parked = null;
         try
         {
-            result = await _broker.InitiateAsync(cookie, leave.Token).ConfigureAwait(false);
+            for (var attempt = 0; ; attempt++)
+            {
+                result = await _broker.InitiateAsync(cookie, leave.Token).ConfigureAwait(false);
+                if (result.Status != InitiateStatus.Paired || result.Responder is not { } taken)
+                {
+                    break;
+                }
+
+                // A responder whose peer left just before it was taken must never be paired: drop it and
+                // take the next one (a bounded number of times).
+                if (await taken.StopWatchingAsync().ConfigureAwait(false) is WatchEnd.Ended or WatchEnd.Failed && attempt < MaxDeadResponderRetries)
+                {
+                    taken.Connection.Abort();
+                    await taken.Connection.DisposeAsync().ConfigureAwait(false);
+                    continue;
+                }
+
+                parked = taken;
+                break;
+            }
         }
         finally
         {
@@ -230,7 +253,7 @@ public sealed class RendezvousConnectionHandler
             await stopWhenGone.ConfigureAwait(false);
         }
 
-        if (result.Status != InitiateStatus.Paired || result.Responder is not { } parked)
+        if (parked is null)
         {
             cancellationToken.ThrowIfCancellationRequested();
             await RefuseAsync(connection, result.Status == InitiateStatus.NotRegistered ? HandshakeError.NotRegistered : HandshakeError.NotReady).ConfigureAwait(false);
@@ -240,7 +263,6 @@ public sealed class RendezvousConnectionHandler
         var responder = parked.Connection;
         try
         {
-            await parked.StopWatchingAsync().ConfigureAwait(false);
             await SpliceAsync(connection, watch.Kept, responder, parked.EarlyBytes, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -266,7 +288,7 @@ public sealed class RendezvousConnectionHandler
             initiator.Output.Write(fromResponder.Span);
             responder.Output.Write(ProtocolReplies.Ok);
             responder.Output.Write(fromInitiator.Span);
-            var flushes = Task.WhenAll(initiator.Output.FlushAsync().AsTask(), responder.Output.FlushAsync().AsTask());
+            var flushes = Task.WhenAll(initiator.Output.FlushAsync(cancellationToken).AsTask(), responder.Output.FlushAsync(cancellationToken).AsTask());
             await flushes.ConfigureAwait(false);
 
             var metrics = _metrics;

@@ -55,11 +55,13 @@ public sealed class RendezvousTestServer : IAsyncDisposable
     /// <param name="settings">Extra configuration keys, e.g. <c>["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:01"</c>.</param>
     /// <param name="time">The clock for timeouts and TOTP; the system clock when <see langword="null"/>.</param>
     /// <param name="dataDirectory">A data directory to use (kept); a temporary one (deleted) when <see langword="null"/>.</param>
+    /// <param name="logs">Receives every log record at every level (e.g. a <see cref="LogCapture"/>); when <see langword="null"/> only warnings are logged.</param>
     public static async Task<RendezvousTestServer> StartAsync(
         Action<IRendezvousServerBuilder> configure,
         IDictionary<string, string?>? settings = null,
         TimeProvider? time = null,
-        string? dataDirectory = null)
+        string? dataDirectory = null,
+        ILoggerProvider? logs = null)
     {
         ArgumentNullException.ThrowIfNull(configure);
         var owned = dataDirectory is null ? new TemporaryDirectory() : null;
@@ -82,7 +84,12 @@ public sealed class RendezvousTestServer : IAsyncDisposable
         }
 
         builder.Configuration.AddInMemoryCollection(config);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.SetMinimumLevel(logs is null ? LogLevel.Warning : LogLevel.Trace);
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         if (time is not null)
         {
             builder.Services.AddSingleton(time);

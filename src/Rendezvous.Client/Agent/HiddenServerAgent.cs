@@ -108,6 +108,9 @@ public sealed class HiddenServerAgent : BackgroundService
             while (!cancellationToken.IsCancellationRequested)
             {
                 var triple = await RegisterAsync(cancellationToken).ConfigureAwait(false);
+
+                // A new registration starts from the configured pool; the relay's limit is learnt again.
+                Volatile.Write(ref _effectivePool, _options.PoolSize);
                 var end = await RunGenerationAsync(triple, cancellationToken).ConfigureAwait(false);
                 if (end == GenerationEnd.Superseded)
                 {
@@ -215,9 +218,18 @@ public sealed class HiddenServerAgent : BackgroundService
     {
         using var generation = new Generation(triple, cancellationToken);
         var slots = Enumerable.Range(0, _options.PoolSize).Select(i => RunSlotAsync(generation, i)).ToArray();
-        var end = await generation.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
-        await generation.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(slots).ConfigureAwait(false);
+        GenerationEnd end;
+        try
+        {
+            end = await generation.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Also on stop: no slot may outlive the run (they use the registrar client).
+            await generation.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(slots).ConfigureAwait(false);
+        }
+
         if (end == GenerationEnd.NotRegistered)
         {
             // Not current any more: either the relay restarted (nobody holds the UUID), or another

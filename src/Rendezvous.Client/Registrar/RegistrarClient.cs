@@ -77,13 +77,15 @@ public sealed class RegistrarClient : IDisposable
         using var request = new HttpRequestMessage(method, new Uri(RegistrarUrl, query));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         HttpResponseMessage response;
+        var refusalsBefore = _validator?.Refusals ?? 0;
         try
         {
             response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
-        catch (HttpRequestException ex) when (ex.InnerException is AuthenticationException && _validator?.LastRefused is { } presented)
+        catch (HttpRequestException ex) when (ex.InnerException is AuthenticationException
+            && _validator is { } validator && validator.Refusals != refusalsBefore && validator.LastRefused is { } presented)
         {
-            throw new CertificatePinMismatchException("registrar", _validator.Expected, presented, ex);
+            throw new CertificatePinMismatchException("registrar", validator.Expected, presented, ex);
         }
         catch (HttpRequestException ex)
         {

@@ -57,6 +57,7 @@ public sealed class RegistrarTrust
         private readonly X509Certificate2Collection? _anchors;
         private readonly bool _system;
         private string? _lastPresented;
+        private int _refusals;
 
         public CertificateValidator(RegistrarTrust trust)
         {
@@ -80,6 +81,9 @@ public sealed class RegistrarTrust
 
         /// <summary>The fingerprint of the last certificate refused, if any.</summary>
         public string? LastRefused => Volatile.Read(ref _lastPresented);
+
+        /// <summary>How many certificates were refused so far; a request compares it before and after to know whether its own handshake refused one.</summary>
+        public int Refusals => Volatile.Read(ref _refusals);
 
         public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
         {
@@ -105,6 +109,7 @@ public sealed class RegistrarTrust
             }
 
             Volatile.Write(ref _lastPresented, presented);
+            Interlocked.Increment(ref _refusals);
             return false;
         }
 

@@ -338,7 +338,19 @@ internal static class ConnectCommand
         {
             while (!stop.IsCancellationRequested)
             {
-                var local = await listener.AcceptAsync(stop.Token).ConfigureAwait(false);
+                Socket local;
+                try
+                {
+                    local = await listener.AcceptAsync(stop.Token).ConfigureAwait(false);
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+                {
+                    // A client gave up before we accepted it, or we are out of descriptors: keep listening.
+                    Report($"accepting on {endPoint} failed for one connection: {ex.Message}");
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), stop.Token).ConfigureAwait(false);
+                    continue;
+                }
+
                 string from;
                 try
                 {

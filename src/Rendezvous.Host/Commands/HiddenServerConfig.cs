@@ -26,6 +26,10 @@ internal sealed record HiddenServerConfig(Uri RegistrarUrl, string Uuid, string 
 
     private static readonly JsonSerializerOptions WriteOptions = new() { WriteIndented = true };
 
+    /// <summary>Describes the entry without its secret, so that it is safe to print or log.</summary>
+    /// <returns>Registrar, UUID, step and digits.</returns>
+    public override string ToString() => $"{Uuid} at {RegistrarUrl} (step {Step} s, {Digits} digits)";
+
     /// <summary>Writes the file, creating it with mode 0600 before any byte of the secret is written; an existing file is replaced.</summary>
     /// <exception cref="IOException">The file cannot be written.</exception>
     /// <exception cref="UnauthorizedAccessException">The file or its folder is not writable.</exception>

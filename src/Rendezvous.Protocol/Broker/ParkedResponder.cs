@@ -61,5 +61,6 @@ public sealed class ParkedResponder
     internal void StartWatching(int limit) => _watch = new ConnectionWatch(Connection.Input, limit);
 
     /// <summary>Stops watching so that the input can be read by someone else.</summary>
-    internal Task StopWatchingAsync() => _watch?.StopAsync() ?? Task.CompletedTask;
+    /// <returns>Why the watch ended: <see cref="WatchEnd.Ended"/> or <see cref="WatchEnd.Failed"/> mean the peer is gone.</returns>
+    internal Task<WatchEnd> StopWatchingAsync() => _watch?.StopAsync() ?? Task.FromResult(WatchEnd.Stopped);
 }

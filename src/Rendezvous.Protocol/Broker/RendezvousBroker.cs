@@ -29,6 +29,7 @@ public sealed class RendezvousBroker
     private readonly IOptionsMonitor<RendezvousRelayOptions> _options;
     private readonly TimeProvider _time;
     private int _parked;
+    private bool _closed;
 
     /// <summary>Creates a broker.</summary>
     /// <param name="options">Pool size and grace time.</param>
@@ -145,7 +146,7 @@ public sealed class RendezvousBroker
         ArgumentNullException.ThrowIfNull(responder);
         lock (_lock)
         {
-            if (!_byCookie.TryGetValue(cookie, out var registration))
+            if (_closed || !_byCookie.TryGetValue(cookie, out var registration))
             {
                 return ParkStatus.NotRegistered;
             }
@@ -195,6 +196,11 @@ public sealed class RendezvousBroker
                 return new InitiateResult(InitiateStatus.NotRegistered, null);
             }
 
+            if (_closed)
+            {
+                return new InitiateResult(InitiateStatus.NotReady, null);
+            }
+
             if (registration.TryTakeParked(ref _parked) is { } parked)
             {
                 return new InitiateResult(InitiateStatus.Paired, parked);
@@ -223,11 +229,15 @@ public sealed class RendezvousBroker
         return await waiter.Task.ConfigureAwait(false);
     }
 
-    /// <summary>Closes every parked connection and fails every waiting initiator (server shutdown).</summary>
+    /// <summary>
+    /// Closes every parked connection and fails every waiting initiator (server shutdown). From then on
+    /// nothing parks (<c>R</c> gets not registered) and initiators get not ready at once.
+    /// </summary>
     public void CloseAll()
     {
         lock (_lock)
         {
+            _closed = true;
             foreach (var registration in _byUuid.Values)
             {
                 registration.Close(ParkOutcome.ShuttingDown, ref _parked, keepCurrent: true);

@@ -9,7 +9,7 @@ internal static partial class ProtocolLog
     [LoggerMessage(1001, LogLevel.Information, "Registered {Uuid} from {Remote}", EventName = "Registered")]
     public static partial void Registered(ILogger logger, string uuid, IPAddress? remote);
 
-    [LoggerMessage(1002, LogLevel.Warning, "Registration for {Uuid} from {Remote} refused: {Outcome}", EventName = "RegistrationRefused")]
+    [LoggerMessage(1002, LogLevel.Debug, "Registration for {Uuid} from {Remote} refused: {Outcome}", EventName = "RegistrationRefused")]
     public static partial void RegistrationRefused(ILogger logger, string uuid, IPAddress? remote, string outcome);
 
     [LoggerMessage(1003, LogLevel.Debug, "Lookup for {Uuid} from {Remote}: {Outcome}", EventName = "Lookup")]
@@ -21,7 +21,7 @@ internal static partial class ProtocolLog
     [LoggerMessage(1011, LogLevel.Debug, "Parked connection from {Remote} left: {Outcome}", EventName = "Unparked")]
     public static partial void Unparked(ILogger logger, EndPoint? remote, string outcome);
 
-    [LoggerMessage(1012, LogLevel.Information, "Refused rendezvous connection from {Remote}: {Reason}", EventName = "HandshakeFailed")]
+    [LoggerMessage(1012, LogLevel.Debug, "Refused rendezvous connection from {Remote}: {Reason}", EventName = "HandshakeFailed")]
     public static partial void HandshakeFailed(ILogger logger, EndPoint? remote, string reason);
 
     [LoggerMessage(1020, LogLevel.Information, "Session started: initiator {Initiator}, responder {Responder}", EventName = "SessionStarted")]
@@ -30,6 +30,6 @@ internal static partial class ProtocolLog
     [LoggerMessage(1021, LogLevel.Information, "Session ended ({End}): {FromInitiator} bytes from initiator, {FromResponder} bytes from responder", EventName = "SessionEnded")]
     public static partial void SessionEnded(ILogger logger, string end, long fromInitiator, long fromResponder);
 
-    [LoggerMessage(1030, LogLevel.Warning, "Rendezvous connection from {Remote} failed", EventName = "ConnectionFailed")]
+    [LoggerMessage(1030, LogLevel.Debug, "Rendezvous connection from {Remote} failed", EventName = "ConnectionFailed")]
     public static partial void ConnectionFailed(ILogger logger, EndPoint? remote, Exception exception);
 }

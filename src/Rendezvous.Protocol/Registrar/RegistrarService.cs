@@ -73,7 +73,8 @@ public sealed class RegistrarService
         }
 
         // One key per UUID whatever its spelling (case, braces), so lookups find registrations.
-        var key = Guid.TryParse(request.Uuid, out var parsed) ? parsed.ToString("D") : request.Uuid;
+        var text = request.Uuid.StartsWith("urn:uuid:", StringComparison.OrdinalIgnoreCase) ? request.Uuid[9..] : request.Uuid;
+        var key = Guid.TryParse(text, out var parsed) ? parsed.ToString("D") : request.Uuid;
         request = request with { Uuid = key };
         return request.Response is null
             ? Lookup(request)

@@ -5,15 +5,15 @@ namespace Rendezvous.Security.Internal;
 /// <summary>Log messages of the security layer: UUIDs and outcomes only, never secrets or codes.</summary>
 internal static partial class SecurityLog
 {
-    [LoggerMessage(EventId = 2001, EventName = "RegistrationAccepted", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 2001, EventName = "RegistrationAccepted", Level = LogLevel.Debug,
         Message = "Registration for {Uuid} accepted")]
     public static partial void RegistrationAccepted(ILogger logger, string uuid);
 
-    [LoggerMessage(EventId = 2002, EventName = "RegistrationRejected", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 2002, EventName = "RegistrationRejected", Level = LogLevel.Debug,
         Message = "Registration for {Uuid} rejected")]
     public static partial void RegistrationRejected(ILogger logger, string uuid);
 
-    [LoggerMessage(EventId = 2003, EventName = "RegistrationThrottled", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2003, EventName = "RegistrationThrottled", Level = LogLevel.Debug,
         Message = "Registration for {Uuid} throttled for {RetryAfter}")]
     public static partial void RegistrationThrottled(ILogger logger, string uuid, TimeSpan retryAfter);
 }

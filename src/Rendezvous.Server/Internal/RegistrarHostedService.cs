@@ -50,7 +50,7 @@ internal sealed class RegistrarHostedService(
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(RegistrarHostedService).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<ILoggerFactory>(new RequestLineFilter(loggerFactory));
 
         // The outer host owns Ctrl-C, SIGTERM and the start/stop messages; this inner one only serves.
         builder.Services.AddSingleton<IHostLifetime, InnerHostLifetime>();
@@ -144,4 +144,42 @@ internal sealed class InnerHostLifetime : IHostLifetime
     public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// The host's logger factory for the registrar's inner web application, without ASP.NET Core's
+/// per-request lines below Warning: they print the query string, which holds the TOTP code.
+/// </summary>
+internal sealed class RequestLineFilter(ILoggerFactory inner) : ILoggerFactory
+{
+    private const string RequestCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
+    public ILogger CreateLogger(string categoryName)
+    {
+        var logger = inner.CreateLogger(categoryName);
+        return categoryName.StartsWith(RequestCategory, StringComparison.Ordinal) ? new WarningsOnly(logger) : logger;
+    }
+
+    public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
+
+    /// <summary>The outer host owns the factory; disposing the inner application must not dispose it.</summary>
+    public void Dispose()
+    {
+    }
+
+    private sealed class WarningsOnly(ILogger logger) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => logger.BeginScope(state);
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning && logger.IsEnabled(logLevel);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                logger.Log(logLevel, eventId, state, exception, formatter);
+            }
+        }
+    }
 }

@@ -85,7 +85,15 @@ internal sealed class RelayListenerService(
         }
 
         await _hardStop.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_connections.Values.ToArray()).ConfigureAwait(false);
+        try
+        {
+            // Aborted sessions end at once; this only bounds a handler stuck on something unforeseen.
+            await Task.WhenAll(_connections.Values.ToArray()).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            ServerLog.DrainTimedOut(logger, _connections.Count);
+        }
     }
 
     public async ValueTask DisposeAsync()

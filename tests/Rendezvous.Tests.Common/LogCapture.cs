@@ -1,17 +1,17 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Rendezvous.Client.Tests;
+namespace Rendezvous.Tests.Common;
 
 /// <summary>One log record: level, event, formatted message, and every structured value as text.</summary>
-internal sealed record CapturedLog(string Category, LogLevel Level, EventId EventId, string Message, IReadOnlyList<string> Values, Exception? Exception)
+public sealed record CapturedLog(string Category, LogLevel Level, EventId EventId, string Message, IReadOnlyList<string> Values, Exception? Exception)
 {
     /// <summary>Everything that was logged, as one text to search.</summary>
     public string AllText => string.Join("\n", [Message, .. Values, Exception?.ToString() ?? string.Empty]);
 }
 
 /// <summary>A logger provider that keeps every record at every level.</summary>
-internal sealed class LogCapture : ILoggerProvider
+public sealed class LogCapture : ILoggerProvider
 {
     private readonly ConcurrentQueue<CapturedLog> _records = new();
     private readonly ILoggerFactory _factory;

@@ -259,7 +259,7 @@ public sealed partial class ExposeConnectTests
         Assert.That(Encoding.ASCII.GetString(await reading.WaitAsync(TestTimeouts.Long)), Is.EqualTo("secret over tls"), connect.Error);
         Assert.That(await connect.WaitForExitAsync(ExitTimeout), Is.Zero, connect.Error);
 
-        var wrong = "00" + pin[2..];
+        var wrong = OtherFingerprint(pin);
         var refused = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, [.. ConnectArgs(), "--tls-pin", wrong, "--stdio"]);
         Assert.That(refused.ExitCode, Is.EqualTo(ClientExitCodes.PinMismatch), refused.Error);
         Assert.That(refused.Error, Does.Contain(pin).And.Contain(wrong));
@@ -319,7 +319,7 @@ public sealed partial class ExposeConnectTests
     [Test]
     public async Task Connect_with_a_wrong_registrar_pin_exits_5_naming_both_fingerprints()
     {
-        var wrong = "00" + _server.CertificateFingerprint[2..];
+        var wrong = OtherFingerprint(_server.CertificateFingerprint);
 
         var result = await RendezvousProcess.RunAsync(
             _directory.Path, ExitTimeout, "connect", "--registrar", _server.RegistrarUrl.ToString(), "--uuid", _uuid, "--pin", wrong, "--stdio");
@@ -394,7 +394,7 @@ public sealed partial class ExposeConnectTests
     [Test]
     public async Task Expose_with_a_wrong_registrar_fingerprint_exits_5()
     {
-        var wrong = "00" + _server.CertificateFingerprint[2..];
+        var wrong = OtherFingerprint(_server.CertificateFingerprint);
         var bad = _directory.Combine("wrong-pin.json");
         await File.WriteAllTextAsync(bad, File.ReadAllText(_configPath).Replace(_server.CertificateFingerprint, wrong, StringComparison.Ordinal));
 
@@ -658,4 +658,7 @@ public sealed partial class ExposeConnectTests
             Process.Dispose();
         }
     }
+
+    /// <summary>A fingerprint that differs from <paramref name="fingerprint"/> in its first byte, whatever that byte is.</summary>
+    private static string OtherFingerprint(string fingerprint) => (fingerprint.StartsWith("00", StringComparison.Ordinal) ? "FF" : "00") + fingerprint[2..];
 }

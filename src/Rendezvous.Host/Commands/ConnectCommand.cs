@@ -9,6 +9,8 @@ using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
 using Rendezvous.Protocol.Tls;
 
+using Rendezvous.Server.Internal;
+
 namespace Rendezvous.Host.Commands;
 
 /// <summary>
@@ -133,7 +135,7 @@ internal static class ConnectCommand
             }
 
             IPEndPoint? listen = null;
-            if (listenText is not null && !TryParseListen(listenText, out listen))
+            if (listenText is not null && !EndpointParser.TryParseHostPort(listenText, out listen))
             {
                 return await Refuse($"--listen '{listenText}' is not HOST:PORT with HOST an IP address ([::1] for IPv6), localhost or *, and PORT 0-65535; e.g. 127.0.0.1:2222.").ConfigureAwait(false);
             }
@@ -158,24 +160,6 @@ internal static class ConnectCommand
             }
         });
         return connect;
-    }
-
-    private static bool TryParseListen(string text, out IPEndPoint? endPoint)
-    {
-        endPoint = null;
-        if (!CommandSupport.TryParseHostPort(text.Replace("*:", "0.0.0.0:", StringComparison.Ordinal), allowPortZero: true, out var host, out var port))
-        {
-            return false;
-        }
-
-        IPAddress? address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host, out var parsed) ? parsed : null;
-        if (address is null)
-        {
-            return false;
-        }
-
-        endPoint = new IPEndPoint(address, port);
-        return true;
     }
 
     private static async Task<int> RunStdioAsync(RendezvousConnector connector, string uuid, TextWriter error, CancellationToken cancellationToken)

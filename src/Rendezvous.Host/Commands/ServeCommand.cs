@@ -76,6 +76,25 @@ internal static class ServeCommand
         return builder.Build();
     }
 
+    /// <summary>The runtime's switch that runs socket completions on the event thread instead of a thread-pool hop.</summary>
+    internal const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>
+    /// With <c>Rendezvous:Relay:InlineSocketCompletions</c> true (and the variable not set already), runs
+    /// socket completions inline on the runtime's event thread. The runtime reads the variable once, when
+    /// the first socket is registered, so this must run before any listener starts. The relay path never
+    /// blocks (pipes with inline schedulers, no I/O under locks), and Kestrel still runs request code on the
+    /// thread pool. Off by default until the benchmark shows it pays on every target (docs/performance.md).
+    /// </summary>
+    internal static void PreferInlineSocketCompletions(IConfiguration configuration)
+    {
+        var wanted = string.Equals(configuration["Rendezvous:Relay:InlineSocketCompletions"], "true", StringComparison.OrdinalIgnoreCase);
+        if (wanted && Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
+        {
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
+        }
+    }
+
     private static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> overrides, TextWriter error, CancellationToken cancellationToken)
     {
         IHost host;
@@ -97,6 +116,7 @@ internal static class ServeCommand
 
         using (host)
         {
+            PreferInlineSocketCompletions(host.Services.GetRequiredService<IConfiguration>());
             try
             {
                 await host.RunAsync(cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Configuration;
+using Rendezvous.Host.Commands;
+
+namespace Rendezvous.Host.Tests;
+
+[NonParallelizable]
+public sealed class InlineCompletionsTests
+{
+    private string? _saved;
+
+    [SetUp]
+    public void Save()
+    {
+        _saved = Environment.GetEnvironmentVariable(ServeCommand.InlineCompletionsVariable);
+        Environment.SetEnvironmentVariable(ServeCommand.InlineCompletionsVariable, null);
+    }
+
+    [TearDown]
+    public void Restore() => Environment.SetEnvironmentVariable(ServeCommand.InlineCompletionsVariable, _saved);
+
+    [Test]
+    public void Serve_leaves_inline_socket_completions_off_by_default()
+    {
+        ServeCommand.PreferInlineSocketCompletions(Configuration());
+
+        Assert.That(Environment.GetEnvironmentVariable(ServeCommand.InlineCompletionsVariable), Is.Null);
+    }
+
+    [Test]
+    public void Serve_turns_them_on_when_configured_true()
+    {
+        ServeCommand.PreferInlineSocketCompletions(Configuration(("Rendezvous:Relay:InlineSocketCompletions", "true")));
+
+        Assert.That(Environment.GetEnvironmentVariable(ServeCommand.InlineCompletionsVariable), Is.EqualTo("1"));
+    }
+
+    [Test]
+    public void An_operator_setting_of_the_variable_wins()
+    {
+        Environment.SetEnvironmentVariable(ServeCommand.InlineCompletionsVariable, "0");
+
+        ServeCommand.PreferInlineSocketCompletions(Configuration(("Rendezvous:Relay:InlineSocketCompletions", "true")));
+
+        Assert.That(Environment.GetEnvironmentVariable(ServeCommand.InlineCompletionsVariable), Is.EqualTo("0"));
+    }
+
+    private static IConfiguration Configuration(params (string Key, string Value)[] values) =>
+        new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
+}

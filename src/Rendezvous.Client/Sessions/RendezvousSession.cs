@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
+using Rendezvous.Protocol.Transport;
 
 namespace Rendezvous.Client.Sessions;
 
@@ -83,18 +84,7 @@ public sealed class RendezvousSession : IAsyncDisposable
     }
 
     /// <summary>Tears the session down at once (TCP reset); the peer sees an error, not a clean end.</summary>
-    public void Abort()
-    {
-        try
-        {
-            _socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-        }
-
-        _socket.Dispose();
-    }
+    public void Abort() => _socket.ResetAndDispose();
 
     /// <summary>Closes the session.</summary>
     /// <returns>A task that completes when closed.</returns>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using Rendezvous.Protocol.Transport;
 
 namespace Rendezvous.Client.Sessions;
 
@@ -38,18 +39,7 @@ public static class SessionRelay
                 socket.Shutdown(SocketShutdown.Send);
                 return ValueTask.CompletedTask;
             },
-            () =>
-            {
-                try
-                {
-                    socket.LingerState = new LingerOption(true, 0);
-                }
-                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-                {
-                }
-
-                socket.Dispose();
-            },
+            socket.ResetAndDispose,
             cancellationToken).ConfigureAwait(false);
     }
 

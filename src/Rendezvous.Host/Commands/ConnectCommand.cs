@@ -9,6 +9,7 @@ using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
 using Rendezvous.Protocol.Tls;
 
+using Rendezvous.Protocol.Transport;
 using Rendezvous.Server.Internal;
 
 namespace Rendezvous.Host.Commands;
@@ -284,13 +285,7 @@ internal static class ConnectCommand
                 catch (RendezvousException ex)
                 {
                     Report($"connection from {from}: {ex.Message}");
-                    try
-                    {
-                        local.LingerState = new LingerOption(true, 0);
-                    }
-                    catch (SocketException)
-                    {
-                    }
+                    local.ResetAndDispose();
                     if (ex.Error == RendezvousError.CertificateMismatch)
                     {
                         // Retrying cannot help: stop listening, as --stdio would.

@@ -95,16 +95,7 @@ public sealed class SocketRelayConnection : RelayConnection
             return;
         }
 
-        try
-        {
-            // Linger 0 turns close into a reset, so the peer learns at once that the session failed.
-            _socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-        }
-
-        _socket.Dispose();
+        _socket.ResetAndDispose();
         _toSend.Reader.CancelPendingRead();
         _received.Writer.CancelPendingFlush();
     }

@@ -9,6 +9,7 @@ using OtpNet;
 using Rendezvous.Client.Internal;
 using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
+using Rendezvous.Protocol;
 
 namespace Rendezvous.Client.Agent;
 
@@ -70,7 +71,8 @@ public sealed class HiddenServerAgent : BackgroundService
         _handler = handler;
         _time = time ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _uuid = Guid.Parse(options.Uuid!).ToString("D");
+        UuidText.TryNormalize(options.Uuid, out var uuid);
+        _uuid = uuid!;
         HiddenServerAgentOptions.TryDecodeSecret(options.Secret, out var secret);
         _totp = new Totp(secret, options.Step, OtpHashMode.Sha1, options.Digits);
         _registrar = new RegistrarClient(options.RegistrarUrl!, options.Trust, options.ConnectTimeout);

@@ -2,6 +2,7 @@ using Rendezvous.Client.Internal;
 using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
 using OtpNet;
+using Rendezvous.Protocol;
 
 namespace Rendezvous.Client.Agent;
 
@@ -64,7 +65,7 @@ public sealed class HiddenServerAgentOptions
         var errors = new List<string>();
         OptionChecks.CheckRegistrar(RegistrarUrl, Trust, errors);
 
-        if (!Guid.TryParse(Uuid, out _))
+        if (!UuidText.TryNormalize(Uuid, out _))
         {
             errors.Add($"Uuid is '{Uuid}'; it must be a UUID such as 6f1c2a9e-0b7d-4c1e-9a55-3f0e8d2b1c4a.");
         }

@@ -73,8 +73,7 @@ public sealed class RegistrarService
         }
 
         // One key per UUID whatever its spelling (case, braces), so lookups find registrations.
-        var text = request.Uuid.StartsWith("urn:uuid:", StringComparison.OrdinalIgnoreCase) ? request.Uuid[9..] : request.Uuid;
-        var key = Guid.TryParse(text, out var parsed) ? parsed.ToString("D") : request.Uuid;
+        var key = UuidText.TryNormalize(request.Uuid, out var canonical) ? canonical : request.Uuid;
         request = request with { Uuid = key };
         return request.Response is null
             ? Lookup(request)
@@ -82,7 +81,7 @@ public sealed class RegistrarService
     }
 
     /// <summary>The UUID as it may appear in logs: canonical, or a placeholder for caller-chosen text.</summary>
-    private static string Loggable(string uuid) => Guid.TryParse(uuid, out _) ? uuid : "(not a UUID)";
+    private static string Loggable(string uuid) => UuidText.TryNormalize(uuid, out var canonical) ? canonical : "(not a UUID)";
 
     private RegistrarResponse Lookup(RegistrarRequest request)
     {

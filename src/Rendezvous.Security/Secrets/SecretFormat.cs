@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using OtpNet;
+using Rendezvous.Protocol;
 
 namespace Rendezvous.Security;
 
@@ -34,8 +35,6 @@ public static class SecretFormat
     /// <summary>The length of a generated secret, in bytes (20 bytes, 160 bits).</summary>
     public const int GeneratedSecretBytes = 20;
 
-    private const string UrnPrefix = "urn:uuid:";
-
     /// <summary>
     /// Parses an RFC 4122 textual UUID (<c>xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx</c> in any letter case, optionally in
     /// braces or prefixed with <c>urn:uuid:</c>) and returns its lower-case canonical form.
@@ -43,28 +42,7 @@ public static class SecretFormat
     /// <param name="text">The text to parse.</param>
     /// <param name="uuid">The canonical lower-case form, when the text is a UUID.</param>
     /// <returns><see langword="true"/> when <paramref name="text"/> is a UUID.</returns>
-    public static bool TryNormalizeUuid(string? text, [NotNullWhen(true)] out string? uuid)
-    {
-        uuid = null;
-        if (string.IsNullOrEmpty(text))
-        {
-            return false;
-        }
-
-        ReadOnlySpan<char> span = text.AsSpan().Trim();
-        if (span.StartsWith(UrnPrefix, StringComparison.OrdinalIgnoreCase))
-        {
-            span = span[UrnPrefix.Length..];
-        }
-
-        if (!Guid.TryParseExact(span, "D", out Guid guid) && !Guid.TryParseExact(span, "B", out guid))
-        {
-            return false;
-        }
-
-        uuid = guid.ToString("D");
-        return true;
-    }
+    public static bool TryNormalizeUuid(string? text, [NotNullWhen(true)] out string? uuid) => UuidText.TryNormalize(text, out uuid);
 
     /// <summary>
     /// Parses a base32 (RFC 4648) secret: letters in any case and digits 2-7, padding optional, spaces ignored.

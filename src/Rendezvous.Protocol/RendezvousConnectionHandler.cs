@@ -263,7 +263,7 @@ public sealed class RendezvousConnectionHandler
         var responder = parked.Connection;
         try
         {
-            await SpliceAsync(connection, watch.Kept, responder, parked.EarlyBytes, cancellationToken).ConfigureAwait(false);
+            await SpliceAsync(connection, watch.Kept, responder, parked.EarlyBytes, parked.Uuid, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -276,9 +276,11 @@ public sealed class RendezvousConnectionHandler
         ReadOnlyMemory<byte> fromInitiator,
         RelayConnection responder,
         ReadOnlyMemory<byte> fromResponder,
+        string? uuid,
         CancellationToken cancellationToken)
     {
         _metrics.SessionStarted();
+        var activity = uuid is null ? null : _broker.Activity.StartSession(uuid);
         ProtocolLog.SessionStarted(_logger, initiator.RemoteEndPoint, responder.RemoteEndPoint);
         var end = "failed";
         try
@@ -292,7 +294,12 @@ public sealed class RendezvousConnectionHandler
             await flushes.ConfigureAwait(false);
 
             var metrics = _metrics;
-            var result = await Splicer.SpliceAsync(initiator, responder, metrics.BytesRelayed, cancellationToken).ConfigureAwait(false);
+            Action<long> onBytes = activity is null ? metrics.BytesRelayed : bytes =>
+            {
+                metrics.BytesRelayed(bytes);
+                activity.AddBytes(bytes);
+            };
+            var result = await Splicer.SpliceAsync(initiator, responder, onBytes, cancellationToken).ConfigureAwait(false);
             end = result.End switch
             {
                 SpliceEnd.Completed => "completed",
@@ -305,6 +312,7 @@ public sealed class RendezvousConnectionHandler
         finally
         {
             _metrics.SessionEnded(end);
+            activity?.End();
         }
     }
 }

@@ -85,6 +85,26 @@ public sealed class RendezvousConnectionHandlerTests
     }
 
     [Test]
+    public async Task A_session_is_counted_for_its_uuid_with_the_bytes_it_relays()
+    {
+        var (responder, _) = await ConnectAsync("R" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        await initiator.ReadAsciiAsync(4);
+        await responder.ReadAsciiAsync(4);
+
+        await initiator.SendAsync("ping");
+        await responder.ReadAsciiAsync(4);
+        await responder.SendAsync("pong!");
+        await initiator.ReadAsciiAsync(5);
+
+        Assert.That(() => _broker.Activity.Get("uuid-1").BytesRelayed, Is.EqualTo(9).After(5000, 10));
+        Assert.That(_broker.Activity.Get("uuid-1") is { LiveSessions: 1, Sessions: 1 }, Is.True);
+        initiator.CompleteSending();
+        responder.CompleteSending();
+        Assert.That(() => _broker.Activity.Get("uuid-1").LiveSessions, Is.Zero.After(5000, 10));
+    }
+
+    [Test]
     public async Task Early_bytes_from_both_sides_arrive_after_ok_unchanged()
     {
         byte[] fromResponder = [0x00, 0xFF, 0x0A, 0x0D, 0x80, 0x42];

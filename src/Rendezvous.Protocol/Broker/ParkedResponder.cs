@@ -51,6 +51,9 @@ public sealed class ParkedResponder
     /// <summary>Completes when the peer closed or reset, or watching stopped.</summary>
     internal Task<WatchEnd> PeerGone => _watch?.Completion ?? Task.FromResult(WatchEnd.Stopped);
 
+    /// <summary>The UUID whose cookie it parked under, once parked.</summary>
+    internal string? Uuid { get; set; }
+
     internal LinkedListNode<ParkedResponder>? Node { get; set; }
 
     internal object? Owner { get; set; }

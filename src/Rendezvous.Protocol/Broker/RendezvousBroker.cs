@@ -40,7 +40,11 @@ public sealed class RendezvousBroker
         ArgumentNullException.ThrowIfNull(time);
         _options = options;
         _time = time;
+        Activity = new RendezvousActivity(this, time);
     }
+
+    /// <summary>Per-UUID registrations, refusals, sessions and bytes since the service started.</summary>
+    public RendezvousActivity Activity { get; }
 
     /// <summary>How many connections are parked now.</summary>
     public int ParkedCount => Volatile.Read(ref _parked);
@@ -83,6 +87,7 @@ public sealed class RendezvousBroker
             previous?.Close(ParkOutcome.Superseded, ref _parked);
         }
 
+        Activity.Registered(uuid);
         return cookie;
     }
 
@@ -103,6 +108,17 @@ public sealed class RendezvousBroker
 
         cookie = string.Empty;
         return false;
+    }
+
+    /// <summary>Whether <paramref name="uuid"/> holds a current cookie, and how many connections are parked under it.</summary>
+    /// <param name="uuid">The UUID.</param>
+    /// <returns>Registered or not, and the parked count.</returns>
+    internal (bool Registered, int Parked) GetState(string uuid)
+    {
+        lock (_lock)
+        {
+            return _byUuid.TryGetValue(uuid, out var registration) ? (true, registration.ParkedCount) : (false, 0);
+        }
     }
 
     /// <summary>Whether <paramref name="cookie"/> is current.</summary>
@@ -151,6 +167,7 @@ public sealed class RendezvousBroker
                 return ParkStatus.NotRegistered;
             }
 
+            responder.Uuid = registration.Uuid;
             if (registration.TryHandToWaiter(responder))
             {
                 return ParkStatus.Parked;
@@ -273,6 +290,8 @@ public sealed class RendezvousBroker
         public string Uuid { get; } = uuid;
 
         public string Cookie { get; } = cookie;
+
+        public int ParkedCount => _parked.Count;
 
         public bool TryHandToWaiter(ParkedResponder responder)
         {

@@ -110,13 +110,24 @@ public sealed class RegistrarService
 
             case RegistrationOutcome.Throttled:
                 _metrics.Registration("throttled");
+                RecordRefusal(request.Uuid!);
                 ProtocolLog.RegistrationRefused(_logger, Loggable(request.Uuid!), request.RemoteAddress, "throttled");
                 return new RegistrarResponse(429, ErrorBody(permanent: false, "too many failed attempts, retry later"), RetryAfter: decision.RetryAfter);
 
             default:
                 _metrics.Registration("rejected");
+                RecordRefusal(request.Uuid!);
                 ProtocolLog.RegistrationRefused(_logger, Loggable(request.Uuid!), request.RemoteAddress, "rejected");
                 return new RegistrarResponse(200, ErrorBody(permanent: false, "invalid request"));
+        }
+    }
+
+    /// <summary>Counts a refusal against the UUID, when it is one (caller-chosen text is not kept).</summary>
+    private void RecordRefusal(string uuid)
+    {
+        if (UuidText.TryNormalize(uuid, out var canonical))
+        {
+            _broker.Activity.Refused(canonical);
         }
     }
 

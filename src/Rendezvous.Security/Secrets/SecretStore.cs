@@ -33,6 +33,18 @@ public abstract class SecretStore
     public abstract Task<bool> RemoveAsync(string uuid, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Gives a UUID a new shared secret (rotation), keeping its step, digits and creation time. Codes made
+    /// with the old secret stop working at once; the record of the last accepted step is kept, so no code
+    /// of an earlier step is ever accepted.
+    /// </summary>
+    /// <param name="uuid">The UUID, in any accepted textual form.</param>
+    /// <param name="secret">The new raw secret; at least <see cref="SecretFormat.MinimumSecretBytes"/> bytes.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns><see langword="true"/> when the secret was replaced; <see langword="false"/> when the UUID has no entry.</returns>
+    /// <exception cref="ArgumentException">The secret is too short.</exception>
+    public abstract Task<bool> ReplaceSecretAsync(string uuid, byte[] secret, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Records that a code of time step <paramref name="step"/> was accepted for <paramref name="uuid"/>, atomically and
     /// only if that step is later than every step accepted before. Concurrent callers with the same step: exactly one wins.
     /// </summary>

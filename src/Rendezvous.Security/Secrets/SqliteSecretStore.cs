@@ -140,6 +140,27 @@ public sealed class SqliteSecretStore : SecretStore
     }
 
     /// <inheritdoc/>
+    public override async Task<bool> ReplaceSecretAsync(string uuid, byte[] secret, CancellationToken cancellationToken = default)
+    {
+        if (secret is null || secret.Length < SecretFormat.MinimumSecretBytes)
+        {
+            throw new ArgumentException($"The secret must be at least {SecretFormat.MinimumSecretBytes} bytes.", nameof(secret));
+        }
+
+        if (!SecretFormat.TryNormalizeUuid(uuid, out string? canonical))
+        {
+            return false;
+        }
+
+        await using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "UPDATE secrets SET secret = @secret WHERE uuid = @uuid";
+        command.Parameters.AddWithValue("@uuid", canonical);
+        command.Parameters.AddWithValue("@secret", secret);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc/>
     public override async Task<bool> TryAdvanceLastStepAsync(string uuid, long step, CancellationToken cancellationToken = default)
     {
         if (!SecretFormat.TryNormalizeUuid(uuid, out string? canonical))

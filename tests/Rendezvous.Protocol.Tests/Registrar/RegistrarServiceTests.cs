@@ -384,6 +384,33 @@ public sealed class RegistrarServiceTests
         }
     }
 
+    [Test]
+    public async Task Refused_registrations_are_counted_against_the_uuid_and_accepted_ones_as_registrations()
+    {
+        _policy.SetupSequence(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(RegistrationDecision.Reject())
+            .ReturnsAsync(RegistrationDecision.Throttle(TimeSpan.FromSeconds(1)))
+            .ReturnsAsync(RegistrationDecision.Accept());
+
+        await HandleAsync(Put(Uuid.ToUpperInvariant(), "000000"));
+        await HandleAsync(Put(Uuid, "000000"));
+        await HandleAsync(Put(Uuid, "123456"));
+
+        var activity = _broker.Activity.Get(Uuid);
+        Assert.That((activity.Failures, activity.Registrations, activity.Registered), Is.EqualTo((2L, 1L, true)));
+    }
+
+    [Test]
+    public async Task Refusals_for_text_that_is_not_a_uuid_are_not_kept()
+    {
+        _policy.Setup(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(RegistrationDecision.Reject());
+
+        await HandleAsync(Put("not-a-uuid", "000000"));
+
+        Assert.That(_broker.Activity.Snapshot(), Is.Empty);
+    }
+
     private void Accept() =>
         _policy.Setup(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(RegistrationDecision.Accept());

@@ -106,6 +106,40 @@ public sealed class SqliteSecretStoreTests
     }
 
     [Test]
+    public async Task Replacing_the_secret_keeps_step_digits_and_creation_time()
+    {
+        SqliteSecretStore store = CreateStore();
+        SecretEntry entry = Entry("5f0c3f1e-8a3b-4c55-9d6e-0123456789ab");
+        await store.AddAsync(entry).WaitAsync(Timeout);
+        byte[] next = Enumerable.Range(100, 20).Select(i => (byte)i).ToArray();
+
+        bool replaced = await store.ReplaceSecretAsync(entry.Uuid.ToUpperInvariant(), next).WaitAsync(Timeout);
+
+        SecretEntry? read = await store.TryGetAsync(entry.Uuid).WaitAsync(Timeout);
+        Assert.That(replaced, Is.True);
+        Assert.That(read!.Secret, Is.EqualTo(next));
+        Assert.That((read.Step, read.Digits, read.CreatedAt), Is.EqualTo((entry.Step, entry.Digits, entry.CreatedAt)));
+    }
+
+    [Test]
+    public async Task Replacing_the_secret_of_an_absent_uuid_returns_false()
+    {
+        SqliteSecretStore store = CreateStore();
+
+        bool replaced = await store.ReplaceSecretAsync("5f0c3f1e-8a3b-4c55-9d6e-0123456789ab", new byte[20]).WaitAsync(Timeout);
+
+        Assert.That(replaced, Is.False);
+    }
+
+    [Test]
+    public void Replacing_with_a_short_secret_is_refused()
+    {
+        SqliteSecretStore store = CreateStore();
+
+        Assert.ThrowsAsync<ArgumentException>(() => store.ReplaceSecretAsync("5f0c3f1e-8a3b-4c55-9d6e-0123456789ab", new byte[4]).WaitAsync(Timeout));
+    }
+
+    [Test]
     public async Task Removing_an_absent_uuid_returns_false()
     {
         SqliteSecretStore store = CreateStore();

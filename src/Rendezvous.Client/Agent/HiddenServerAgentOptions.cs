@@ -1,7 +1,6 @@
 using Rendezvous.Client.Internal;
 using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
-using OtpNet;
 using Rendezvous.Protocol;
 
 namespace Rendezvous.Client.Agent;
@@ -105,27 +104,8 @@ public sealed class HiddenServerAgentOptions
 
     internal static bool TryDecodeSecret(string? secret, out byte[] bytes)
     {
-        bytes = [];
-        if (string.IsNullOrWhiteSpace(secret))
-        {
-            return false;
-        }
-
-        var text = secret.Trim().TrimEnd('=').Replace(" ", string.Empty, StringComparison.Ordinal).ToUpperInvariant();
-        if (text.Any(c => c is not (>= 'A' and <= 'Z') and not (>= '2' and <= '7')))
-        {
-            return false;
-        }
-
-        try
-        {
-            bytes = Base32Encoding.ToBytes(text);
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-
-        return bytes.Length >= 10;
+        var valid = Base32Text.TryDecode(secret, 10, out var decoded);
+        bytes = decoded ?? [];
+        return valid;
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
-using OtpNet;
 using Rendezvous.Protocol;
 
 namespace Rendezvous.Security;
@@ -51,32 +50,8 @@ public static class SecretFormat
     /// <param name="text">The base32 text.</param>
     /// <param name="secret">The decoded secret, when valid.</param>
     /// <returns><see langword="true"/> when <paramref name="text"/> is valid base32 of at least 80 bits.</returns>
-    public static bool TryParseBase32(string? text, [NotNullWhen(true)] out byte[]? secret)
-    {
-        secret = null;
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return false;
-        }
-
-        string compact = text.Replace(" ", string.Empty, StringComparison.Ordinal).TrimEnd('=').ToUpperInvariant();
-        foreach (char c in compact)
-        {
-            if (c is not ((>= 'A' and <= 'Z') or (>= '2' and <= '7')))
-            {
-                return false;
-            }
-        }
-
-        // Each character carries 5 bits; leftover bits (fewer than 8) are not part of the secret.
-        if (compact.Length * 5 / 8 < MinimumSecretBytes)
-        {
-            return false;
-        }
-
-        secret = Base32Encoding.ToBytes(compact);
-        return secret.Length >= MinimumSecretBytes;
-    }
+    public static bool TryParseBase32(string? text, [NotNullWhen(true)] out byte[]? secret) =>
+        Base32Text.TryDecode(text, MinimumSecretBytes, out secret);
 
     /// <summary>Encodes a secret as upper-case base32 without padding.</summary>
     /// <param name="secret">The raw secret.</param>
@@ -84,7 +59,7 @@ public static class SecretFormat
     public static string ToBase32(byte[] secret)
     {
         ArgumentNullException.ThrowIfNull(secret);
-        return Base32Encoding.ToString(secret).TrimEnd('=');
+        return Base32Text.Encode(secret);
     }
 
     /// <summary>Creates a random secret of <see cref="GeneratedSecretBytes"/> bytes from a cryptographic random source.</summary>

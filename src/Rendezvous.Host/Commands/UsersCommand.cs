@@ -6,13 +6,13 @@ using Rendezvous.Security;
 
 namespace Rendezvous.Host.Commands;
 
-/// <summary><c>rendezvous users add|list|show|remove|rotate|export</c>: provision hidden servers' TOTP secrets.</summary>
+/// <summary><c>rendezvous users add|list|show|remove|rotate|export|import</c>: provision hidden servers' TOTP secrets.</summary>
 internal static partial class UsersCommand
 {
     /// <summary>Exit code for input that is refused (bad UUID, secret, step or digits, duplicate UUID).</summary>
     public const int BadInput = 2;
 
-    /// <summary>Exit code when the operation could not be done (UUID absent, database unreachable).</summary>
+    /// <summary>Exit code when the operation could not be done (UUID absent, database or Redis unreachable).</summary>
     public const int Failed = 1;
 
     private const string DataDirectoryVariable = "Rendezvous__DataDirectory";
@@ -26,6 +26,7 @@ internal static partial class UsersCommand
         users.Subcommands.Add(CreateRemove());
         users.Subcommands.Add(CreateRotate());
         users.Subcommands.Add(CreateExport());
+        users.Subcommands.Add(CreateImport());
         return users;
     }
 

@@ -1,17 +1,18 @@
 using System.CommandLine;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Rendezvous.Security;
 
 namespace Rendezvous.Host.Commands;
 
-/// <summary><c>rendezvous users add|list|remove</c>: provision hidden servers' TOTP secrets.</summary>
-internal static class UsersCommand
+/// <summary><c>rendezvous users add|list|show|remove|rotate|export|import</c>: provision hidden servers' TOTP secrets.</summary>
+internal static partial class UsersCommand
 {
     /// <summary>Exit code for input that is refused (bad UUID, secret, step or digits, duplicate UUID).</summary>
     public const int BadInput = 2;
 
-    /// <summary>Exit code when the operation could not be done (UUID absent, database unreachable).</summary>
+    /// <summary>Exit code when the operation could not be done (UUID absent, database or Redis unreachable).</summary>
     public const int Failed = 1;
 
     private const string DataDirectoryVariable = "Rendezvous__DataDirectory";
@@ -21,7 +22,11 @@ internal static class UsersCommand
         var users = new Command("users", "Manage the hidden servers allowed to register: their UUIDs and TOTP secrets.");
         users.Subcommands.Add(CreateAdd());
         users.Subcommands.Add(CreateList());
+        users.Subcommands.Add(CreateShow());
         users.Subcommands.Add(CreateRemove());
+        users.Subcommands.Add(CreateRotate());
+        users.Subcommands.Add(CreateExport());
+        users.Subcommands.Add(CreateImport());
         return users;
     }
 
@@ -34,6 +39,15 @@ internal static class UsersCommand
             : TotpSecurityOptions.DefaultDataDirectory,
     };
 
+    /// <summary>A <c>--secret BASE32</c> option; read it with <see cref="TryGetSecretOption"/>.</summary>
+    private static Option<string?> CreateSecretOption(string what) => new("--secret")
+    {
+        Description = $"{what} in base32, at least {SecretFormat.MinimumSecretBytes * 8} bits. A random {SecretFormat.GeneratedSecretBytes * 8}-bit one is made when omitted.",
+        HelpName = "BASE32",
+    };
+
+    private static Argument<string> CreateUuidArgument() => new("uuid") { Description = "The hidden server's UUID." };
+
     private static Command CreateAdd()
     {
         var uuidArgument = new Argument<string?>("uuid")
@@ -41,11 +55,7 @@ internal static class UsersCommand
             Description = "The hidden server's UUID. A random one is made when omitted.",
             Arity = ArgumentArity.ZeroOrOne,
         };
-        var secretOption = new Option<string?>("--secret")
-        {
-            Description = "The shared secret in base32, at least 80 bits. A random 160-bit one is made when omitted.",
-            HelpName = "BASE32",
-        };
+        Option<string?> secretOption = CreateSecretOption("The shared secret");
         var stepOption = new Option<int>("--step")
         {
             Description = $"The TOTP time step in seconds, {SecretFormat.MinimumStep}..{SecretFormat.MaximumStep}.",
@@ -57,21 +67,7 @@ internal static class UsersCommand
             DefaultValueFactory = _ => SecretFormat.DefaultDigits,
         };
         Option<string> dataDirOption = CreateDataDirOption();
-        var configOutOption = new Option<string?>("--config-out")
-        {
-            Description = "Also write the hidden server's config file for 'rendezvous expose --config' (JSON with the registrar URL, UUID, secret and the registrar certificate's fingerprint; mode 0600).",
-            HelpName = "FILE",
-        };
-        var registrarUrlOption = new Option<string?>("--registrar-url")
-        {
-            Description = $"With --config-out: the registrar URL the hidden server uses. Default: https://<public host or localhost>:{HiddenServerConfig.DefaultRegistrarPort}/.",
-            HelpName = "URL",
-        };
-        var publicHostOption = new Option<string?>("--public-host")
-        {
-            Description = "With --config-out: the name the registrar is reached by; used in the default URL and in the certificate generated if the data directory has none yet.",
-            HelpName = "NAME",
-        };
+        var configFile = new ConfigFileOptions(required: false);
 
         var add = new Command("add", "Add a hidden server; prints its UUID, secret and otpauth:// URI.");
         add.Arguments.Add(uuidArgument);
@@ -79,9 +75,7 @@ internal static class UsersCommand
         add.Options.Add(stepOption);
         add.Options.Add(digitsOption);
         add.Options.Add(dataDirOption);
-        add.Options.Add(configOutOption);
-        add.Options.Add(registrarUrlOption);
-        add.Options.Add(publicHostOption);
+        configFile.AddTo(add);
         add.SetAction(async (ParseResult parseResult, CancellationToken cancellationToken) =>
         {
             TextWriter output = parseResult.InvocationConfiguration.Output;
@@ -95,20 +89,13 @@ internal static class UsersCommand
             }
             else if (!SecretFormat.TryNormalizeUuid(uuidText, out uuid))
             {
-                await error.WriteLineAsync($"'{uuidText}' is not a UUID; expected the form 123e4567-e89b-12d3-a456-426614174000.").ConfigureAwait(false);
+                await error.WriteLineAsync(NotAUuid(uuidText)).ConfigureAwait(false);
                 return BadInput;
             }
 
-            string? secretText = parseResult.GetValue(secretOption);
-            byte[]? secret;
-            if (secretText is null)
+            if (!TryGetSecretOption(parseResult, secretOption, out byte[]? secret, out string? secretProblem))
             {
-                secret = SecretFormat.CreateRandomSecret();
-            }
-            else if (!SecretFormat.TryParseBase32(secretText, out secret))
-            {
-                await error.WriteLineAsync(
-                    $"--secret '{secretText}' is not valid base32 of at least {SecretFormat.MinimumSecretBytes * 8} bits; expected letters A-Z and digits 2-7, at least 16 characters.").ConfigureAwait(false);
+                await error.WriteLineAsync(secretProblem).ConfigureAwait(false);
                 return BadInput;
             }
 
@@ -129,50 +116,10 @@ internal static class UsersCommand
             }
 
             string dataDirectory = parseResult.GetValue(dataDirOption)!;
-            string? configOut = parseResult.GetValue(configOutOption);
-            string? registrarUrlText = parseResult.GetValue(registrarUrlOption);
-            string? publicHost = parseResult.GetValue(publicHostOption);
-            Uri? registrarUrl = null;
-            string? fingerprint = null;
-            if (configOut is null && (registrarUrlText is not null || publicHost is not null))
+            (ConfigFileTarget? configTarget, int configFailure) = await configFile.ResolveAsync(parseResult, dataDirectory, error).ConfigureAwait(false);
+            if (configFailure != 0)
             {
-                await error.WriteLineAsync("--registrar-url and --public-host go with --config-out FILE.").ConfigureAwait(false);
-                return BadInput;
-            }
-
-            if (configOut is not null)
-            {
-                if (registrarUrlText is null)
-                {
-                    registrarUrl = HiddenServerConfig.DefaultRegistrarUrl(publicHost);
-                }
-                else if (!Uri.TryCreate(registrarUrlText, UriKind.Absolute, out registrarUrl)
-                    || (registrarUrl.Scheme != Uri.UriSchemeHttps && registrarUrl.Scheme != Uri.UriSchemeHttp)
-                    || string.IsNullOrEmpty(registrarUrl.Host))
-                {
-                    await error.WriteLineAsync(
-                        $"--registrar-url '{registrarUrlText}' is not an https:// URL; expected e.g. https://rendezvous.example.com:8898/.").ConfigureAwait(false);
-                    return BadInput;
-                }
-
-                // The certificate serve will use (made now if it does not exist yet), so the file can pin it.
-                try
-                {
-                    RegistrarCertificateResult certificate = RegistrarCertificates.LoadOrCreate(
-                        dataDirectory, publicHost is { Length: > 0 } ? [publicHost] : []);
-                    fingerprint = certificate.Sha256Fingerprint;
-                    certificate.Certificate.Dispose();
-                }
-                catch (ArgumentException e)
-                {
-                    await error.WriteLineAsync($"--public-host '{publicHost}' is not a host name or IP address: {e.Message}").ConfigureAwait(false);
-                    return BadInput;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or System.Security.Cryptography.CryptographicException)
-                {
-                    await error.WriteLineAsync($"Cannot use the registrar certificate in {Path.GetFullPath(dataDirectory)}: {e.Message}").ConfigureAwait(false);
-                    return Failed;
-                }
+                return configFailure;
             }
 
             var entry = new SecretEntry(uuid, secret, step, digits, TimeProvider.System.GetUtcNow());
@@ -187,35 +134,20 @@ internal static class UsersCommand
                     $"UUID {uuid} already has a secret in {store.DatabasePath}; remove it first with 'rendezvous users remove {uuid}'.").ConfigureAwait(false);
                 return BadInput;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or SqliteException)
+            catch (Exception e) when (IsStoreFailure(e))
             {
                 return await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false);
             }
 
-            if (configOut is not null)
+            if (configTarget is not null && !configTarget.TryWrite(entry, out string? writeProblem))
             {
-                var config = new HiddenServerConfig(registrarUrl!, entry.Uuid, SecretFormat.ToBase32(entry.Secret), step, digits, fingerprint!);
-                try
-                {
-                    config.Write(configOut);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
-                {
-                    // Leave nothing half done: the entry goes again when its config file cannot be written.
-                    await store.RemoveAsync(entry.Uuid, CancellationToken.None).ConfigureAwait(false);
-                    await error.WriteLineAsync($"Cannot write the config file '{configOut}': {e.Message}; {entry.Uuid} was not added.").ConfigureAwait(false);
-                    return Failed;
-                }
+                // Leave nothing half done: the entry goes again when its config file cannot be written.
+                await store.RemoveAsync(entry.Uuid, CancellationToken.None).ConfigureAwait(false);
+                await error.WriteLineAsync($"{writeProblem}; {entry.Uuid} was not added.").ConfigureAwait(false);
+                return Failed;
             }
 
-            await output.WriteLineAsync($"UUID:   {entry.Uuid}").ConfigureAwait(false);
-            await output.WriteLineAsync($"Secret: {SecretFormat.ToBase32(entry.Secret)}").ConfigureAwait(false);
-            await output.WriteLineAsync($"URI:    {entry.ToOtpAuthUri()}").ConfigureAwait(false);
-            if (configOut is not null)
-            {
-                await output.WriteLineAsync($"Config: {Path.GetFullPath(configOut)} (registrar {registrarUrl}, fingerprint {fingerprint})").ConfigureAwait(false);
-            }
-
+            await WriteFieldsAsync(output, [("UUID:", entry.Uuid), .. SecretFields(entry), .. ConfigFields(configTarget)]).ConfigureAwait(false);
             return 0;
         });
         return add;
@@ -235,7 +167,7 @@ internal static class UsersCommand
             {
                 entries = await store.ListAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or SqliteException)
+            catch (Exception e) when (IsStoreFailure(e))
             {
                 return await ReportStoreFailureAsync(parseResult.InvocationConfiguration.Error, store, e).ConfigureAwait(false);
             }
@@ -245,7 +177,7 @@ internal static class UsersCommand
             {
                 await output.WriteLineAsync(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{entry.Uuid,-36}  {entry.Step,4}  {entry.Digits,6}  {entry.CreatedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z")).ConfigureAwait(false);
+                    $"{entry.Uuid,-36}  {entry.Step,4}  {entry.Digits,6}  {FormatCreated(entry)}")).ConfigureAwait(false);
             }
 
             return 0;
@@ -255,7 +187,7 @@ internal static class UsersCommand
 
     private static Command CreateRemove()
     {
-        var uuidArgument = new Argument<string>("uuid") { Description = "The hidden server's UUID." };
+        Argument<string> uuidArgument = CreateUuidArgument();
         Option<string> dataDirOption = CreateDataDirOption();
         var remove = new Command("remove", "Remove a hidden server; it can no longer register.");
         remove.Arguments.Add(uuidArgument);
@@ -267,7 +199,7 @@ internal static class UsersCommand
             string uuidText = parseResult.GetValue(uuidArgument)!;
             if (!SecretFormat.TryNormalizeUuid(uuidText, out string? uuid))
             {
-                await error.WriteLineAsync($"'{uuidText}' is not a UUID; expected the form 123e4567-e89b-12d3-a456-426614174000.").ConfigureAwait(false);
+                await error.WriteLineAsync(NotAUuid(uuidText)).ConfigureAwait(false);
                 return BadInput;
             }
 
@@ -277,7 +209,7 @@ internal static class UsersCommand
             {
                 removed = await store.RemoveAsync(uuid, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or SqliteException)
+            catch (Exception e) when (IsStoreFailure(e))
             {
                 return await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false);
             }
@@ -293,6 +225,85 @@ internal static class UsersCommand
         });
         return remove;
     }
+
+    /// <summary>
+    /// Looks up the entry a command names by its UUID argument: a malformed UUID, an absent entry or an
+    /// unusable database is reported on <paramref name="error"/> and gives the exit code instead.
+    /// </summary>
+    private static async Task<(SecretEntry? Entry, int Failure)> FindEntryAsync(
+        string uuidText, SqliteSecretStore store, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (!SecretFormat.TryNormalizeUuid(uuidText, out string? uuid))
+        {
+            await error.WriteLineAsync(NotAUuid(uuidText)).ConfigureAwait(false);
+            return (null, BadInput);
+        }
+
+        SecretEntry? entry;
+        try
+        {
+            entry = await store.TryGetAsync(uuid, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsStoreFailure(e))
+        {
+            return (null, await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false));
+        }
+
+        if (entry is null)
+        {
+            await error.WriteLineAsync(
+                $"UUID {uuid} has no secret in {store.DatabasePath}; 'rendezvous users list' shows the UUIDs there, 'rendezvous users add {uuid}' adds it.").ConfigureAwait(false);
+            return (null, Failed);
+        }
+
+        return (entry, 0);
+    }
+
+    /// <summary>Reads a <c>--secret BASE32</c> option: a random secret when absent, the problem (naming the value) when malformed.</summary>
+    private static bool TryGetSecretOption(
+        ParseResult parseResult, Option<string?> secretOption, [NotNullWhen(true)] out byte[]? secret, [NotNullWhen(false)] out string? problem)
+    {
+        string? secretText = parseResult.GetValue(secretOption);
+        if (secretText is null)
+        {
+            secret = SecretFormat.CreateRandomSecret();
+            problem = null;
+            return true;
+        }
+
+        if (SecretFormat.TryParseBase32(secretText, out secret))
+        {
+            problem = null;
+            return true;
+        }
+
+        problem = $"--secret '{secretText}' is not valid base32 of at least {SecretFormat.MinimumSecretBytes * 8} bits; expected letters A-Z and digits 2-7, at least 16 characters.";
+        return false;
+    }
+
+    private static string NotAUuid(string text) => $"'{text}' is not a UUID; expected the form 123e4567-e89b-12d3-a456-426614174000.";
+
+    private static string FormatCreated(SecretEntry entry) =>
+        string.Create(CultureInfo.InvariantCulture, $"{entry.CreatedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z");
+
+    /// <summary>The lines that hand a secret over: base32 and the otpauth:// URI.</summary>
+    private static (string Label, string Value)[] SecretFields(SecretEntry entry) =>
+        [("Secret:", SecretFormat.ToBase32(entry.Secret)), ("URI:", entry.ToOtpAuthUri())];
+
+    private static (string Label, string Value)[] ConfigFields(ConfigFileTarget? target) =>
+        target is null ? [] : [("Config:", target.Describe())];
+
+    /// <summary>Writes <c>Label: value</c> lines with the values aligned.</summary>
+    private static async Task WriteFieldsAsync(TextWriter output, IReadOnlyList<(string Label, string Value)> fields)
+    {
+        int width = fields.Max(field => field.Label.Length) + 1;
+        foreach ((string label, string value) in fields)
+        {
+            await output.WriteLineAsync(label.PadRight(width) + value).ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsStoreFailure(Exception exception) => exception is IOException or UnauthorizedAccessException or SqliteException;
 
     private static async Task<int> ReportStoreFailureAsync(TextWriter error, SqliteSecretStore store, Exception exception)
     {

@@ -1,10 +1,10 @@
-using System.CommandLine;
+using Rendezvous.Host.Commands;
 using Rendezvous.Security;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests.Commands;
 
-public sealed class UsersCommandTests
+public sealed partial class UsersCommandTests
 {
     private const string Uuid = "5f0c3f1e-8a3b-4c55-9d6e-0123456789ab";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
@@ -23,13 +23,13 @@ public sealed class UsersCommandTests
         CliResult result = await RunAsync("users", "add");
 
         Assert.That(result.ExitCode, Is.Zero, result.Error);
-        string uuid = Value(result.Output, "UUID:");
-        string secret = Value(result.Output, "Secret:");
+        string uuid = Cli.Value(result.Output, "UUID:");
+        string secret = Cli.Value(result.Output, "Secret:");
         Assert.That(SecretFormat.TryNormalizeUuid(uuid, out _), Is.True);
         Assert.That(SecretFormat.TryParseBase32(secret, out byte[]? bytes), Is.True);
         Assert.That(bytes, Has.Length.EqualTo(20));
         Assert.That(
-            Value(result.Output, "URI:"),
+            Cli.Value(result.Output, "URI:"),
             Is.EqualTo($"otpauth://totp/Rendezvous:{uuid}?secret={secret}&issuer=Rendezvous&algorithm=SHA1&digits=6&period=30"));
     }
 
@@ -56,7 +56,7 @@ public sealed class UsersCommandTests
         Assert.That(result.ExitCode, Is.Zero, result.Error);
         Assert.That(result.Output, Does.Contain(Uuid));
         Assert.That(result.Output, Does.Contain("STEP").And.Contain("DIGITS").And.Contain("CREATED"));
-        Assert.That(result.Output, Does.Not.Contain(Value(added.Output, "Secret:")));
+        Assert.That(result.Output, Does.Not.Contain(Cli.Value(added.Output, "Secret:")));
     }
 
     [Test]
@@ -150,7 +150,7 @@ public sealed class UsersCommandTests
         Environment.SetEnvironmentVariable("Rendezvous__DataDirectory", _directory.Path);
         try
         {
-            CliResult result = await RunWithoutDataDirAsync("users", "add", Uuid);
+            CliResult result = await Cli.RunAsync("users", "add", Uuid);
 
             Assert.That(result.ExitCode, Is.Zero, result.Error);
         }
@@ -162,20 +162,31 @@ public sealed class UsersCommandTests
         Assert.That(await SqliteSecretStore.ForDataDirectory(_directory.Path).TryGetAsync(Uuid).WaitAsync(Timeout), Is.Not.Null);
     }
 
-    private Task<CliResult> RunAsync(params string[] args) => RunWithoutDataDirAsync([.. args, "--data-dir", _directory.Path]);
-
-    private static async Task<CliResult> RunWithoutDataDirAsync(params string[] args)
+    [TestCase("show")]
+    [TestCase("rotate")]
+    [TestCase("export", "--config-out")]
+    public async Task Command_for_an_absent_uuid_fails_naming_it_and_writes_nothing(string command, params string[] withFileOption)
     {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        int exitCode = await Program.BuildRootCommand().Parse(args)
-            .InvokeAsync(new InvocationConfiguration { Output = output, Error = error })
-            .WaitAsync(Timeout);
-        return new CliResult(exitCode, output.ToString(), error.ToString());
+        CliResult result = await RunAsync(["users", command, Uuid, .. withFileOption.Select(option => $"{option}={ConfigPath}")]);
+
+        Assert.That(result.ExitCode, Is.EqualTo(UsersCommand.Failed));
+        Assert.That(result.Error, Does.Contain(Uuid).And.Contain("no secret"));
+        Assert.That(result.Output, Is.Empty);
+        Assert.That(File.Exists(ConfigPath), Is.False);
     }
 
-    private static string Value(string output, string label) =>
-        output.Split('\n').Single(line => line.StartsWith(label, StringComparison.Ordinal))[label.Length..].Trim();
+    [TestCase("show")]
+    [TestCase("rotate")]
+    [TestCase("export", "--config-out")]
+    public async Task Command_for_a_malformed_uuid_fails_naming_it(string command, params string[] withFileOption)
+    {
+        CliResult result = await RunAsync(["users", command, "not-a-uuid", .. withFileOption.Select(option => $"{option}={ConfigPath}")]);
 
-    private sealed record CliResult(int ExitCode, string Output, string Error);
+        Assert.That(result.ExitCode, Is.EqualTo(UsersCommand.BadInput));
+        Assert.That(result.Error, Does.Contain("'not-a-uuid' is not a UUID"));
+    }
+
+    private string ConfigPath => _directory.Combine("hidden.json");
+
+    private Task<CliResult> RunAsync(params string[] args) => Cli.RunAsync([.. args, "--data-dir", _directory.Path]);
 }

@@ -1,0 +1,154 @@
+using System.CommandLine;
+using System.Globalization;
+using Rendezvous.Host.Import;
+using Rendezvous.Security;
+using StackExchange.Redis;
+
+namespace Rendezvous.Host.Commands;
+
+/// <summary><c>rendezvous users import --from-redis</c>: migrate the hidden servers of an original node-rendezvous.</summary>
+internal static partial class UsersCommand
+{
+    /// <summary>The variable the password comes from when <c>--password</c> is not given, as with redis-cli.</summary>
+    internal const string RedisPasswordVariable = "REDISCLI_AUTH";
+
+    /// <summary>How long connecting (and authenticating) to Redis may take.</summary>
+    internal static readonly TimeSpan RedisConnectTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long one Redis command may take.</summary>
+    private static readonly TimeSpan RedisCommandTimeout = TimeSpan.FromSeconds(10);
+
+    private static Command CreateImport()
+    {
+        var fromRedisOption = new Option<string>("--from-redis")
+        {
+            Description = "The original node-rendezvous Redis server to read, HOST:PORT (HOST a name, an IPv4 address or [IPv6]).",
+            HelpName = "HOST:PORT",
+            Required = true,
+        };
+        var passwordOption = new Option<string?>("--password")
+        {
+            Description = $"The Redis password (AUTH). Defaults to ${RedisPasswordVariable}, like redis-cli; prefer that, since a flag shows in the process list.",
+            HelpName = "PASSWORD",
+        };
+        var dbOption = new Option<int>("--db")
+        {
+            Description = "The Redis database number to read.",
+            HelpName = "N",
+            DefaultValueFactory = _ => 0,
+        };
+        var dryRunOption = new Option<bool>("--dry-run")
+        {
+            Description = "Report what would be imported and skipped; write nothing.",
+        };
+        Option<string> dataDirOption = CreateDataDirOption();
+
+        var import = new Command(
+            "import",
+            "Import the hidden servers of an original node-rendezvous Redis database (key = UUID, value = JSON with authParams); existing entries are kept.");
+        import.Options.Add(fromRedisOption);
+        import.Options.Add(passwordOption);
+        import.Options.Add(dbOption);
+        import.Options.Add(dataDirOption);
+        import.Options.Add(dryRunOption);
+        import.SetAction(async (ParseResult parseResult, CancellationToken cancellationToken) =>
+        {
+            TextWriter output = parseResult.InvocationConfiguration.Output;
+            TextWriter error = parseResult.InvocationConfiguration.Error;
+
+            string fromRedis = parseResult.GetValue(fromRedisOption)!;
+            if (!CommandSupport.TryParseHostPort(fromRedis, allowPortZero: false, out string? host, out int port))
+            {
+                await error.WriteLineAsync(
+                    $"--from-redis '{fromRedis}' is not HOST:PORT; expected e.g. 127.0.0.1:6379, redis.example.com:6379 or [::1]:6379.").ConfigureAwait(false);
+                return BadInput;
+            }
+
+            int db = parseResult.GetValue(dbOption);
+            if (db < 0)
+            {
+                await error.WriteLineAsync($"--db {db} is not a database number; expected 0 or more (Redis has 0 to 15 unless configured otherwise).").ConfigureAwait(false);
+                return BadInput;
+            }
+
+            string? password = parseResult.GetValue(passwordOption)
+                ?? (Environment.GetEnvironmentVariable(RedisPasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null);
+            bool dryRun = parseResult.GetValue(dryRunOption);
+            string endpoint = host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
+
+            var options = new ConfigurationOptions
+            {
+                Password = password,
+                DefaultDatabase = db,
+                ClientName = "rendezvous-import",
+                AbortOnConnectFail = true,
+                ConnectRetry = 1,
+                ConnectTimeout = (int)RedisConnectTimeout.TotalMilliseconds,
+                AsyncTimeout = (int)RedisCommandTimeout.TotalMilliseconds,
+                SyncTimeout = (int)RedisCommandTimeout.TotalMilliseconds,
+            };
+            options.EndPoints.Add(host, port);
+
+            ConnectionMultiplexer redis;
+            try
+            {
+                redis = await ConnectionMultiplexer.ConnectAsync(options).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RedisConnectionException e)
+            {
+                await error.WriteLineAsync(DescribeConnectFailure(endpoint, password is not null, e)).ConfigureAwait(false);
+                return Failed;
+            }
+
+            await using (redis.ConfigureAwait(false))
+            {
+                SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(parseResult.GetValue(dataDirOption)!);
+                var importer = new NodeRendezvousImporter(store, output, dryRun, TimeProvider.System);
+                try
+                {
+                    await importer.ImportAsync(redis.GetDatabase(db), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is RedisException or RedisTimeoutException or RedisCommandException)
+                {
+                    if (importer.Scanned > 0)
+                    {
+                        await WriteImportTotalsAsync(output, importer, dryRun).ConfigureAwait(false);
+                    }
+
+                    await error.WriteLineAsync(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"Reading Redis at {endpoint} (db {db}) failed after {importer.Scanned} keys; the scan is incomplete: {e.Message}")).ConfigureAwait(false);
+                    return Failed;
+                }
+                catch (Exception e) when (IsStoreFailure(e))
+                {
+                    return await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false);
+                }
+
+                await WriteImportTotalsAsync(output, importer, dryRun).ConfigureAwait(false);
+                return 0;
+            }
+        });
+        return import;
+    }
+
+    private static string DescribeConnectFailure(string endpoint, bool withPassword, RedisConnectionException exception) => exception.FailureType switch
+    {
+        ConnectionFailureType.AuthenticationFailure when withPassword =>
+            $"Redis at {endpoint} refused the password (AUTH failed); give the right one with --password or ${RedisPasswordVariable}. Redis said: {exception.InnerException?.Message ?? exception.Message}",
+        ConnectionFailureType.AuthenticationFailure =>
+            $"Redis at {endpoint} requires a password; give it with --password or ${RedisPasswordVariable}. Redis said: {exception.InnerException?.Message ?? exception.Message}",
+        _ => string.Create(
+            CultureInfo.InvariantCulture,
+            $"Cannot connect to Redis at {endpoint} within {RedisConnectTimeout.TotalSeconds:0} s ({exception.FailureType}); check --from-redis HOST:PORT and that redis-server listens there."),
+    };
+
+    private static Task WriteImportTotalsAsync(TextWriter output, NodeRendezvousImporter importer, bool dryRun) =>
+        output.WriteLineAsync(dryRun
+            ? string.Create(
+                CultureInfo.InvariantCulture,
+                $"Dry run, nothing written. Keys scanned: {importer.Scanned}, would import: {importer.Imported}, skipped: {importer.Skipped}.")
+            : string.Create(
+                CultureInfo.InvariantCulture,
+                $"Keys scanned: {importer.Scanned}, imported: {importer.Imported}, skipped: {importer.Skipped}."));
+}

@@ -29,22 +29,13 @@ public sealed class PackageTests
     public async Task PackTheSolution()
     {
         _output = new TemporaryDirectory();
-        var testDirectory = Path.GetDirectoryName(typeof(PackageTests).Assembly.Location)!;
-        var configuration = new DirectoryInfo(testDirectory).Parent!.Name; // bin/<Configuration>/net10.0
-        var root = new DirectoryInfo(testDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Rendezvous.sln")))
-        {
-            root = root.Parent;
-        }
-
-        Assert.That(root, Is.Not.Null, $"no Rendezvous.sln above {testDirectory}");
         var start = new ProcessStartInfo(RendezvousProcess.Dotnet)
         {
-            WorkingDirectory = root!.FullName,
+            WorkingDirectory = RepositoryRoot.Path,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            ArgumentList = { "pack", "Rendezvous.sln", "--no-build", "-c", configuration, "-o", _output.Path, "-nologo", "--disable-build-servers", "-nodeReuse:false" },
+            ArgumentList = { "pack", "Rendezvous.sln", "--no-build", "-c", RepositoryRoot.Configuration, "-o", _output.Path, "-nologo", "--disable-build-servers", "-nodeReuse:false" },
         };
         using var pack = Process.Start(start)!;
         var output = pack.StandardOutput.ReadToEndAsync();

@@ -61,6 +61,14 @@ internal sealed class RendezvousProcess : IDisposable
     /// </summary>
     public static RendezvousProcess StartBinary(string workingDirectory, params string[] args) => Start(workingDirectory, rawOutput: true, args);
 
+    /// <summary>
+    /// Starts <c>LAUNCHER LAUNCHER-ARGS... dotnet rendezvous.dll &lt;args&gt;</c> with <paramref name="environment"/> added,
+    /// e.g. a shell that runs rendezvous as its own child. <see cref="Id"/> is then the launcher's.
+    /// </summary>
+    public static RendezvousProcess StartUnder(
+        string workingDirectory, string launcher, IEnumerable<string> launcherArgs, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        Start(workingDirectory, rawOutput: false, args, (launcher, [.. launcherArgs]), environment);
+
     /// <summary>The child's standard input, as bytes.</summary>
     public Stream StandardInput => _process.StandardInput.BaseStream;
 
@@ -73,10 +81,11 @@ internal sealed class RendezvousProcess : IDisposable
     /// <summary>The dotnet host that runs it.</summary>
     public static string Dotnet => DotnetHost();
 
-    private static RendezvousProcess Start(string workingDirectory, bool rawOutput, string[] args)
+    private static RendezvousProcess Start(
+        string workingDirectory, bool rawOutput, string[] args, (string FileName, string[] Args)? launcher = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dll = DllPath;
-        var start = new ProcessStartInfo(DotnetHost())
+        var start = new ProcessStartInfo(launcher?.FileName ?? DotnetHost())
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -84,6 +93,16 @@ internal sealed class RendezvousProcess : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (launcher is { } shell)
+        {
+            foreach (var arg in shell.Args)
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            start.ArgumentList.Add(DotnetHost());
+        }
+
         start.ArgumentList.Add(dll);
         foreach (var arg in args)
         {
@@ -94,6 +113,11 @@ internal sealed class RendezvousProcess : IDisposable
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("Rendezvous", StringComparison.OrdinalIgnoreCase)).ToList())
         {
             start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
         }
 
         var process = new Process { StartInfo = start };
@@ -169,9 +193,12 @@ internal sealed class RendezvousProcess : IDisposable
     }
 
     /// <summary>Sends SIGTERM, as a service manager does to stop a service.</summary>
-    public async Task TerminateAsync()
+    public Task TerminateAsync() => TerminateAsync(Id);
+
+    /// <summary>Sends SIGTERM to the process <paramref name="processId"/> (e.g. one a launcher started).</summary>
+    public static async Task TerminateAsync(int processId)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, UseShellExecute = false })!;
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", processId.ToString(System.Globalization.CultureInfo.InvariantCulture) }, UseShellExecute = false })!;
         using var cts = new CancellationTokenSource(TestTimeouts.Short);
         await kill.WaitForExitAsync(cts.Token);
         Assert.That(kill.ExitCode, Is.Zero, "kill -TERM failed");

@@ -52,11 +52,11 @@ public sealed partial class ServeCommandTests
 
     private sealed record Started(Uri RegistrarUrl, int RelayPort, string Fingerprint);
 
-    private async Task<Started> StartServeAsync()
+    private async Task<Started> StartServeAsync(params string[] extraArgs)
     {
         _serve = RendezvousProcess.Start(
             _directory.Path,
-            "serve", "--data-dir", _directory.Path, "--registrar-url", "https://127.0.0.1:0", "--rendezvous-endpoint", "127.0.0.1:0");
+            ["serve", "--data-dir", _directory.Path, "--registrar-url", "https://127.0.0.1:0", "--rendezvous-endpoint", "127.0.0.1:0", .. extraArgs]);
         var fingerprint = (await _serve.WaitForOutputAsync(Fingerprint())).Groups["fingerprint"].Value;
         var relayPort = int.Parse((await _serve.WaitForOutputAsync(RelayListening())).Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture);
         var url = new Uri((await _serve.WaitForOutputAsync(RegistrarListening())).Groups["url"].Value);
@@ -102,11 +102,11 @@ public sealed partial class ServeCommandTests
         });
     }
 
-    [Test]
-    public async Task A_user_added_by_a_second_process_while_serve_runs_registers_and_is_looked_up()
-    {
-        var started = await StartServeAsync();
+    /// <summary>A user added by <c>rendezvous users add</c> in a second process, registered with a TOTP code, then looked up.</summary>
+    private sealed record Registration(string Uuid, string Secret, string Code, RegistrarReply Registered, RegistrarReply LookedUp);
 
+    private async Task<Registration> AddUserThenRegisterAndLookUpAsync(Started started)
+    {
         var (exitCode, output, error) = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, "users", "add", "--data-dir", _directory.Path);
         Assert.That(exitCode, Is.Zero, error);
         var uuid = UuidLine().Match(output).Groups["uuid"].Value;
@@ -118,6 +118,15 @@ public sealed partial class ServeCommandTests
         var code = new Totp(Base32Encoding.ToBytes(secret)).ComputeTotp(DateTime.UtcNow);
         var registered = await registrar.RegisterAsync(uuid, code);
         var lookedUp = await registrar.LookUpAsync(uuid);
+        return new Registration(uuid, secret, code, registered, lookedUp);
+    }
+
+    [Test]
+    public async Task A_user_added_by_a_second_process_while_serve_runs_registers_and_is_looked_up()
+    {
+        var started = await StartServeAsync();
+
+        var (_, secret, _, registered, lookedUp) = await AddUserThenRegisterAndLookUpAsync(started);
 
         Assert.Multiple(() =>
         {

@@ -2,8 +2,8 @@ using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rendezvous.Host.Logging;
 using Rendezvous.Server;
 
 namespace Rendezvous.Host.Commands;
@@ -23,6 +23,8 @@ internal static class ServeCommand
         ("--public-host", "Rendezvous:Registrar:PublicHost", "Host name or address put into triples. Default: the host name the client used to reach the registrar.", "name"),
         ("--cert", "Rendezvous:CertificatePath", "PEM certificate for the registrar (with --key). Default: a self-signed one generated in the data folder.", "file"),
         ("--key", "Rendezvous:KeyPath", "PEM private key of --cert.", "file"),
+        ("--log-format", "Rendezvous:Logging:Format", "Log format, on the console and in --log-file: simple (one line per record) or json (one JSON object per line). Default: simple; journald's format on the console under systemd.", "simple|json"),
+        ("--log-file", "Rendezvous:Logging:File", "Also append the logs to this file (mode 0640), rolled over at 10 MiB with 5 files kept. Default: console only.", "file"),
     ];
 
     /// <summary>Builds the <c>serve</c> command.</summary>
@@ -53,7 +55,7 @@ internal static class ServeCommand
         return serve;
     }
 
-    /// <summary>Builds the host that <c>serve</c> runs: configuration layered as documented, console logs, the server with TOTP security.</summary>
+    /// <summary>Builds the host that <c>serve</c> runs: configuration layered as documented, logs (console, systemd, file), the server with TOTP security.</summary>
     /// <param name="overrides">Configuration keys set from flags; they win over every other source.</param>
     /// <returns>The host, not started.</returns>
     internal static IHost BuildHost(IReadOnlyDictionary<string, string?> overrides)
@@ -64,12 +66,7 @@ internal static class ServeCommand
             DisableDefaults = false,
         });
         builder.Configuration.AddInMemoryCollection(overrides);
-        builder.Logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            console.UseUtcTimestamp = true;
-        });
+        ServeLogging.Configure(builder);
         builder.Services.AddRendezvousServer().AddTotpSecurity();
         builder.Services.AddOptions<HostOptions>().Configure<IOptions<RendezvousServerOptions>>((host, server) =>
             host.ShutdownTimeout = server.Value.DrainTimeout + TimeSpan.FromSeconds(5));

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -25,6 +26,7 @@ public sealed class RendezvousConnectionHandler
     private readonly TimeProvider _time;
     private readonly RendezvousMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly HandshakeLimiter _handshakes = new();
 
     /// <summary>Creates a handler.</summary>
     /// <param name="broker">The broker that pairs connections.</param>
@@ -63,7 +65,30 @@ public sealed class RendezvousConnectionHandler
         var owned = true;
         try
         {
-            var (error, line) = await ReadFirstLineAsync(connection, cancellationToken).ConfigureAwait(false);
+            // One address may hold only so many connections that have not sent their line yet.
+            var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+            if (address is not null && !_handshakes.TryEnter(address, _options.CurrentValue.MaxHandshakesPerAddress))
+            {
+                _metrics.HandshakeFailed("too_many_handshakes");
+                ProtocolLog.HandshakeFailed(_logger, connection.RemoteEndPoint, "too_many_handshakes");
+                connection.Abort();
+                return;
+            }
+
+            HandshakeError? error;
+            HandshakeLine? line;
+            try
+            {
+                (error, line) = await ReadFirstLineAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (address is not null)
+                {
+                    _handshakes.Exit(address);
+                }
+            }
+
             if (error is { } refused)
             {
                 await RefuseAsync(connection, refused).ConfigureAwait(false);

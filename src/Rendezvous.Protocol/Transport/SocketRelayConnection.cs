@@ -30,6 +30,7 @@ public sealed partial class SocketRelayConnection : RelayConnection
     private Task<bool>? _sendLoop;
     private int _aborted;
     private int _disposed;
+    private Action? _onClosed;
 
     /// <summary>
     /// Guards the switch to a direct splice. It is the receive operation, which is private and locked
@@ -37,9 +38,10 @@ public sealed partial class SocketRelayConnection : RelayConnection
     /// </summary>
     private object Gate => _receiveOp;
 
-    private SocketRelayConnection(Socket socket, SocketTransportOptions options, MemoryPool<byte>? pool)
+    private SocketRelayConnection(Socket socket, SocketTransportOptions options, MemoryPool<byte>? pool, Action? onClosed)
     {
         _socket = socket;
+        _onClosed = onClosed;
         RemoteEndPoint = socket.RemoteEndPoint;
         _directBufferSize = Math.Clamp(options.MaxReceiveBufferSize, 1, MaxDirectBufferSize);
         _received = new Pipe(CreatePipeOptions(pool, options.MaxReceiveBufferSize));
@@ -77,7 +79,18 @@ public sealed partial class SocketRelayConnection : RelayConnection
             socket.NoDelay = true;
         }
 
-        return new SocketRelayConnection(socket, options, pool);
+        return new SocketRelayConnection(socket, options, pool, onClosed: null);
+    }
+
+    /// <summary>Wraps a connected socket; <paramref name="onClosed"/> runs once when the socket is closed (abort or dispose).</summary>
+    internal static SocketRelayConnection Create(Socket socket, SocketTransportOptions options, Action? onClosed)
+    {
+        if (options.NoDelay && socket.ProtocolType == ProtocolType.Tcp)
+        {
+            socket.NoDelay = true;
+        }
+
+        return new SocketRelayConnection(socket, options, pool: null, onClosed);
     }
 
     /// <summary>Connects to <paramref name="endPoint"/> and wraps the socket.</summary>
@@ -113,6 +126,7 @@ public sealed partial class SocketRelayConnection : RelayConnection
         }
 
         _socket.ResetAndDispose();
+        ReportClosed();
         try
         {
             _toSend?.Reader.CancelPendingRead();
@@ -136,6 +150,7 @@ public sealed partial class SocketRelayConnection : RelayConnection
         {
             // Both directions already ended (or failed and aborted both sockets): nothing is left to send or drain.
             _socket.Dispose();
+            ReportClosed();
             await _receiveLoop.ConfigureAwait(false);
             return;
         }
@@ -161,10 +176,13 @@ public sealed partial class SocketRelayConnection : RelayConnection
         await DrainInputAsync().ConfigureAwait(false);
 
         _socket.Dispose();
+        ReportClosed();
         await _received!.Reader.CompleteAsync().ConfigureAwait(false);
         await _receiveLoop.ConfigureAwait(false);
         await sendLoop.ConfigureAwait(false);
     }
+
+    private void ReportClosed() => Interlocked.Exchange(ref _onClosed, null)?.Invoke();
 
     private static InvalidOperationException Spliced() => new("The connection is spliced directly to another socket; its pipes are closed.");
 

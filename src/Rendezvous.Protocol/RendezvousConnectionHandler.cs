@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -25,6 +26,7 @@ public sealed class RendezvousConnectionHandler
     private readonly TimeProvider _time;
     private readonly RendezvousMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly HandshakeLimiter _handshakes = new();
 
     /// <summary>Creates a handler.</summary>
     /// <param name="broker">The broker that pairs connections.</param>
@@ -63,7 +65,30 @@ public sealed class RendezvousConnectionHandler
         var owned = true;
         try
         {
-            var (error, line) = await ReadFirstLineAsync(connection, cancellationToken).ConfigureAwait(false);
+            // One address may hold only so many connections that have not sent their line yet.
+            var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+            if (address is not null && !_handshakes.TryEnter(address, _options.CurrentValue.MaxHandshakesPerAddress))
+            {
+                _metrics.HandshakeFailed("too_many_handshakes");
+                ProtocolLog.HandshakeFailed(_logger, connection.RemoteEndPoint, "too_many_handshakes");
+                connection.Abort();
+                return;
+            }
+
+            HandshakeError? error;
+            HandshakeLine? line;
+            try
+            {
+                (error, line) = await ReadFirstLineAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (address is not null)
+                {
+                    _handshakes.Exit(address);
+                }
+            }
+
             if (error is { } refused)
             {
                 await RefuseAsync(connection, refused).ConfigureAwait(false);
@@ -205,6 +230,38 @@ public sealed class RendezvousConnectionHandler
 
     private async Task InitiateAsync(RelayConnection connection, string cookie, CancellationToken cancellationToken)
     {
+        var (status, parked, fromInitiator) = await WaitForResponderAsync(connection, cookie, cancellationToken).ConfigureAwait(false);
+        if (parked is null)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await RefuseAsync(connection, status == InitiateStatus.NotRegistered ? HandshakeError.NotRegistered : HandshakeError.NotReady).ConfigureAwait(false);
+            return;
+        }
+
+        // +OK first, then what each side sent while it waited, then the live splice. Nothing of the
+        // waiting phase (watches, kept bytes, the parked entry) is held while the session runs.
+        var responder = parked.Connection;
+        connection.Output.Write(ProtocolReplies.Ok);
+        connection.Output.Write(parked.EarlyBytes.Span);
+        responder.Output.Write(ProtocolReplies.Ok);
+        responder.Output.Write(fromInitiator.Span);
+        try
+        {
+            await SpliceAsync(connection, responder, parked.Uuid, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await responder.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for a responder to pair with, watching the initiator meanwhile.</summary>
+    /// <returns>Why there is no pairing, or the responder and the bytes the initiator sent while it waited.</returns>
+    private async Task<(InitiateStatus Status, ParkedResponder? Parked, ReadOnlyMemory<byte> Kept)> WaitForResponderAsync(
+        RelayConnection connection,
+        string cookie,
+        CancellationToken cancellationToken)
+    {
         // Watch the initiator while it waits, so one that is reset stops waiting. A clean half-close is
         // not a reason to give up: the initiator may have sent all it has and wait for the answer.
         using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -222,13 +279,14 @@ public sealed class RendezvousConnectionHandler
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
 
-        InitiateResult result;
-        ParkedResponder? parked = null;
+        var status = InitiateStatus.NotReady;
+        ParkedResponder? paired = null;
         try
         {
             for (var attempt = 0; ; attempt++)
             {
-                result = await _broker.InitiateAsync(cookie, leave.Token).ConfigureAwait(false);
+                var result = await _broker.InitiateAsync(cookie, leave.Token).ConfigureAwait(false);
+                status = result.Status;
                 if (result.Status != InitiateStatus.Paired || result.Responder is not { } taken)
                 {
                     break;
@@ -243,7 +301,7 @@ public sealed class RendezvousConnectionHandler
                     continue;
                 }
 
-                parked = taken;
+                paired = taken;
                 break;
             }
         }
@@ -253,31 +311,10 @@ public sealed class RendezvousConnectionHandler
             await stopWhenGone.ConfigureAwait(false);
         }
 
-        if (parked is null)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            await RefuseAsync(connection, result.Status == InitiateStatus.NotRegistered ? HandshakeError.NotRegistered : HandshakeError.NotReady).ConfigureAwait(false);
-            return;
-        }
-
-        var responder = parked.Connection;
-        try
-        {
-            await SpliceAsync(connection, watch.Kept, responder, parked.EarlyBytes, parked.Uuid, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await responder.DisposeAsync().ConfigureAwait(false);
-        }
+        return (status, paired, paired is null ? default : watch.Kept);
     }
 
-    private async Task SpliceAsync(
-        RelayConnection initiator,
-        ReadOnlyMemory<byte> fromInitiator,
-        RelayConnection responder,
-        ReadOnlyMemory<byte> fromResponder,
-        string? uuid,
-        CancellationToken cancellationToken)
+    private async Task SpliceAsync(RelayConnection initiator, RelayConnection responder, string? uuid, CancellationToken cancellationToken)
     {
         _metrics.SessionStarted();
         var activity = uuid is null ? null : _broker.Activity.StartSession(uuid);
@@ -285,11 +322,6 @@ public sealed class RendezvousConnectionHandler
         var end = "failed";
         try
         {
-            // +OK first, then what each side sent while it waited, then the live splice.
-            initiator.Output.Write(ProtocolReplies.Ok);
-            initiator.Output.Write(fromResponder.Span);
-            responder.Output.Write(ProtocolReplies.Ok);
-            responder.Output.Write(fromInitiator.Span);
             var flushes = Task.WhenAll(initiator.Output.FlushAsync(cancellationToken).AsTask(), responder.Output.FlushAsync(cancellationToken).AsTask());
             await flushes.ConfigureAwait(false);
 

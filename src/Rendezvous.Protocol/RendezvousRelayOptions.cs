@@ -23,4 +23,18 @@ public sealed class RendezvousRelayOptions
     /// sender (backpressure); also bounds bytes kept from a parked responder. Defaults to 64 KiB.
     /// </summary>
     public int MaxBufferedBytesPerDirection { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// How many rendezvous connections (sockets: parked, waiting, spliced or still handshaking) the relay
+    /// holds at once; a connection accepted beyond it is closed at once and counted as a handshake failure
+    /// (<c>too_many_connections</c>). A spliced session holds two. Defaults to 20,000.
+    /// </summary>
+    public int MaxConnections { get; set; } = 20_000;
+
+    /// <summary>
+    /// How many connections from one client IP address may be waiting for their first line at once; one
+    /// beyond it is closed at once and counted as a handshake failure (<c>too_many_handshakes</c>).
+    /// Parked and spliced connections do not count. Defaults to 64.
+    /// </summary>
+    public int MaxHandshakesPerAddress { get; set; } = 64;
 }

@@ -12,14 +12,6 @@ namespace Rendezvous.Protocol.Splicing;
 /// </summary>
 public static class Splicer
 {
-    private enum CopyEnd
-    {
-        Completed,
-        ReadFailed,
-        WriteFailed,
-        Canceled,
-    }
-
     /// <summary>Splices <paramref name="initiator"/> and <paramref name="responder"/> until both directions end.</summary>
     /// <param name="initiator">The mobile client's connection.</param>
     /// <param name="responder">The hidden server's connection.</param>
@@ -36,9 +28,6 @@ public static class Splicer
         ArgumentNullException.ThrowIfNull(initiator);
         ArgumentNullException.ThrowIfNull(responder);
 
-        var up = new Direction(initiator.Input, responder.Output, onBytes);
-        var down = new Direction(responder.Input, initiator.Output, onBytes);
-
         using var registration = cancellationToken.Register(static state =>
         {
             var (a, b) = ((RelayConnection, RelayConnection))state!;
@@ -46,8 +35,24 @@ public static class Splicer
             b.Abort();
         }, (initiator, responder));
 
-        var upTask = up.RunAsync();
-        var downTask = down.RunAsync();
+        Task<CopyEnd> upTask;
+        Task<CopyEnd> downTask;
+        Direction? up = null;
+        Direction? down = null;
+        var direct = initiator is SocketRelayConnection socketInitiator && responder is SocketRelayConnection socketResponder
+            && await TrySpliceDirectAsync(socketInitiator, socketResponder, onBytes).ConfigureAwait(false);
+        if (direct)
+        {
+            upTask = ((SocketRelayConnection)initiator).DirectRelay;
+            downTask = ((SocketRelayConnection)responder).DirectRelay;
+        }
+        else
+        {
+            up = new Direction(initiator.Input, responder.Output, onBytes);
+            down = new Direction(responder.Input, initiator.Output, onBytes);
+            upTask = up.RunAsync();
+            downTask = down.RunAsync();
+        }
 
         var first = await Task.WhenAny(upTask, downTask).ConfigureAwait(false);
         if (first.Result != CopyEnd.Completed)
@@ -65,10 +70,33 @@ public static class Splicer
             responder.Abort();
         }
 
+        // A direct splice knows which side failed first; its completions may come in either order.
+        var upFirst = direct ? ((SocketRelayConnection)initiator).FailedFirst || (first == upTask && !((SocketRelayConnection)responder).FailedFirst) : first == upTask;
         var end = cancellationToken.IsCancellationRequested
             ? SpliceEnd.Canceled
-            : Blame(first == upTask ? upEnd : downEnd, first == upTask, upEnd, downEnd);
-        return new SpliceResult(end, up.Bytes, down.Bytes);
+            : Blame(upFirst ? upEnd : downEnd, upFirst, upEnd, downEnd);
+        return up is not null && down is not null
+            ? new SpliceResult(end, up.Bytes, down.Bytes)
+            : new SpliceResult(end, ((SocketRelayConnection)initiator).RelayedDirectly, ((SocketRelayConnection)responder).RelayedDirectly);
+    }
+
+    /// <summary>
+    /// Two socket connections are spliced socket to socket when both are idle (the usual case right after
+    /// pairing): no pipes, no copy loops of the splicer's own. Otherwise the pipe splice runs.
+    /// </summary>
+    private static async ValueTask<bool> TrySpliceDirectAsync(SocketRelayConnection initiator, SocketRelayConnection responder, Action<long>? onBytes)
+    {
+        try
+        {
+            return await SocketRelayConnection.TrySpliceDirectAsync(initiator, responder, onBytes).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // Handing the outputs over failed: a socket is gone. The relay loops see it and end.
+            initiator.Abort();
+            responder.Abort();
+            return true;
+        }
     }
 
     private static SpliceEnd Blame(CopyEnd firstEnd, bool firstIsUp, CopyEnd upEnd, CopyEnd downEnd)

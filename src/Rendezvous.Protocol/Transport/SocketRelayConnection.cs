@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Rendezvous.Protocol.Splicing;
 
 namespace Rendezvous.Protocol.Transport;
 
@@ -9,36 +10,54 @@ namespace Rendezvous.Protocol.Transport;
 /// A <see cref="RelayConnection"/> over a connected TCP socket. Unlike Kestrel's socket transport it can
 /// end only the sending direction (<c>Socket.Shutdown(SocketShutdown.Send)</c>), which the rendezvous
 /// protocol needs to pass half-closes on. Receives start with a zero-byte read so that an idle
-/// connection holds no buffer.
+/// connection holds no buffer. Two such connections can be spliced directly (see
+/// <see cref="Splicing.Splicer"/>): their pipes are then released and each receive loop copies straight
+/// into the other socket with a pooled buffer it holds only while data flows.
 /// </summary>
-public sealed class SocketRelayConnection : RelayConnection
+public sealed partial class SocketRelayConnection : RelayConnection
 {
     private const int ReceiveSegmentSize = 16 * 1024;
+    private const int MaxDirectBufferSize = 64 * 1024;
     private static readonly TimeSpan DefaultLingerDrain = TimeSpan.FromSeconds(2);
 
     private readonly Socket _socket;
-    private readonly Pipe _received;
-    private readonly Pipe _toSend;
-    private readonly Task _receiveLoop;
-    private readonly Task _sendLoop;
+    private readonly SocketOperation _receiveOp = new();
+    private readonly int _directBufferSize;
+    private readonly Task<CopyEnd> _receiveLoop;
+    private Pipe? _received;
+    private Pipe? _toSend;
+    private SocketOperation? _sendOp;
+    private Task<bool>? _sendLoop;
     private int _aborted;
     private int _disposed;
+    private Action? _onClosed;
 
-    private SocketRelayConnection(Socket socket, SocketTransportOptions options, MemoryPool<byte>? pool)
+    /// <summary>
+    /// Guards the switch to a direct splice. It is the receive operation, which is private and locked
+    /// nowhere else: one object less per connection (there are two per session and thousands of sessions).
+    /// </summary>
+    private object Gate => _receiveOp;
+
+    private SocketRelayConnection(Socket socket, SocketTransportOptions options, MemoryPool<byte>? pool, Action? onClosed)
     {
         _socket = socket;
+        _onClosed = onClosed;
         RemoteEndPoint = socket.RemoteEndPoint;
+        _directBufferSize = Math.Clamp(options.MaxReceiveBufferSize, 1, MaxDirectBufferSize);
         _received = new Pipe(CreatePipeOptions(pool, options.MaxReceiveBufferSize));
         _toSend = new Pipe(CreatePipeOptions(pool, options.MaxSendBufferSize));
+        _sendOp = new SocketOperation();
         _receiveLoop = ReceiveLoopAsync();
         _sendLoop = SendLoopAsync();
     }
 
     /// <inheritdoc />
-    public override PipeReader Input => _received.Reader;
+    /// <exception cref="InvalidOperationException">The connection was spliced directly; its pipes are gone.</exception>
+    public override PipeReader Input => (_received ?? throw Spliced()).Reader;
 
     /// <inheritdoc />
-    public override PipeWriter Output => _toSend.Writer;
+    /// <exception cref="InvalidOperationException">The connection was spliced directly; its pipes are gone.</exception>
+    public override PipeWriter Output => (_toSend ?? throw Spliced()).Writer;
 
     /// <inheritdoc />
     public override EndPoint? RemoteEndPoint { get; }
@@ -60,7 +79,18 @@ public sealed class SocketRelayConnection : RelayConnection
             socket.NoDelay = true;
         }
 
-        return new SocketRelayConnection(socket, options, pool);
+        return new SocketRelayConnection(socket, options, pool, onClosed: null);
+    }
+
+    /// <summary>Wraps a connected socket; <paramref name="onClosed"/> runs once when the socket is closed (abort or dispose).</summary>
+    internal static SocketRelayConnection Create(Socket socket, SocketTransportOptions options, Action? onClosed)
+    {
+        if (options.NoDelay && socket.ProtocolType == ProtocolType.Tcp)
+        {
+            socket.NoDelay = true;
+        }
+
+        return new SocketRelayConnection(socket, options, pool: null, onClosed);
     }
 
     /// <summary>Connects to <paramref name="endPoint"/> and wraps the socket.</summary>
@@ -96,8 +126,16 @@ public sealed class SocketRelayConnection : RelayConnection
         }
 
         _socket.ResetAndDispose();
-        _toSend.Reader.CancelPendingRead();
-        _received.Writer.CancelPendingFlush();
+        ReportClosed();
+        try
+        {
+            _toSend?.Reader.CancelPendingRead();
+            _received?.Writer.CancelPendingFlush();
+        }
+        catch (InvalidOperationException)
+        {
+            // The pipes were completed meanwhile: nothing waits on them.
+        }
     }
 
     /// <inheritdoc />
@@ -108,13 +146,24 @@ public sealed class SocketRelayConnection : RelayConnection
             return;
         }
 
+        if (IsSplicedDirectly)
+        {
+            // Both directions already ended (or failed and aborted both sockets): nothing is left to send or drain.
+            _socket.Dispose();
+            ReportClosed();
+            await _receiveLoop.ConfigureAwait(false);
+            return;
+        }
+
         // Send what was written, then FIN.
-        await _toSend.Writer.CompleteAsync().ConfigureAwait(false);
+        var toSend = _toSend!;
+        var sendLoop = _sendLoop!;
+        await toSend.Writer.CompleteAsync().ConfigureAwait(false);
         using (var sendDeadline = new CancellationTokenSource(DefaultLingerDrain))
         {
             try
             {
-                await _sendLoop.WaitAsync(sendDeadline.Token).ConfigureAwait(false);
+                await sendLoop.WaitAsync(sendDeadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -127,38 +176,15 @@ public sealed class SocketRelayConnection : RelayConnection
         await DrainInputAsync().ConfigureAwait(false);
 
         _socket.Dispose();
-        await _received.Reader.CompleteAsync().ConfigureAwait(false);
+        ReportClosed();
+        await _received!.Reader.CompleteAsync().ConfigureAwait(false);
         await _receiveLoop.ConfigureAwait(false);
-        await _sendLoop.ConfigureAwait(false);
+        await sendLoop.ConfigureAwait(false);
     }
 
-    private async Task DrainInputAsync()
-    {
-        if (Volatile.Read(ref _aborted) != 0)
-        {
-            return;
-        }
+    private void ReportClosed() => Interlocked.Exchange(ref _onClosed, null)?.Invoke();
 
-        using var deadline = new CancellationTokenSource(DefaultLingerDrain);
-        long drained = 0;
-        try
-        {
-            while (drained < 4 * ReceiveSegmentSize)
-            {
-                var result = await _received.Reader.ReadAsync(deadline.Token).ConfigureAwait(false);
-                drained += result.Buffer.Length;
-                _received.Reader.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    return;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or InvalidOperationException)
-        {
-            // Timed out, reset by the peer, or the reader was already completed by its user: nothing to drain.
-        }
-    }
+    private static InvalidOperationException Spliced() => new("The connection is spliced directly to another socket; its pipes are closed.");
 
     private static PipeOptions CreatePipeOptions(MemoryPool<byte>? pool, int pauseThreshold) => new(
         pool: pool,
@@ -169,102 +195,32 @@ public sealed class SocketRelayConnection : RelayConnection
         minimumSegmentSize: ReceiveSegmentSize,
         useSynchronizationContext: false);
 
-    private async Task ReceiveLoopAsync()
+    private async Task DrainInputAsync()
     {
-        await Task.Yield();
-        var writer = _received.Writer;
-        Exception? error = null;
+        if (Volatile.Read(ref _aborted) != 0)
+        {
+            return;
+        }
+
+        var input = _received!.Reader;
+        using var deadline = new CancellationTokenSource(DefaultLingerDrain);
+        long drained = 0;
         try
         {
-            while (true)
+            while (drained < 4 * ReceiveSegmentSize)
             {
-                // Wait for data without holding a buffer, so idle connections cost no buffer memory.
-                await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-
-                var memory = writer.GetMemory(ReceiveSegmentSize);
-                var read = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
-                if (read == 0)
+                var result = await input.ReadAsync(deadline.Token).ConfigureAwait(false);
+                drained += result.Buffer.Length;
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
                 {
-                    break;
-                }
-
-                writer.Advance(read);
-                var flush = await writer.FlushAsync().ConfigureAwait(false);
-                if (flush.IsCompleted || flush.IsCanceled)
-                {
-                    break;
+                    return;
                 }
             }
         }
-        catch (SocketException ex)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or InvalidOperationException)
         {
-            error = new IOException($"The connection was reset or failed ({ex.SocketErrorCode}).", ex);
+            // Timed out, reset by the peer, or the reader was already completed by its user: nothing to drain.
         }
-        catch (ObjectDisposedException ex)
-        {
-            error = new IOException("The connection was aborted.", ex);
-        }
-
-        if (error is null && Volatile.Read(ref _aborted) != 0)
-        {
-            error = new IOException("The connection was aborted.");
-        }
-
-        await writer.CompleteAsync(error).ConfigureAwait(false);
-    }
-
-    private async Task SendLoopAsync()
-    {
-        await Task.Yield();
-        var reader = _toSend.Reader;
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync().ConfigureAwait(false);
-                if (result.IsCanceled)
-                {
-                    error = new IOException("The connection was aborted.");
-                    break;
-                }
-
-                var buffer = result.Buffer;
-                if (!buffer.IsEmpty)
-                {
-                    foreach (var segment in buffer)
-                    {
-                        await _socket.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
-                    }
-                }
-
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-            }
-
-            if (Volatile.Read(ref _aborted) == 0)
-            {
-                _socket.Shutdown(SocketShutdown.Send);
-            }
-        }
-        catch (SocketException ex)
-        {
-            error = new IOException($"Sending failed ({ex.SocketErrorCode}).", ex);
-        }
-        catch (ObjectDisposedException ex)
-        {
-            error = new IOException("The connection was aborted.", ex);
-        }
-        catch (Exception ex)
-        {
-            // The writer completed Output with an error: the session failed, so reset the connection.
-            error = ex;
-            Abort();
-        }
-
-        await reader.CompleteAsync(error).ConfigureAwait(false);
     }
 }

@@ -48,17 +48,42 @@ public sealed class SocketRelayListener : IAsyncDisposable
         return new SocketRelayListener(socket, options ?? new SocketTransportOptions());
     }
 
+    /// <summary>The buffer limits given to accepted connections.</summary>
+    public SocketTransportOptions Options => _options;
+
     /// <summary>Waits for the next connection.</summary>
     /// <param name="cancellationToken">Stops waiting; the listener is not closed by it.</param>
     /// <returns>The accepted connection, or <see langword="null"/> when the listener was closed.</returns>
     public async ValueTask<SocketRelayConnection?> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        while (true)
+        while (await AcceptSocketAsync(cancellationToken).ConfigureAwait(false) is { } accepted)
         {
-            Socket accepted;
             try
             {
-                accepted = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                return SocketRelayConnection.Create(accepted, _options);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                accepted.Dispose();
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Waits for the next connection and returns its socket without wrapping it, for a caller that may
+    /// refuse it first (then wrap it with <c>SocketRelayConnection.Create</c>).
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting; the listener is not closed by it.</param>
+    /// <returns>The accepted socket, or <see langword="null"/> when the listener was closed.</returns>
+    public async ValueTask<Socket?> AcceptSocketAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            try
+            {
+                return await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (ObjectDisposedException)
             {
@@ -71,16 +96,6 @@ public sealed class SocketRelayListener : IAsyncDisposable
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {
                 // The client gave up before we accepted it; wait for the next one.
-                continue;
-            }
-
-            try
-            {
-                return SocketRelayConnection.Create(accepted, _options);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                accepted.Dispose();
             }
         }
     }

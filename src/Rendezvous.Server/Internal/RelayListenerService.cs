@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol;
 using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Internal;
 using Rendezvous.Protocol.Registrar;
 using Rendezvous.Protocol.Transport;
 
@@ -21,9 +22,12 @@ internal sealed class RelayListenerService(
     IOptions<RendezvousServerOptions> serverOptions,
     IOptions<RendezvousRelayOptions> relayOptions,
     TimeProvider time,
+    RendezvousMetrics metrics,
     ILogger<RelayListenerService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private Action? _connectionClosed;
+    private int _open;
     private readonly CancellationTokenSource _hardStop = new();
     private SocketRelayListener? _listener;
     private Task? _acceptLoop;
@@ -106,14 +110,19 @@ internal sealed class RelayListenerService(
         _hardStop.Dispose();
     }
 
+    /// <summary>How many accepted sockets are open now (parked, waiting, spliced or handshaking).</summary>
+    internal int OpenConnections => Volatile.Read(ref _open);
+
     private async Task AcceptLoopAsync(SocketRelayListener listener)
     {
+        var maxConnections = relayOptions.Value.MaxConnections;
+        _connectionClosed ??= () => Interlocked.Decrement(ref _open);
         while (true)
         {
-            SocketRelayConnection? connection;
+            Socket? socket;
             try
             {
-                connection = await listener.AcceptAsync().ConfigureAwait(false);
+                socket = await listener.AcceptSocketAsync().ConfigureAwait(false);
             }
             catch (SocketException ex)
             {
@@ -123,9 +132,32 @@ internal sealed class RelayListenerService(
                 continue;
             }
 
-            if (connection is null)
+            if (socket is null)
             {
                 return;
+            }
+
+            if (Interlocked.Increment(ref _open) > maxConnections)
+            {
+                // Over the cap: close at once (a reset, so nothing lingers) and count it.
+                Interlocked.Decrement(ref _open);
+                metrics.HandshakeFailed("too_many_connections");
+                ServerLog.ConnectionRefusedOverCap(logger, maxConnections);
+                socket.ResetAndDispose();
+                continue;
+            }
+
+            SocketRelayConnection connection;
+            try
+            {
+                connection = SocketRelayConnection.Create(socket, listener.Options, _connectionClosed);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Reset before it could be set up.
+                Interlocked.Decrement(ref _open);
+                socket.Dispose();
+                continue;
             }
 
             var id = Interlocked.Increment(ref _nextId);

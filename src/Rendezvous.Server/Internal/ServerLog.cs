@@ -30,6 +30,9 @@ internal static partial class ServerLog
     [LoggerMessage(3021, LogLevel.Error, "A rendezvous connection failed unexpectedly", EventName = "ConnectionCrashed")]
     public static partial void ConnectionCrashed(ILogger logger, Exception exception);
 
+    [LoggerMessage(3022, LogLevel.Debug, "Rendezvous connection refused: {MaxConnections} connections are open (Rendezvous:Relay:MaxConnections)", EventName = "ConnectionRefusedOverCap")]
+    public static partial void ConnectionRefusedOverCap(ILogger logger, int maxConnections);
+
     [LoggerMessage(3030, LogLevel.Warning, "Registrar request failed", EventName = "RegistrarRequestFailed")]
     public static partial void RegistrarRequestFailed(ILogger logger, Exception exception);
 

@@ -74,6 +74,16 @@ internal sealed class ServerOptionsValidator :
             errors.Add($"Rendezvous:Relay:MaxBufferedBytesPerDirection is {options.MaxBufferedBytesPerDirection}; it must be between 1024 and 67108864.");
         }
 
+        if (options.MaxConnections is < 2 or > 1_000_000)
+        {
+            errors.Add($"Rendezvous:Relay:MaxConnections is {options.MaxConnections}; it must be between 2 and 1000000 (a spliced session holds two connections).");
+        }
+
+        if (options.MaxHandshakesPerAddress is < 1 or > 1_000_000)
+        {
+            errors.Add($"Rendezvous:Relay:MaxHandshakesPerAddress is {options.MaxHandshakesPerAddress}; it must be between 1 and 1000000.");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -1,0 +1,143 @@
+using Rendezvous.Protocol;
+using Rendezvous.Server.Internal;
+using Rendezvous.Tests.Common;
+
+namespace Rendezvous.Server.Tests.Relay;
+
+/// <summary>Rendezvous:Relay:MaxConnections and MaxHandshakesPerAddress: over a cap a connection is closed at once and counted.</summary>
+public sealed class ConnectionLimitsTests : ServerTestBase
+{
+    [Test]
+    public async Task Connection_beyond_max_connections_is_closed_at_once_and_counted()
+    {
+        await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:MaxConnections"] = "2" });
+        using var refusals = new HandshakeFailureListener(Server.Services);
+        using var first = await ConnectAsync();
+        using var second = await ConnectAsync();
+
+        Assert.That(await ConnectAndWaitForEndAsync(), Is.AnyOf(PeerEnd.Reset, PeerEnd.Closed));
+        await WaitUntilAsync(() => refusals.Count("too_many_connections") == 1);
+        Assert.That(await first.StaysQuietAsync(), Is.True, "the connections under the cap are untouched");
+    }
+
+    [Test]
+    public async Task Closed_connection_frees_its_place_under_max_connections()
+    {
+        await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:MaxConnections"] = "2" });
+        using var first = await ConnectAsync();
+        using (var second = await ConnectWithLineAsync("Iunknown"))
+        {
+            Assert.That(await second.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
+            Assert.That(await second.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
+        }
+
+        using var next = await ConnectWithLineAsync("Ianother");
+
+        Assert.That(await next.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
+    }
+
+    [Test]
+    public async Task Spliced_sessions_count_two_connections_each_against_max_connections()
+    {
+        await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:MaxConnections"] = "3" });
+        using var refusals = new HandshakeFailureListener(Server.Services);
+        var (initiator, responder) = await PairAsync();
+        using (initiator)
+        using (responder)
+        {
+            using var third = await ConnectAsync();
+
+            Assert.That(await ConnectAndWaitForEndAsync(), Is.AnyOf(PeerEnd.Reset, PeerEnd.Closed));
+            await WaitUntilAsync(() => refusals.Count("too_many_connections") == 1);
+            await initiator.SendAsync("still spliced");
+            Assert.That(System.Text.Encoding.ASCII.GetString(await responder.ReadExactlyAsync(13)), Is.EqualTo("still spliced"));
+        }
+    }
+
+    [Test]
+    public async Task Handshakes_beyond_the_per_address_limit_are_closed_and_counted()
+    {
+        await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:MaxHandshakesPerAddress"] = "2" });
+        using var refusals = new HandshakeFailureListener(Server.Services);
+        var silent = new[] { await ConnectAsync(), await ConnectAsync(), await ConnectAsync() };
+        try
+        {
+            // The handlers start in any order: whichever came third is closed, the other two wait for their line.
+            await WaitUntilAsync(() => refusals.Count("too_many_handshakes") == 1);
+            var waiting = new List<LoopbackClient>();
+            foreach (var client in silent)
+            {
+                if (await EndsWithinAsync(client, TestTimeouts.Quiet) is not { } end)
+                {
+                    waiting.Add(client);
+                }
+                else
+                {
+                    Assert.That(end, Is.AnyOf(PeerEnd.Reset, PeerEnd.Closed));
+                }
+            }
+
+            Assert.That(waiting, Has.Count.EqualTo(2));
+            Assert.That(await waiting[0].StaysQuietAsync(), Is.True);
+
+            // A connection that sent its line no longer counts: a new one from the same address gets in.
+            await waiting[0].SendAsync("Iunknown\n");
+            Assert.That(await waiting[0].ReadLineAsync(), Is.EqualTo("-ERR not registered"));
+            using var next = await ConnectWithLineAsync("Ianother");
+            Assert.That(await next.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
+        }
+        finally
+        {
+            foreach (var client in silent)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Connects and waits for the server to close the connection; a connect reset by the server counts as a reset.</summary>
+    private async Task<PeerEnd> ConnectAndWaitForEndAsync()
+    {
+        try
+        {
+            using var client = await ConnectAsync();
+            return await client.WaitForEndAsync();
+        }
+        catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionRefused)
+        {
+            return PeerEnd.Reset;
+        }
+    }
+
+    /// <summary>How the connection ended, or <see langword="null"/> when it is still open after <paramref name="wait"/>.</summary>
+    private static async Task<PeerEnd?> EndsWithinAsync(LoopbackClient client, TimeSpan wait)
+    {
+        try
+        {
+            return await client.WaitForEndAsync(wait);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    [Test]
+    public void Limits_out_of_range_are_reported_with_the_key_and_the_accepted_range()
+    {
+        var result = new ServerOptionsValidator().Validate(null, new RendezvousRelayOptions { MaxConnections = 1, MaxHandshakesPerAddress = 0 });
+
+        Assert.That(result.Failed, Is.True);
+        Assert.That(result.Failures, Has.Some.EqualTo("Rendezvous:Relay:MaxConnections is 1; it must be between 2 and 1000000 (a spliced session holds two connections)."));
+        Assert.That(result.Failures, Has.Some.EqualTo("Rendezvous:Relay:MaxHandshakesPerAddress is 0; it must be between 1 and 1000000."));
+    }
+
+    [Test]
+    public void Default_limits_leave_room_for_nine_thousand_sessions_and_their_parked_connections()
+    {
+        var defaults = new RendezvousRelayOptions();
+
+        Assert.That(defaults.MaxConnections, Is.GreaterThanOrEqualTo(18_000 + 1_000));
+        Assert.That(defaults.MaxHandshakesPerAddress, Is.EqualTo(64));
+    }
+}

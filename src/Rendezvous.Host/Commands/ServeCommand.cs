@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rendezvous.Host.Admin;
 using Rendezvous.Server;
 
 namespace Rendezvous.Host.Commands;
@@ -23,6 +24,7 @@ internal static class ServeCommand
         ("--public-host", "Rendezvous:Registrar:PublicHost", "Host name or address put into triples. Default: the host name the client used to reach the registrar.", "name"),
         ("--cert", "Rendezvous:CertificatePath", "PEM certificate for the registrar (with --key). Default: a self-signed one generated in the data folder.", "file"),
         ("--key", "Rendezvous:KeyPath", "PEM private key of --cert.", "file"),
+        ("--admin-url", "Rendezvous:Admin:Url", "Where the admin page, /metrics and /healthz listen, or 'none' to turn them off. Default: http://127.0.0.1:8893.", "url"),
     ];
 
     /// <summary>Builds the <c>serve</c> command.</summary>
@@ -71,6 +73,7 @@ internal static class ServeCommand
             console.UseUtcTimestamp = true;
         });
         builder.Services.AddRendezvousServer().AddTotpSecurity();
+        builder.Services.AddRendezvousAdmin(builder.Configuration);
         builder.Services.AddOptions<HostOptions>().Configure<IOptions<RendezvousServerOptions>>((host, server) =>
             host.ShutdownTimeout = server.Value.DrainTimeout + TimeSpan.FromSeconds(5));
         return builder.Build();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test of the solution, then prints the totals as "N passed, N failed".
 # Installs what the tests need first: Debian's openssh-server and openssh-client, for the test that
-# runs the quickstart's ssh-through-rendezvous step against a real sshd.
+# runs the quickstart's ssh-through-rendezvous step against a real sshd; chromium and chromium-driver,
+# for the admin page's end-to-end test in a real headless browser.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,8 @@ install_packages() {
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
   install_packages "${missing[@]}"
 fi

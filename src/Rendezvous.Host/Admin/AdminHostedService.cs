@@ -173,7 +173,9 @@ internal sealed class AdminHostedService(
         headers.XFrameOptions = "DENY";
         headers["Referrer-Policy"] = "no-referrer";
         headers.XContentTypeOptions = "nosniff";
-        headers.CacheControl = "no-store";
+        // Exactly what anti-forgery sets on pages with forms, so it has nothing to override (and nothing to warn about).
+        headers.CacheControl = "no-cache, no-store";
+        headers.Pragma = "no-cache";
         return next(context);
     }
 

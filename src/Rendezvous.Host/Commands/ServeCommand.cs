@@ -129,6 +129,10 @@ internal static class ServeCommand
                 await WriteFailuresAsync(error, ex).ConfigureAwait(false);
                 return StartFailed;
             }
+            catch (OperationCanceledException)
+            {
+                // Ctrl-C or SIGTERM while the listeners were still starting: a clean stop all the same.
+            }
             catch (Exception ex) when (ex is InvalidOperationException or IOException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
                 await error.WriteLineAsync($"rendezvous serve: {ex.Message}").ConfigureAwait(false);

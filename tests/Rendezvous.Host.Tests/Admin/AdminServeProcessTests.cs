@@ -13,6 +13,9 @@ public sealed partial class AdminServeProcessTests
     [GeneratedRegex(@"Admin page listening on (?<url>http://127\.0\.0\.1:[0-9]+); sign in with the token in (?<file>\S+)")]
     private static partial Regex AdminListening();
 
+    [GeneratedRegex(@"Rendezvous relay listening on 127\.0\.0\.1:[0-9]+")]
+    private static partial Regex RelayListening();
+
     [SetUp]
     public void CreateDirectory() => _directory = new TemporaryDirectory();
 
@@ -35,6 +38,20 @@ public sealed partial class AdminServeProcessTests
             Assert.That(file, Is.EqualTo(_directory.Combine(AdminOptions.TokenFileName)));
             Assert.That(serve.Output + serve.Error, Does.Not.Contain(token));
         });
+    }
+
+    [Test]
+    public async Task Sigterm_while_serve_is_still_starting_its_listeners_stops_it_with_exit_code_0()
+    {
+        using var serve = RendezvousProcess.Start(
+            _directory.Path,
+            "serve", "--data-dir", _directory.Path, "--registrar-url", "https://127.0.0.1:0", "--rendezvous-endpoint", "127.0.0.1:0", "--admin-url", "http://127.0.0.1:0");
+
+        // The relay listens first; the registrar and the admin page are still starting.
+        await serve.WaitForOutputAsync(RelayListening());
+        await serve.TerminateAsync();
+
+        Assert.That(await serve.WaitForExitAsync(TimeSpan.FromSeconds(30)), Is.Zero, serve.Output + serve.Error);
     }
 
     [Test]

@@ -2,7 +2,8 @@
 # Builds and runs every test of the solution, then prints the totals as "N passed, N failed".
 # Installs what the tests need first: Debian's openssh-server and openssh-client, for the test that
 # runs the quickstart's ssh-through-rendezvous step against a real sshd; and redis-server, which the
-# `users import --from-redis` tests start on loopback themselves (a system daemon, if any, is never used).
+# `users import --from-redis` tests start on loopback themselves (a system daemon, if any, is never used);
+# and chromium and chromium-driver, for the admin page's end-to-end test in a real headless browser.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,8 @@ missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
   install_packages "${missing[@]}"
 fi

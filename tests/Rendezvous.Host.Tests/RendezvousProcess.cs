@@ -115,6 +115,9 @@ internal sealed class RendezvousProcess : IDisposable
             start.Environment.Remove(key);
         }
 
+        // serve's admin listener would take the fixed port 8893; parallel tests each get a free one instead
+        // (a test's own --admin-url flag wins over this variable).
+        start.Environment["Rendezvous__Admin__Url"] = "http://127.0.0.1:0";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;

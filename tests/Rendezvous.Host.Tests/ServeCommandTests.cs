@@ -56,7 +56,7 @@ public sealed partial class ServeCommandTests
     {
         _serve = RendezvousProcess.Start(
             _directory.Path,
-            ["serve", "--data-dir", _directory.Path, "--registrar-url", "https://127.0.0.1:0", "--rendezvous-endpoint", "127.0.0.1:0", .. extraArgs]);
+            ["serve", "--data-dir", _directory.Path, "--registrar-url", "https://127.0.0.1:0", "--rendezvous-endpoint", "127.0.0.1:0", "--admin-url", "http://127.0.0.1:0", .. extraArgs]);
         var fingerprint = (await _serve.WaitForOutputAsync(Fingerprint())).Groups["fingerprint"].Value;
         var relayPort = int.Parse((await _serve.WaitForOutputAsync(RelayListening())).Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture);
         var url = new Uri((await _serve.WaitForOutputAsync(RegistrarListening())).Groups["url"].Value);

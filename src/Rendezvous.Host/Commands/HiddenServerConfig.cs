@@ -30,10 +30,8 @@ internal sealed record HiddenServerConfig(Uri RegistrarUrl, string Uuid, string 
     /// <returns>Registrar, UUID, step and digits.</returns>
     public override string ToString() => $"{Uuid} at {RegistrarUrl} (step {Step} s, {Digits} digits)";
 
-    /// <summary>Writes the file, creating it with mode 0600 before any byte of the secret is written; an existing file is replaced.</summary>
-    /// <exception cref="IOException">The file cannot be written.</exception>
-    /// <exception cref="UnauthorizedAccessException">The file or its folder is not writable.</exception>
-    public void Write(string path)
+    /// <summary>The file's content: indented JSON and a final newline. It holds the secret.</summary>
+    public string ToJson()
     {
         var json = new JsonObject
         {
@@ -44,7 +42,15 @@ internal sealed record HiddenServerConfig(Uri RegistrarUrl, string Uuid, string 
             ["digits"] = Digits,
             ["registrarFingerprint"] = RegistrarFingerprint,
         };
-        var bytes = Encoding.UTF8.GetBytes(json.ToJsonString(WriteOptions) + "\n");
+        return json.ToJsonString(WriteOptions) + "\n";
+    }
+
+    /// <summary>Writes the file, creating it with mode 0600 before any byte of the secret is written; an existing file is replaced.</summary>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file or its folder is not writable.</exception>
+    public void Write(string path)
+    {
+        var bytes = Encoding.UTF8.GetBytes(ToJson());
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
         {

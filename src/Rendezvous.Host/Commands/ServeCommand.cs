@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Rendezvous.Host.Admin;
 using Rendezvous.Host.Logging;
 using Rendezvous.Server;
 
@@ -25,6 +26,7 @@ internal static class ServeCommand
         ("--key", "Rendezvous:KeyPath", "PEM private key of --cert.", "file"),
         ("--log-format", "Rendezvous:Logging:Format", "Log format, on the console and in --log-file: simple (one line per record) or json (one JSON object per line). Default: simple; journald's format on the console under systemd.", "simple|json"),
         ("--log-file", "Rendezvous:Logging:File", "Also append the logs to this file (mode 0640), rolled over at 10 MiB with 5 files kept. Default: console only.", "file"),
+        ("--admin-url", "Rendezvous:Admin:Url", "Where the admin page, /metrics and /healthz listen, or 'none' to turn them off. Default: http://127.0.0.1:8893.", "url"),
     ];
 
     /// <summary>Builds the <c>serve</c> command.</summary>
@@ -68,6 +70,7 @@ internal static class ServeCommand
         builder.Configuration.AddInMemoryCollection(overrides);
         ServeLogging.Configure(builder);
         builder.Services.AddRendezvousServer().AddTotpSecurity();
+        builder.Services.AddRendezvousAdmin(builder.Configuration);
         builder.Services.AddOptions<HostOptions>().Configure<IOptions<RendezvousServerOptions>>((host, server) =>
             host.ShutdownTimeout = server.Value.DrainTimeout + TimeSpan.FromSeconds(5));
         return builder.Build();
@@ -122,6 +125,10 @@ internal static class ServeCommand
             {
                 await WriteFailuresAsync(error, ex).ConfigureAwait(false);
                 return StartFailed;
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl-C or SIGTERM while the listeners were still starting: a clean stop all the same.
             }
             catch (Exception ex) when (ex is InvalidOperationException or IOException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {

@@ -65,7 +65,7 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
         string uuidKey = SecretFormat.TryNormalizeUuid(request.Uuid, out string? uuid)
             ? uuid
             : Truncate(request.Uuid ?? string.Empty);
-        string? addressKey = AddressKey(request.RemoteAddress);
+        string? addressKey = FailureThrottle.AddressKey(request.RemoteAddress);
 
         // Only a well-formed UUID is logged: the raw text is the caller's and may hold anything.
         string uuidForLog = uuid ?? "(malformed)";
@@ -114,28 +114,4 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
     }
 
     private static string Truncate(string value) => value.Length <= MaxUuidKeyLength ? value : value[..MaxUuidKeyLength];
-
-    // IPv4-mapped addresses count as IPv4; IPv6 addresses count per /64, the smallest block a site usually gets.
-    private static string? AddressKey(IPAddress? address)
-    {
-        if (address is null)
-        {
-            return null;
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return address.ToString();
-        }
-
-        Span<byte> bytes = stackalloc byte[16];
-        address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return new IPAddress(bytes).ToString() + "/64";
-    }
 }

@@ -1,10 +1,5 @@
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -27,8 +22,7 @@ internal sealed class RegistrarHostedService(
     TimeProvider time) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<RegistrarHostedService>();
-    private WebApplication? _app;
-    private X509Certificate2? _certificate;
+    private InnerWebApplication? _app;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -43,53 +37,19 @@ internal sealed class RegistrarHostedService(
             throw new InvalidOperationException($"Rendezvous:RegistrarUrl '{options.RegistrarUrl}' is not https://HOST:PORT.");
         }
 
-        if (https)
+        var certificate = https ? LoadCertificate(options) : null;
+        var builder = InnerWebApplication.CreateBuilder(typeof(RegistrarHostedService).Assembly.GetName().Name, loggerFactory, bindTo, certificate, limits =>
         {
-            _certificate = LoadCertificate(options);
-        }
-
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(RegistrarHostedService).Assembly.GetName().Name });
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<ILoggerFactory>(new RequestLineFilter(loggerFactory));
-
-        // The outer host owns Ctrl-C, SIGTERM and the start/stop messages; this inner one only serves.
-        builder.Services.AddSingleton<IHostLifetime, InnerHostLifetime>();
-        builder.Services.AddSingleton(services.GetRequiredService<RegistrarService>());
-        builder.WebHost.UseKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = 4096;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
-            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
-            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(60);
-            kestrel.Listen(bindTo, listen =>
-            {
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
-                if (_certificate is { } certificate)
-                {
-                    listen.UseHttps(certificate);
-                }
-            });
+            limits.MaxRequestBodySize = 4096;
+            limits.KeepAliveTimeout = TimeSpan.FromSeconds(60);
         });
-
+        builder.Services.AddSingleton(services.GetRequiredService<RegistrarService>());
         var app = builder.Build();
         app.Run(RegistrarEndpoint.HandleAsync);
-        try
-        {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (IOException ex)
-        {
-            await app.DisposeAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"Cannot listen for registrar requests on {options.RegistrarUrl}: {ex.Message}. Choose another Rendezvous:RegistrarUrl (--registrar-url).", ex);
-        }
-
-        _app = app;
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        var url = bound is null ? new Uri(options.RegistrarUrl) : new Uri(bound.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal));
-        info.Url = url;
-        info.CertificateFingerprint = _certificate is null ? null : RegistrarCertificates.GetSha256Fingerprint(_certificate);
-        ServerLog.RegistrarListening(_logger, bound ?? options.RegistrarUrl);
+        _app = await InnerWebApplication.StartAsync(app, certificate, "registrar requests", options.RegistrarUrl, "Choose another Rendezvous:RegistrarUrl (--registrar-url).", cancellationToken).ConfigureAwait(false);
+        info.Url = _app.ReachableUrl(options.RegistrarUrl);
+        info.CertificateFingerprint = certificate is null ? null : RegistrarCertificates.GetSha256Fingerprint(certificate);
+        ServerLog.RegistrarListening(_logger, _app.BoundAddress ?? options.RegistrarUrl);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -106,8 +66,6 @@ internal sealed class RegistrarHostedService(
         {
             await app.DisposeAsync().ConfigureAwait(false);
         }
-
-        _certificate?.Dispose();
     }
 
     private X509Certificate2 LoadCertificate(RendezvousServerOptions options)

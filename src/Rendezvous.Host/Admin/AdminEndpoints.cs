@@ -1,0 +1,229 @@
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Registrar;
+using Rendezvous.Security;
+using Rendezvous.Security.Internal;
+using Rendezvous.Server;
+
+namespace Rendezvous.Host.Admin;
+
+/// <summary>
+/// The admin site's requests: sign-in and sign-out, the gate that keeps every other page behind a session, and the
+/// pages. Shares the service's singletons (secret store, broker, registrar facts) with the outer host.
+/// </summary>
+internal sealed partial class AdminEndpoints(
+    SecretStore store,
+    RendezvousBroker broker,
+    RegistrarListenerInfo registrar,
+    IOptions<RegistrarOptions> registrarOptions,
+    AdminToken token,
+    AdminSessions sessions,
+    FailureThrottle loginFailures,
+    TimeProvider time,
+    bool https,
+    ILogger logger)
+{
+    /// <summary>The form field that carries the anti-forgery token.</summary>
+    public const string CsrfField = "csrf";
+
+    /// <summary>The session cookie.</summary>
+    public const string SessionCookie = "rendezvous-admin";
+
+    /// <summary>The anti-forgery cookie.</summary>
+    public const string CsrfCookie = "rendezvous-admin-csrf";
+
+    private const string HtmlContentType = "text/html; charset=utf-8";
+
+    /// <summary>Maps every page.</summary>
+    public void Map(WebApplication app)
+    {
+        app.MapGet("/admin.css", Stylesheet);
+        app.MapGet("/login", LoginFormAsync);
+        app.MapPost("/login", LoginAsync);
+        app.MapPost("/logout", LogoutAsync);
+        app.MapGet("/", ListAsync);
+        app.MapGet("/entries/new", NewEntryFormAsync);
+        app.MapPost("/entries", CreateAsync);
+        app.MapGet("/entries/{uuid}", ShowAsync);
+        app.MapGet("/entries/{uuid}/config", DownloadAsync);
+        app.MapPost("/entries/{uuid}/rotate", RotateAsync);
+        app.MapGet("/entries/{uuid}/delete", ConfirmDeleteAsync);
+        app.MapPost("/entries/{uuid}/delete", DeleteAsync);
+    }
+
+    /// <summary>Lets signed-in requests, the sign-in page and the stylesheet through; sends the rest to sign in.</summary>
+    public async Task GateAsync(HttpContext context, RequestDelegate next)
+    {
+        var path = context.Request.Path;
+        if (path.Equals("/login", StringComparison.Ordinal) || path.Equals("/admin.css", StringComparison.Ordinal) || IsSignedIn(context))
+        {
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        if (HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
+        {
+            Redirect(context, "/login");
+            return;
+        }
+
+        await WriteAsync(context, StatusCodes.Status401Unauthorized, AdminPages.Error("Sign in first", "This needs a signed-in session, and yours is missing or has ended. Sign in and try again.")).ConfigureAwait(false);
+    }
+
+    /// <summary>Answers a request that failed unexpectedly with a 500 page instead of a dropped connection.</summary>
+    public async Task CatchAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            AdminLog.RequestFailed(logger, ex);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Clear();
+                await WriteAsync(context, StatusCodes.Status500InternalServerError, AdminPages.Error("Something failed", $"The request failed: {ex.Message}")).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Gives an empty-bodied error (no such page, wrong method) a page that says what happened.</summary>
+    public static Task DescribeStatusAsync(HttpContext context)
+    {
+        var (title, message) = context.Response.StatusCode switch
+        {
+            StatusCodes.Status404NotFound => ("Not found", $"There is no page at {context.Request.Path}."),
+            StatusCodes.Status405MethodNotAllowed => ("Method not allowed", $"{context.Request.Method} is not accepted at {context.Request.Path}; use the links and buttons of the pages."),
+            var status => ("Request refused", $"The request was refused with status {status}."),
+        };
+        context.Response.ContentType = HtmlContentType;
+        return context.Response.WriteAsync(AdminPages.Render(AdminPages.Error(title, message)), context.RequestAborted);
+    }
+
+    private static Task Stylesheet(HttpContext context)
+    {
+        context.Response.ContentType = "text/css; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-cache";
+        return context.Response.WriteAsync(AdminPages.Stylesheet, context.RequestAborted);
+    }
+
+    private Task LoginFormAsync(HttpContext context)
+    {
+        if (IsSignedIn(context))
+        {
+            Redirect(context, "/");
+            return Task.CompletedTask;
+        }
+
+        return WriteAsync(context, StatusCodes.Status200OK, AdminPages.Login(Csrf(context), null));
+    }
+
+    private async Task LoginAsync(HttpContext context)
+    {
+        if (await ReadFormAsync(context).ConfigureAwait(false) is not { } form)
+        {
+            return;
+        }
+
+        var remote = context.Connection.RemoteIpAddress;
+        var key = FailureThrottle.AddressKey(remote) ?? "unknown";
+        if (loginFailures.IsThrottled(key, out var retryAfter))
+        {
+            AdminLog.SignInRefused(logger, remote, "throttled");
+            var seconds = (int)Math.Ceiling(retryAfter.TotalSeconds);
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await WriteAsync(context, StatusCodes.Status429TooManyRequests, AdminPages.Login(Csrf(context), $"Too many failed sign-ins from your address; try again in {seconds} s.")).ConfigureAwait(false);
+            return;
+        }
+
+        if (!token.Matches(form["token"].ToString()))
+        {
+            loginFailures.RecordFailure(key);
+            AdminLog.SignInRefused(logger, remote, "wrong token");
+            await WriteAsync(context, StatusCodes.Status401Unauthorized, AdminPages.Login(Csrf(context), "That is not the admin token.")).ConfigureAwait(false);
+            return;
+        }
+
+        loginFailures.Clear(key);
+        context.Response.Cookies.Append(SessionCookie, sessions.Start(), new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = SameSiteMode.Strict,
+            Secure = https,
+            Path = "/",
+            IsEssential = true,
+        });
+        AdminLog.SignedIn(logger, remote);
+        Redirect(context, "/");
+    }
+
+    private async Task LogoutAsync(HttpContext context)
+    {
+        if (await ReadFormAsync(context).ConfigureAwait(false) is null)
+        {
+            return;
+        }
+
+        sessions.End(context.Request.Cookies[SessionCookie]);
+        context.Response.Cookies.Delete(SessionCookie, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = https, Path = "/" });
+        AdminLog.SignedOut(logger, context.Connection.RemoteIpAddress);
+        Redirect(context, "/login");
+    }
+
+    private async Task ListAsync(HttpContext context)
+    {
+        var entries = await store.ListAsync(context.RequestAborted).ConfigureAwait(false);
+        var notice = SecretFormat.TryNormalizeUuid(context.Request.Query["deleted"].ToString(), out var deleted) ? $"Deleted {deleted}." : null;
+        await WriteAsync(context, StatusCodes.Status200OK, AdminPages.List(entries, broker.Activity.Snapshot(), Csrf(context), notice)).ConfigureAwait(false);
+    }
+
+    private bool IsSignedIn(HttpContext context) => sessions.IsValid(context.Request.Cookies[SessionCookie]);
+
+    /// <summary>Checks the anti-forgery token of a POST and reads its form; on failure answers 400 and returns null.</summary>
+    private static async Task<IFormCollection?> ReadFormAsync(HttpContext context)
+    {
+        var antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
+        try
+        {
+            await antiforgery.ValidateRequestAsync(context).ConfigureAwait(false);
+            return await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            await WriteAsync(context, StatusCodes.Status400BadRequest, AdminPages.Error(
+                "Bad request",
+                "The form was refused: its anti-forgery token is missing or not valid (tokens end when the service restarts, and forms posted from other sites never have one). Go back, reload the page and submit it again.")).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
+        {
+            await WriteAsync(context, StatusCodes.Status400BadRequest, AdminPages.Error("Bad request", $"The form could not be read: {ex.Message}")).ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    private static string Csrf(HttpContext context) =>
+        context.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(context).RequestToken!;
+
+    private static void Redirect(HttpContext context, string path)
+    {
+        context.Response.StatusCode = StatusCodes.Status303SeeOther;
+        context.Response.Headers.Location = path;
+    }
+
+    private static Task WriteAsync(HttpContext context, int status, AdminPages.Page page)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = HtmlContentType;
+        return context.Response.WriteAsync(AdminPages.Render(page), context.RequestAborted);
+    }
+}

@@ -1,0 +1,201 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.XmlEncryption;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Registrar;
+using Rendezvous.Security;
+using Rendezvous.Security.Internal;
+using Rendezvous.Server;
+using Rendezvous.Server.Internal;
+
+namespace Rendezvous.Host.Admin;
+
+/// <summary>
+/// Runs the admin page, <c>/metrics</c> and <c>/healthz</c> on a Kestrel server of their own (like the registrar),
+/// sharing the outer host's singletons. It starts after the relay and the registrar and stops only after they have
+/// (in <see cref="StoppedAsync"/>), so <c>/healthz</c> answers 503 while sessions drain. Off when the URL is <c>none</c>.
+/// </summary>
+internal sealed class AdminHostedService(
+    IServiceProvider services,
+    IOptions<AdminOptions> adminOptions,
+    IOptions<RendezvousServerOptions> serverOptions,
+    IOptions<RegistrarOptions> registrarOptions,
+    AdminListenerInfo info,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggerFactory,
+    TimeProvider time) : IHostedLifecycleService, IAsyncDisposable
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger<AdminHostedService>();
+    private InnerWebApplication? _app;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = adminOptions.Value;
+        if (!options.Enabled)
+        {
+            return;
+        }
+
+        if (!EndpointParser.TryParseUrl(options.Url, out var https, out var bindTo))
+        {
+            throw new InvalidOperationException($"Rendezvous:Admin:Url '{options.Url}' is not http://HOST:PORT or https://HOST:PORT.");
+        }
+
+        var token = AdminToken.Resolve(options.Token, serverOptions.Value.DataDirectory);
+        if (token.Generated)
+        {
+            AdminLog.TokenGenerated(_logger, token.FilePath!);
+        }
+
+        var certificate = https ? LoadCertificate() : null;
+        var app = Build(options, token, bindTo, certificate);
+        _app = await InnerWebApplication.StartAsync(app, certificate, "the admin page", options.Url!, $"Choose another Rendezvous:Admin:Url (--admin-url), or '{AdminOptions.Off}' to turn the admin page off.", cancellationToken).ConfigureAwait(false);
+        var bound = _app.BoundAddress ?? options.Url!;
+        info.Url = _app.ReachableUrl(options.Url!);
+        info.TokenFile = token.FilePath;
+        if (!IPAddress.IsLoopback(bindTo.Address))
+        {
+            AdminLog.ListeningRemotely(_logger, bound);
+        }
+
+        if (token.FilePath is { } file)
+        {
+            AdminLog.Listening(_logger, bound, file);
+        }
+        else
+        {
+            AdminLog.ListeningWithConfiguredToken(_logger, bound);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Stops the admin listener once every other service has stopped, so /healthz reports the drain.</summary>
+    public async Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        if (_app is { } app)
+        {
+            await app.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is { } app)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private WebApplication Build(AdminOptions options, AdminToken token, IPEndPoint bindTo, X509Certificate2? certificate)
+    {
+        var https = certificate is not null;
+        var builder = InnerWebApplication.CreateBuilder(typeof(AdminHostedService).Assembly.GetName().Name, loggerFactory, bindTo, certificate, limits =>
+        {
+            limits.MaxRequestBodySize = 16 * 1024;
+            limits.MaxConcurrentConnections = 100;
+        });
+
+        // Anti-forgery tokens need keys; they live in memory only, so a restart ends every open form (and sessions end too).
+        builder.Services.AddDataProtection();
+        builder.Services.Configure<KeyManagementOptions>(keys =>
+        {
+            keys.XmlRepository = new MemoryXmlRepository();
+            keys.XmlEncryptor = new NullXmlEncryptor();
+        });
+        builder.Services.AddAntiforgery(antiforgery =>
+        {
+            antiforgery.FormFieldName = AdminEndpoints.CsrfField;
+            antiforgery.HeaderName = null;
+            antiforgery.Cookie.Name = AdminEndpoints.CsrfCookie;
+            antiforgery.Cookie.SameSite = SameSiteMode.Strict;
+            antiforgery.Cookie.SecurePolicy = https ? CookieSecurePolicy.Always : CookieSecurePolicy.None;
+            antiforgery.SuppressXFrameOptionsHeader = true;
+        });
+        builder.Services.Configure<FormOptions>(form =>
+        {
+            form.ValueCountLimit = 16;
+            form.KeyLengthLimit = 64;
+            form.ValueLengthLimit = 4096;
+            form.MultipartBodyLengthLimit = 16 * 1024;
+        });
+        builder.Services.AddHealthChecks().AddCheck("listeners", new ListenersHealthCheck(
+            services.GetRequiredService<RendezvousEndpoint>(),
+            services.GetRequiredService<RegistrarListenerInfo>(),
+            serverOptions,
+            lifetime));
+        var app = builder.Build();
+        var endpoints = new AdminEndpoints(
+            services.GetRequiredService<SecretStore>(),
+            services.GetRequiredService<RendezvousBroker>(),
+            services.GetRequiredService<RegistrarListenerInfo>(),
+            registrarOptions,
+            token,
+            new AdminSessions(time, options.SessionLifetime),
+            new FailureThrottle(time, options.MaxLoginFailures, options.LoginFailureWindow, maxKeys: 10_000),
+            time,
+            https,
+            _logger);
+
+        app.Use(AddSecurityHeaders);
+        app.Use(endpoints.CatchAsync);
+        app.UseStatusCodePages(status => AdminEndpoints.DescribeStatusAsync(status.HttpContext));
+
+        // Not behind the sign-in: a scraper or a load balancer has no session (see docs/admin.md).
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(services.GetRequiredService<MeterProvider>(), predicate: null, path: "/metrics", configureBranchedPipeline: null, optionsName: null);
+        app.UseHealthChecks("/healthz", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
+        app.Use(endpoints.GateAsync);
+        endpoints.Map(app);
+        return app;
+    }
+
+    private static Task AddSecurityHeaders(HttpContext context, RequestDelegate next)
+    {
+        var headers = context.Response.Headers;
+        headers.ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+        headers.XFrameOptions = "DENY";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.XContentTypeOptions = "nosniff";
+        // Exactly what anti-forgery sets on pages with forms, so it has nothing to override (and nothing to warn about).
+        headers.CacheControl = "no-cache, no-store";
+        headers.Pragma = "no-cache";
+        return next(context);
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report)
+    {
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        var detail = string.Join("; ", report.Entries.Values.Select(e => e.Description).Where(d => !string.IsNullOrEmpty(d)));
+        return context.Response.WriteAsync($"{report.Status}: {detail}\n", context.RequestAborted);
+    }
+
+    /// <summary>The registrar's certificate: the configured PEM pair, or the one generated in the data directory.</summary>
+    private X509Certificate2 LoadCertificate()
+    {
+        var server = serverOptions.Value;
+        if (!string.IsNullOrEmpty(server.CertificatePath) && !string.IsNullOrEmpty(server.KeyPath))
+        {
+            return RegistrarCertificates.LoadPem(server.CertificatePath, server.KeyPath);
+        }
+
+        string[] names = registrarOptions.Value.PublicHost is { Length: > 0 } publicHost ? [publicHost] : [];
+        return RegistrarCertificates.LoadOrCreate(server.DataDirectory, names, time).Certificate;
+    }
+}

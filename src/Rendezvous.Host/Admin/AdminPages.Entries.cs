@@ -1,0 +1,106 @@
+using Rendezvous.Protocol.Broker;
+using Rendezvous.Security;
+
+namespace Rendezvous.Host.Admin;
+
+internal static partial class AdminPages
+{
+    /// <summary>The values of the new-entry form, as typed.</summary>
+    /// <param name="Uuid">The UUID, or empty for a random one.</param>
+    /// <param name="Step">The TOTP step in seconds.</param>
+    /// <param name="Digits">The number of digits of a code.</param>
+    public sealed record NewEntryForm(string Uuid, string Step, string Digits)
+    {
+        /// <summary>The form as first shown: a random UUID, the default step and digits.</summary>
+        public static NewEntryForm Defaults { get; } = new(
+            string.Empty,
+            SecretFormat.DefaultStep.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            SecretFormat.DefaultDigits.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>The form that creates an entry, with a message when the last try was refused.</summary>
+    public static Page NewEntry(NewEntryForm form, string csrf, string? problem) => new(
+        "New entry",
+        Html.Of($"""
+            <form class="stacked" method="post" action="/entries">
+            {Csrf(csrf)}
+            <label for="uuid">UUID</label>
+            <input id="uuid" name="uuid" value="{form.Uuid}" placeholder="empty for a random one" maxlength="100">
+            <label for="step">Time step (seconds, {SecretFormat.MinimumStep} to {SecretFormat.MaximumStep})</label>
+            <input id="step" name="step" value="{form.Step}" inputmode="numeric" maxlength="10">
+            <label for="digits">Digits ({SecretFormat.MinimumDigits} to {SecretFormat.MaximumDigits})</label>
+            <input id="digits" name="digits" value="{form.Digits}" inputmode="numeric" maxlength="10">
+            <p class="muted">A random {SecretFormat.GeneratedSecretBytes * 8}-bit secret is made; the next page shows the hidden server's config file.</p>
+            <button id="create" type="submit">Create</button>
+            </form>
+            """),
+        csrf,
+        problem,
+        NoticeIsError: problem is not null);
+
+    /// <summary>One UUID: what the relay knows of it, and its config file when it has a secret.</summary>
+    /// <param name="uuid">The UUID.</param>
+    /// <param name="entry">Its secret-store entry, when it has one.</param>
+    /// <param name="activity">What the relay knows of it.</param>
+    /// <param name="configJson">The hidden server's config file, when one can be made.</param>
+    /// <param name="noConfigReason">Why there is no config file, when there is none.</param>
+    /// <param name="csrf">The anti-forgery token for the forms.</param>
+    /// <param name="notice">A message to show.</param>
+    public static Page Entry(string uuid, SecretEntry? entry, UuidActivity activity, string? configJson, string? noConfigReason, string csrf, string? notice)
+    {
+        var path = EntryPath(uuid);
+        var config = configJson is not null
+            ? Html.Of($"""
+                <h2>Hidden server config file</h2>
+                <p class="muted">What <code>rendezvous users add --config-out</code> writes; give it to <code>rendezvous expose --config</code>. It holds the secret.</p>
+                <pre id="config">{configJson}</pre>
+                <p><a id="download" class="button" href="{path}/config" download>Download {uuid}.json</a></p>
+                """)
+            : Html.Of($"""<h2>Hidden server config file</h2><p id="no-config" class="muted">{noConfigReason}</p>""");
+        var rotate = entry is null
+            ? Html.Empty
+            : Html.Of($"""
+                <h2>Rotate the secret</h2>
+                <form method="post" action="{path}/rotate">
+                {Csrf(csrf)}
+                <p class="muted">A new random secret replaces the old one at once: codes from the old secret stop working, so the hidden server needs the new config file before it registers again.</p>
+                <button id="rotate" type="submit">Rotate the secret</button>
+                </form>
+                """);
+        return new Page(
+            uuid,
+            Html.Of($"""
+                <table id="entry">
+                <tr><th>Secret</th><td>{(entry is null ? "none in the secret store" : $"stored, step {entry.Step} s, {entry.Digits} digits")}</td></tr>
+                <tr><th>Created</th><td>{(entry is null ? "-" : When(entry.CreatedAt))}</td></tr>
+                <tr><th>Registered</th><td id="registered">{(activity.Registered ? "yes" : "no")}</td></tr>
+                <tr><th>Parked connections</th><td>{activity.Parked}</td></tr>
+                <tr><th>Live sessions</th><td>{activity.LiveSessions}</td></tr>
+                <tr><th>Sessions</th><td>{activity.Sessions}</td></tr>
+                <tr><th>Bytes relayed</th><td>{activity.BytesRelayed:N0}</td></tr>
+                <tr><th>Registrations</th><td>{activity.Registrations}</td></tr>
+                <tr><th>Last registration</th><td>{When(activity.LastRegistered)}</td></tr>
+                <tr><th>Refused registrations</th><td>{activity.Failures}</td></tr>
+                <tr><th>Last refusal</th><td>{When(activity.LastFailure)}</td></tr>
+                </table>
+                {config}
+                {rotate}
+                <h2>Delete</h2>
+                <p><a id="delete" class="button" href="{path}/delete">Delete {uuid}…</a></p>
+                """),
+            csrf,
+            notice);
+    }
+
+    /// <summary>Asks to confirm a deletion.</summary>
+    public static Page ConfirmDelete(string uuid, bool hasSecret, string csrf) => new(
+        $"Delete {uuid}?",
+        Html.Of($"""
+            <form method="post" action="{EntryPath(uuid)}/delete">
+            {Csrf(csrf)}
+            <p>{(hasSecret ? "Its secret is removed from the store, so it can no longer register; " : string.Empty)}its current registration and parked connections are dropped at once, and its counters are forgotten. Live sessions go on until they end.</p>
+            <p class="actions"><button id="confirm-delete" class="danger" type="submit">Delete</button> <a id="cancel" href="{EntryPath(uuid)}">Cancel</a></p>
+            </form>
+            """),
+        csrf);
+}

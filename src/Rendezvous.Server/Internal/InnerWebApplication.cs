@@ -1,0 +1,89 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Rendezvous.Server.Internal;
+
+/// <summary>
+/// An ASP.NET Core application on a Kestrel server of its own inside a generic host (the registrar, the admin page of
+/// <c>rendezvous serve</c>): one listen endpoint, the outer host's logger factory, and no lifetime of its own (the outer
+/// host owns Ctrl-C, SIGTERM and the start/stop messages). Owns the application and its certificate.
+/// </summary>
+internal sealed class InnerWebApplication : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly X509Certificate2? _certificate;
+
+    private InnerWebApplication(WebApplication app, X509Certificate2? certificate)
+    {
+        _app = app;
+        _certificate = certificate;
+    }
+
+    /// <summary>The address Kestrel bound, with the real port when port 0 was asked for.</summary>
+    public string? BoundAddress => _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+
+    /// <summary>A builder listening on <paramref name="bindTo"/> (HTTPS with <paramref name="certificate"/> when given), with common limits.</summary>
+    public static WebApplicationBuilder CreateBuilder(string? applicationName, ILoggerFactory loggerFactory, IPEndPoint bindTo, X509Certificate2? certificate, Action<KestrelServerLimits> limits)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = applicationName });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<ILoggerFactory>(new RequestLineFilter(loggerFactory));
+        builder.Services.AddSingleton<IHostLifetime, InnerHostLifetime>();
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            limits(kestrel.Limits);
+            kestrel.Listen(bindTo, listen =>
+            {
+                // HTTP/2 needs TLS (ALPN) here; plain http serves HTTP/1.1.
+                listen.Protocols = certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
+        });
+        return builder;
+    }
+
+    /// <summary>Starts <paramref name="app"/>; when its endpoint cannot be bound, disposes it and throws a message that ends with <paramref name="fix"/>.</summary>
+    /// <exception cref="InvalidOperationException">The endpoint cannot be bound.</exception>
+    public static async Task<InnerWebApplication> StartAsync(WebApplication app, X509Certificate2? certificate, string what, string url, string fix, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            certificate?.Dispose();
+            throw new InvalidOperationException($"Cannot listen for {what} on {url}: {ex.Message}. {fix}", ex);
+        }
+
+        return new InnerWebApplication(app, certificate);
+    }
+
+    /// <summary>The bound URL, with a wildcard address replaced by loopback so it can be used to connect; <paramref name="configured"/> when unknown.</summary>
+    public Uri ReachableUrl(string configured) => BoundAddress is { } bound
+        ? new Uri(bound.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal))
+        : new Uri(configured);
+
+    public Task StopAsync(CancellationToken cancellationToken) => _app.StopAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _certificate?.Dispose();
+    }
+}

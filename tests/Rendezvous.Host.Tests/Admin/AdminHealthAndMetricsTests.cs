@@ -83,7 +83,7 @@ public sealed class AdminHealthAndMetricsTests
             Assert.That(samples.Sum("rendezvous_sessions_total", ("end", "completed")), Is.EqualTo(1), reply.Body);
             Assert.That(samples.Has("dotnet_gc_heap_total_allocated_bytes_total"), Is.True, "runtime metrics");
 
-            // The types docs/admin.md lists.
+            // The types docs/operations.md lists.
             Assert.That(reply.Body, Does.Contain("# TYPE rendezvous_parked gauge"));
             Assert.That(reply.Body, Does.Contain("# TYPE rendezvous_sessions_active gauge"));
             Assert.That(reply.Body, Does.Contain("# TYPE rendezvous_sessions_total counter"));

@@ -57,6 +57,10 @@ internal sealed class AdminHostedService(
         {
             AdminLog.TokenGenerated(_logger, token.FilePath!);
         }
+        else if (token.Narrowed)
+        {
+            AdminLog.TokenFileNarrowed(_logger, token.FilePath!);
+        }
 
         var certificate = https ? LoadCertificate() : null;
         var app = Build(options, token, bindTo, certificate);

@@ -15,6 +15,9 @@ internal static partial class AdminLog
     [LoggerMessage(5003, LogLevel.Warning, "Generated a random admin token in {TokenFile} (mode 0600)", EventName = "AdminTokenGenerated")]
     public static partial void TokenGenerated(ILogger logger, string tokenFile);
 
+    [LoggerMessage(5005, LogLevel.Warning, "The admin token file {TokenFile} could be read by other users; its mode is now 0600", EventName = "AdminTokenFileNarrowed")]
+    public static partial void TokenFileNarrowed(ILogger logger, string tokenFile);
+
     [LoggerMessage(5004, LogLevel.Warning, "The admin page listens on {Url}, which is not loopback (Rendezvous:Admin:AllowRemote=true)", EventName = "AdminRemote")]
     public static partial void ListeningRemotely(ILogger logger, string url);
 

@@ -25,6 +25,9 @@ internal sealed class AdminToken
     /// <summary>Whether the file was created by this call of <see cref="Resolve"/>.</summary>
     public bool Generated { get; private init; }
 
+    /// <summary>Whether the existing file could be read by others (group or world) and was narrowed to owner-only by this call.</summary>
+    public bool Narrowed { get; private init; }
+
     /// <summary>What is wrong with <paramref name="token"/> (too short, spaces), or <see langword="null"/> when it is acceptable.</summary>
     public static string? Problem(string token)
     {
@@ -59,7 +62,7 @@ internal sealed class AdminToken
                 throw new InvalidOperationException($"The admin token file '{path}' {problem}; it must hold at least {AdminOptions.MinimumTokenLength} printable characters without spaces. Delete it to have a new token generated, or set Rendezvous:Admin:Token.");
             }
 
-            return new AdminToken(token, path);
+            return new AdminToken(token, path) { Narrowed = NarrowToOwner(path) };
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -70,6 +73,26 @@ internal sealed class AdminToken
     /// <summary>Whether <paramref name="candidate"/> is the token, in time that does not depend on where they differ.</summary>
     public bool Matches(string? candidate) =>
         candidate is not null && CryptographicOperations.FixedTimeEquals(_hash, SHA256.HashData(Encoding.UTF8.GetBytes(candidate)));
+
+    /// <summary>Makes the file owner-only (0600) when group or others may read or write it, e.g. after a restore from a backup.</summary>
+    /// <returns>Whether its mode was changed.</returns>
+    private static bool NarrowToOwner(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return false;
+        }
+
+        const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & ~(OwnerOnly | UnixFileMode.UserExecute)) == 0)
+        {
+            return false;
+        }
+
+        File.SetUnixFileMode(path, OwnerOnly);
+        return true;
+    }
 
     /// <summary>Creates the file with a new random token, owner-only from its first byte; false when it exists already.</summary>
     private static bool TryCreate(string path, out string token)

@@ -137,6 +137,25 @@ public sealed class AdminTokenTests
     }
 
     [Test]
+    [Platform(Exclude = "Win")]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void A_token_file_others_may_read_is_narrowed_to_owner_only()
+    {
+        var path = _directory.Combine(AdminOptions.TokenFileName);
+        File.WriteAllText(path, "restored-from-a-backup-0123456789\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        var token = AdminToken.Resolve(null, _directory.Path);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(token.Narrowed, Is.True);
+            Assert.That(token.Matches("restored-from-a-backup-0123456789"), Is.True);
+            Assert.That(File.GetUnixFileMode(path), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+        });
+    }
+
+    [Test]
     public void A_configured_token_is_used_and_no_file_is_made()
     {
         var token = AdminToken.Resolve("configured-token-0123456789", _directory.Path);

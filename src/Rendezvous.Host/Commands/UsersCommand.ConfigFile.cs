@@ -121,7 +121,8 @@ internal static partial class UsersCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
             {
-                problem = $"Cannot write the config file '{Path}': {e.Message}";
+                // The callers end the sentence (export with '.', add and rotate with what was undone), so the system's own full stop goes.
+                problem = $"Cannot write the config file '{Path}': {e.Message.TrimEnd('.')}";
                 return false;
             }
         }

@@ -31,6 +31,22 @@ public sealed partial class UsersCommandTests
     }
 
     [Test]
+    public async Task Export_into_a_missing_folder_fails_naming_the_file_in_one_sentence()
+    {
+        await RunAsync("users", "add", Uuid);
+        string path = _directory.Combine("no-such-folder", "hidden.json");
+
+        CliResult result = await RunAsync("users", "export", Uuid, "--config-out", path);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(1));
+            Assert.That(result.Error, Does.StartWith($"Cannot write the config file '{path}': "));
+            Assert.That(result.Error.TrimEnd(), Does.EndWith(".").And.Not.EndWith(".."));
+        });
+    }
+
+    [Test]
     public async Task Export_writes_the_same_file_as_add_with_config_out()
     {
         string added = _directory.Combine("added.json");

@@ -8,7 +8,7 @@ namespace Rendezvous.Host.Import;
 /// <summary>
 /// Copies the hidden servers of an original node-rendezvous Redis database (one key per UUID, see
 /// <see cref="NodeRendezvousSecret"/>) into a <see cref="SecretStore"/>. It walks the keys with SCAN (never KEYS),
-/// reads at most <see cref="MaxValueBytes"/> of a value, never overwrites an entry the store already has, and
+/// reads at most <see cref="MaxValueBytes"/> of a value, keeps only the UUID keys in memory (not the rest of a shared database), never overwrites an entry the store already has, and
 /// reports one line per key: what was imported, or what was skipped and why.
 /// </summary>
 internal sealed class NodeRendezvousImporter
@@ -23,6 +23,8 @@ internal sealed class NodeRendezvousImporter
     private readonly TimeProvider _timeProvider;
     private readonly TextWriter _report;
     private readonly bool _dryRun;
+    private readonly HashSet<string> _seenUuidKeys = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _importedNow = new(StringComparer.Ordinal);
 
     /// <summary>Creates an importer into <paramref name="store"/> that reports on <paramref name="report"/>.</summary>
     /// <param name="store">Where entries go.</param>
@@ -46,7 +48,10 @@ internal sealed class NodeRendezvousImporter
     /// <summary>Keys skipped so far.</summary>
     public int Skipped { get; private set; }
 
-    /// <summary>Walks every key of <paramref name="database"/> once.</summary>
+    /// <summary>Keys held in memory to report each once: the UUID keys only, never the other keys of the database.</summary>
+    public int RememberedKeys => _seenUuidKeys.Count;
+
+    /// <summary>Walks every key of <paramref name="database"/> once; call it once per importer.</summary>
     /// <param name="database">The Redis database to read.</param>
     /// <param name="cancellationToken">Stops the walk.</param>
     /// <returns>A task that completes when the scan is complete.</returns>
@@ -54,10 +59,10 @@ internal sealed class NodeRendezvousImporter
     /// <exception cref="RedisTimeoutException">Redis did not answer in time.</exception>
     public async Task ImportAsync(IDatabase database, CancellationToken cancellationToken = default)
     {
-        // SCAN may return a key more than once; each is reported once. In a dry run nothing is written, so the
+        // SCAN may return a key more than once (while Redis resizes its table). UUID keys are remembered to report
+        // each once; other keys are not, so memory grows with the hidden servers only, not with whatever else shares
+        // the database (such a key repeated by SCAN is reported again). In a dry run nothing is written, so the
         // UUIDs that would have been are remembered to report a second key for the same UUID as a duplicate.
-        var seen = new HashSet<RedisKey>();
-        var importedNow = new HashSet<string>(StringComparer.Ordinal);
         string cursor = "0";
         do
         {
@@ -66,24 +71,24 @@ internal sealed class NodeRendezvousImporter
             cursor = (string)page[0]!;
             foreach (RedisKey key in (RedisKey[])page[1]!)
             {
-                if (seen.Add(key))
+                string text = key.ToString() ?? string.Empty;
+                if (!SecretFormat.TryNormalizeUuid(text, out string? uuid))
                 {
                     Scanned++;
-                    await ImportKeyAsync(database, key, importedNow, cancellationToken).ConfigureAwait(false);
+                    await SkipAsync(Show(text), "the key is not a UUID").ConfigureAwait(false);
+                }
+                else if (_seenUuidKeys.Add(text))
+                {
+                    Scanned++;
+                    await ImportKeyAsync(database, key, uuid, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
         while (cursor != "0");
     }
 
-    private async Task ImportKeyAsync(IDatabase database, RedisKey key, HashSet<string> importedNow, CancellationToken cancellationToken)
+    private async Task ImportKeyAsync(IDatabase database, RedisKey key, string uuid, CancellationToken cancellationToken)
     {
-        if (!SecretFormat.TryNormalizeUuid(key.ToString(), out string? uuid))
-        {
-            await SkipAsync(Show(key), "the key is not a UUID").ConfigureAwait(false);
-            return;
-        }
-
         RedisType type = await database.KeyTypeAsync(key).ConfigureAwait(false);
         if (type == RedisType.None)
         {
@@ -118,13 +123,13 @@ internal sealed class NodeRendezvousImporter
         }
 
         var entry = new SecretEntry(uuid, secret.Secret, secret.Step, secret.Digits, _timeProvider.GetUtcNow());
-        if (importedNow.Contains(uuid) || !await TryAddAsync(entry, cancellationToken).ConfigureAwait(false))
+        if (_importedNow.Contains(uuid) || !await TryAddAsync(entry, cancellationToken).ConfigureAwait(false))
         {
             await SkipAsync(uuid, "already present in the secret store; not overwritten").ConfigureAwait(false);
             return;
         }
 
-        importedNow.Add(uuid);
+        _importedNow.Add(uuid);
         Imported++;
         await _report.WriteLineAsync(string.Create(
             CultureInfo.InvariantCulture,
@@ -158,9 +163,8 @@ internal sealed class NodeRendezvousImporter
     }
 
     /// <summary>A key as the report shows it: quoted, control characters escaped, cut after 80 characters.</summary>
-    private static string Show(RedisKey key)
+    private static string Show(string text)
     {
-        string text = key.ToString() ?? string.Empty;
         var shown = new StringBuilder("'");
         foreach (char c in text.Length <= MaxShownKeyChars ? text : text[..MaxShownKeyChars])
         {

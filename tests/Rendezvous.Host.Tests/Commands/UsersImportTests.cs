@@ -259,6 +259,28 @@ public sealed partial class UsersImportTests
     }
 
     [Test]
+    public async Task Import_keeps_only_the_uuid_keys_in_memory_not_the_rest_of_a_shared_database()
+    {
+        const int OtherKeys = 2000;
+        await using ConnectionMultiplexer redis = await _redis.ConnectAsync();
+        KeyValuePair<RedisKey, RedisValue>[] pairs = Enumerable.Range(0, OtherKeys)
+            .Select(i => new KeyValuePair<RedisKey, RedisValue>(string.Create(CultureInfo.InvariantCulture, $"sessions:{i}"), "x"))
+            .ToArray();
+        await redis.GetDatabase().StringSetAsync(pairs).WaitAsync(TestTimeouts.Short);
+        await SetAsync((First, Original(First, Base32)), (Second, "not json"));
+        var importer = new NodeRendezvousImporter(Store, TextWriter.Null, dryRun: false, TimeProvider.System);
+
+        await importer.ImportAsync(redis.GetDatabase()).WaitAsync(TestTimeouts.Long);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(importer.Scanned, Is.EqualTo(OtherKeys + 2));
+            Assert.That(importer.Imported, Is.EqualTo(1));
+            Assert.That(importer.RememberedKeys, Is.EqualTo(2));
+        });
+    }
+
+    [Test]
     public async Task Import_reads_the_database_given_with_db()
     {
         await using (ConnectionMultiplexer redis = await _redis.ConnectAsync())

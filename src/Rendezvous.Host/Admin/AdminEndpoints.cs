@@ -37,6 +37,15 @@ internal sealed partial class AdminEndpoints(
     /// <summary>The anti-forgery cookie.</summary>
     public const string CsrfCookie = "rendezvous-admin-csrf";
 
+    /// <summary>The largest request body accepted, in bytes.</summary>
+    public const int MaxFormBytes = 16 * 1024;
+
+    /// <summary>The most fields a form may have.</summary>
+    public const int MaxFormFields = 16;
+
+    /// <summary>The longest value of a form field, in characters.</summary>
+    public const int MaxFieldLength = 4096;
+
     private const string HtmlContentType = "text/html; charset=utf-8";
 
     /// <summary>Maps every page.</summary>
@@ -188,25 +197,45 @@ internal sealed partial class AdminEndpoints(
 
     private bool IsSignedIn(HttpContext context) => sessions.IsValid(context.Request.Cookies[SessionCookie]);
 
-    /// <summary>Checks the anti-forgery token of a POST and reads its form; on failure answers 400 and returns null.</summary>
+    /// <summary>
+    /// Reads the form of a POST and checks its anti-forgery token; on failure answers 400 (413 when too large, 415 when not
+    /// a form) with what is accepted, and returns null. The form is read first, so a form over the limits is reported as
+    /// such, not as a missing token.
+    /// </summary>
     private static async Task<IFormCollection?> ReadFormAsync(HttpContext context)
     {
-        var antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
+        if (!context.Request.HasFormContentType)
+        {
+            await WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, AdminPages.Error(
+                "Not a form",
+                $"The request's content type '{context.Request.ContentType}' is not accepted; the pages post forms (application/x-www-form-urlencoded or multipart/form-data).")).ConfigureAwait(false);
+            return null;
+        }
+
+        IFormCollection form;
         try
         {
-            await antiforgery.ValidateRequestAsync(context).ConfigureAwait(false);
-            return await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
+            form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
+        {
+            var status = ex is BadHttpRequestException { StatusCode: var code } ? code : StatusCodes.Status400BadRequest;
+            await WriteAsync(context, status, AdminPages.Error(
+                "Bad request",
+                $"The form could not be read: {ex.Message} A form here has at most {MaxFormFields} fields of at most {MaxFieldLength} characters, {MaxFormBytes / 1024} KiB in all.")).ConfigureAwait(false);
+            return null;
+        }
+
+        try
+        {
+            await context.RequestServices.GetRequiredService<IAntiforgery>().ValidateRequestAsync(context).ConfigureAwait(false);
+            return form;
         }
         catch (AntiforgeryValidationException)
         {
             await WriteAsync(context, StatusCodes.Status400BadRequest, AdminPages.Error(
                 "Bad request",
                 "The form was refused: its anti-forgery token is missing or not valid (tokens end when the service restarts, and forms posted from other sites never have one). Go back, reload the page and submit it again.")).ConfigureAwait(false);
-            return null;
-        }
-        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
-        {
-            await WriteAsync(context, StatusCodes.Status400BadRequest, AdminPages.Error("Bad request", $"The form could not be read: {ex.Message}")).ConfigureAwait(false);
             return null;
         }
     }

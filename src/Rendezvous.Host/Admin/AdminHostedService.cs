@@ -113,7 +113,7 @@ internal sealed class AdminHostedService(
         var https = certificate is not null;
         var builder = InnerWebApplication.CreateBuilder(typeof(AdminHostedService).Assembly.GetName().Name, loggerFactory, bindTo, certificate, limits =>
         {
-            limits.MaxRequestBodySize = 16 * 1024;
+            limits.MaxRequestBodySize = AdminEndpoints.MaxFormBytes;
             limits.MaxConcurrentConnections = 100;
         });
 
@@ -135,10 +135,10 @@ internal sealed class AdminHostedService(
         });
         builder.Services.Configure<FormOptions>(form =>
         {
-            form.ValueCountLimit = 16;
+            form.ValueCountLimit = AdminEndpoints.MaxFormFields;
             form.KeyLengthLimit = 64;
-            form.ValueLengthLimit = 4096;
-            form.MultipartBodyLengthLimit = 16 * 1024;
+            form.ValueLengthLimit = AdminEndpoints.MaxFieldLength;
+            form.MultipartBodyLengthLimit = AdminEndpoints.MaxFormBytes;
         });
         builder.Services.AddHealthChecks().AddCheck("listeners", new ListenersHealthCheck(
             services.GetRequiredService<RendezvousEndpoint>(),

@@ -42,6 +42,10 @@ internal sealed partial class AdminClient : IDisposable
     public Task<AdminReply> PostRawAsync(string path, IEnumerable<KeyValuePair<string, string>> fields) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(fields) });
 
+    /// <summary>POSTs <paramref name="content"/> as is.</summary>
+    public Task<AdminReply> PostContentAsync(string path, HttpContent content) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = content });
+
     /// <summary>Loads <paramref name="formPage"/> for its anti-forgery token, then POSTs the form with it, as a browser submits a form.</summary>
     public async Task<AdminReply> SubmitAsync(string formPage, string action, params (string Name, string Value)[] fields)
     {

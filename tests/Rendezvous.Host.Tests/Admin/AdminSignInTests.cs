@@ -120,6 +120,46 @@ public sealed class AdminSignInTests
     }
 
     [Test]
+    public async Task A_form_over_the_size_limit_gets_413_naming_the_limit_not_a_token_problem()
+    {
+        var reply = await _client.SubmitAsync("/login", "/login", ("token", new string('a', AdminEndpoints.MaxFormBytes + 1)));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.RequestEntityTooLarge));
+            Assert.That(reply.Body, Does.Contain("The form could not be read").And.Contain("16 KiB in all").And.Not.Contain("anti-forgery"));
+        });
+    }
+
+    [Test]
+    public async Task A_form_with_too_many_fields_gets_400_naming_the_limit()
+    {
+        var fields = Enumerable.Range(0, AdminEndpoints.MaxFormFields + 1).Select(i => ($"field{i}", "x")).ToArray();
+
+        var reply = await _client.SubmitAsync("/login", "/login", fields);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.BadRequest));
+            Assert.That(reply.Body, Does.Contain($"at most {AdminEndpoints.MaxFormFields} fields").And.Not.Contain("anti-forgery"));
+        });
+    }
+
+    [Test]
+    public async Task A_post_that_is_not_a_form_gets_415_naming_its_content_type()
+    {
+        using var json = new System.Net.Http.StringContent("{}", System.Text.Encoding.UTF8, "application/json");
+
+        var reply = await _client.PostContentAsync("/login", json);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.UnsupportedMediaType));
+            Assert.That(reply.Body, Does.Contain("application/json").And.Contain("application/x-www-form-urlencoded"));
+        });
+    }
+
+    [Test]
     public async Task A_sign_in_with_a_token_taken_from_another_client_gets_400()
     {
         // The form token is bound to its own anti-forgery cookie: a page fetched by someone else does not help.

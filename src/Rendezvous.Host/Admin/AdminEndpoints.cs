@@ -84,6 +84,27 @@ internal sealed partial class AdminEndpoints(
         await WriteAsync(context, StatusCodes.Status401Unauthorized, AdminPages.Error("Sign in first", "This needs a signed-in session, and yours is missing or has ended. Sign in and try again.")).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// On a loopback listener, refuses (421) a request whose Host is a name other than <c>localhost</c>: a browser sends
+    /// such a Host only when a web page's domain was made to resolve to 127.0.0.1 (DNS rebinding), and that page must not
+    /// read <c>/metrics</c> or spend the sign-in attempts. Tunnels, scrapers and proxies send an IP address or localhost.
+    /// </summary>
+    public static async Task RequireLocalHostAsync(HttpContext context, RequestDelegate next)
+    {
+        var host = context.Request.Host.Host;
+        if (host.Length == 0
+            || string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+            || System.Net.IPAddress.TryParse(host.TrimStart('[').TrimEnd(']'), out _))
+        {
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        await WriteAsync(context, StatusCodes.Status421MisdirectedRequest, AdminPages.Error(
+            "Wrong host name",
+            $"This listener is on loopback and answers only requests addressed to an IP address or localhost, not to '{host}'. Open it as http://127.0.0.1:PORT (through ssh -L when remote); a proxy in front of it must not pass its own Host on.")).ConfigureAwait(false);
+    }
+
     /// <summary>Answers a request that failed unexpectedly with a 500 page instead of a dropped connection.</summary>
     public async Task CatchAsync(HttpContext context, RequestDelegate next)
     {

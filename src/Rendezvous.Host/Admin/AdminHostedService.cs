@@ -160,6 +160,11 @@ internal sealed class AdminHostedService(
 
         app.Use(AddSecurityHeaders);
         app.Use(endpoints.CatchAsync);
+        if (IPAddress.IsLoopback(bindTo.Address))
+        {
+            app.Use(AdminEndpoints.RequireLocalHostAsync);
+        }
+
         app.UseStatusCodePages(status => AdminEndpoints.DescribeStatusAsync(status.HttpContext));
 
         // Not behind the sign-in: a scraper or a load balancer has no session (see docs/admin.md).

@@ -38,6 +38,10 @@ internal sealed partial class AdminClient : IDisposable
     /// <summary>GETs <paramref name="path"/>.</summary>
     public Task<AdminReply> GetAsync(string path) => SendAsync(new HttpRequestMessage(HttpMethod.Get, path));
 
+    /// <summary>GETs <paramref name="path"/> with <paramref name="host"/> as the Host header, as a browser does for the name in its address bar.</summary>
+    public Task<AdminReply> GetWithHostAsync(string path, string host) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Host = host } });
+
     /// <summary>POSTs a form as is (no anti-forgery token added).</summary>
     public Task<AdminReply> PostRawAsync(string path, IEnumerable<KeyValuePair<string, string>> fields) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(fields) });

@@ -159,6 +159,30 @@ public sealed class AdminSignInTests
         });
     }
 
+    [TestCase("/login")]
+    [TestCase("/metrics")]
+    public async Task A_request_addressed_to_another_host_name_is_refused_with_421(string path)
+    {
+        // What a page on attacker.example gets after making its name resolve to 127.0.0.1 (DNS rebinding).
+        var reply = await _client.GetWithHostAsync(path, $"attacker.example:{_server.AdminUrl.Port}");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.MisdirectedRequest));
+            Assert.That(reply.Body, Does.Contain("&#x27;attacker.example&#x27;").And.Contain("IP address or localhost"));
+        });
+    }
+
+    [TestCase("localhost")]
+    [TestCase("127.0.0.1")]
+    [TestCase("[::1]")]
+    public async Task A_request_addressed_to_localhost_or_an_ip_address_is_served(string host)
+    {
+        var reply = await _client.GetWithHostAsync("/login", $"{host}:{_server.AdminUrl.Port}");
+
+        Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.OK));
+    }
+
     [Test]
     public async Task A_sign_in_with_a_token_taken_from_another_client_gets_400()
     {

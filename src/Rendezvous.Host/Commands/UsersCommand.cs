@@ -162,10 +162,17 @@ internal static partial class UsersCommand
         {
             TextWriter output = parseResult.InvocationConfiguration.Output;
             SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(parseResult.GetValue(dataDirOption)!);
-            IReadOnlyList<SecretEntry> entries;
+            IReadOnlyList<SecretEntry> entries = [];
             try
             {
-                entries = await store.ListAsync(cancellationToken).ConfigureAwait(false);
+                if (File.Exists(store.DatabasePath))
+                {
+                    entries = await store.ListAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await parseResult.InvocationConfiguration.Error.WriteLineAsync(NoDatabase(store)).ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (IsStoreFailure(e))
             {
@@ -204,6 +211,12 @@ internal static partial class UsersCommand
             }
 
             SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(parseResult.GetValue(dataDirOption)!);
+            if (!File.Exists(store.DatabasePath))
+            {
+                await error.WriteLineAsync(NoDatabase(store)).ConfigureAwait(false);
+                return Failed;
+            }
+
             bool removed;
             try
             {
@@ -239,6 +252,12 @@ internal static partial class UsersCommand
             return (null, BadInput);
         }
 
+        if (!File.Exists(store.DatabasePath))
+        {
+            await error.WriteLineAsync(NoDatabase(store)).ConfigureAwait(false);
+            return (null, Failed);
+        }
+
         SecretEntry? entry;
         try
         {
@@ -258,6 +277,13 @@ internal static partial class UsersCommand
 
         return (entry, 0);
     }
+
+    /// <summary>
+    /// Says that the data directory has no database yet, for the commands that only read or change entries: they create
+    /// nothing, so a mistyped or forgotten <c>--data-dir</c> is reported as such rather than as a missing UUID.
+    /// </summary>
+    private static string NoDatabase(SqliteSecretStore store) =>
+        $"There is no secret database at {store.DatabasePath}, so no hidden server there. Check --data-dir (the service's data directory, e.g. /var/lib/rendezvous, or $Rendezvous__DataDirectory); 'rendezvous users add' creates the database.";
 
     /// <summary>Reads a <c>--secret BASE32</c> option: a random secret when absent, the problem (naming the value) when malformed.</summary>
     private static bool TryGetSecretOption(

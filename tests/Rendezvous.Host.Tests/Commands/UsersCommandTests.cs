@@ -73,10 +73,45 @@ public sealed partial class UsersCommandTests
     [Test]
     public async Task Remove_of_an_absent_uuid_fails_naming_it()
     {
+        await RunAsync("users", "add", "0d6a1f5e-0000-4000-8000-000000000001");
+
         CliResult result = await RunAsync("users", "remove", Uuid);
 
         Assert.That(result.ExitCode, Is.Not.Zero);
         Assert.That(result.Error, Does.Contain(Uuid));
+    }
+
+    [TestCase("show")]
+    [TestCase("rotate")]
+    [TestCase("remove")]
+    [TestCase("export", "--config-out", "hidden.json")]
+    public async Task A_data_directory_without_a_database_is_reported_as_such_and_nothing_is_created(string command, params string[] more)
+    {
+        string typo = _directory.Combine("rendezvous-dat");
+
+        CliResult result = await Cli.RunAsync(["users", command, Uuid, "--data-dir", typo, .. more]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(1));
+            Assert.That(result.Error, Does.StartWith($"There is no secret database at {Path.Combine(typo, "rendezvous.db")}").And.Contain("--data-dir"));
+            Assert.That(Directory.Exists(typo), Is.False);
+        });
+    }
+
+    [Test]
+    public async Task List_in_a_data_directory_without_a_database_lists_nothing_and_says_why()
+    {
+        string typo = _directory.Combine("rendezvous-dat");
+
+        CliResult result = await Cli.RunAsync(["users", "list", "--data-dir", typo]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.Zero);
+            Assert.That(result.Error, Does.StartWith("There is no secret database at"));
+            Assert.That(Directory.Exists(typo), Is.False);
+        });
     }
 
     [Test]
@@ -167,6 +202,8 @@ public sealed partial class UsersCommandTests
     [TestCase("export", "--config-out")]
     public async Task Command_for_an_absent_uuid_fails_naming_it_and_writes_nothing(string command, params string[] withFileOption)
     {
+        await RunAsync("users", "add", "0d6a1f5e-0000-4000-8000-000000000001");
+
         CliResult result = await RunAsync(["users", command, Uuid, .. withFileOption.Select(option => $"{option}={ConfigPath}")]);
 
         Assert.That(result.ExitCode, Is.EqualTo(UsersCommand.Failed));

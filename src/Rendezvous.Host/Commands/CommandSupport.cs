@@ -15,6 +15,28 @@ internal static class CommandSupport
     /// </summary>
     public static Termination OnTermination(CancellationToken cancellationToken) => new(cancellationToken);
 
+    /// <summary>
+    /// A parser for a whole-number option whose error names the option, the value and <paramref name="accepted"/>
+    /// (instead of "Cannot parse argument ... as expected type 'System.Int32'"). Range checks stay with the command.
+    /// </summary>
+    public static Func<System.CommandLine.Parsing.ArgumentResult, int> WholeNumber(int defaultValue, string accepted) => result =>
+    {
+        if (result.Tokens.Count == 0)
+        {
+            return defaultValue;
+        }
+
+        var text = result.Tokens[^1].Value;
+        if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        var name = result.Parent is System.CommandLine.Parsing.OptionResult option ? option.Option.Name : "the value";
+        result.AddError($"{name} '{text}' is not a whole number; expected {accepted}.");
+        return defaultValue;
+    };
+
     /// <summary>Parses <c>HOST:PORT</c>: HOST a name, an IPv4 address or <c>[IPv6]</c>, PORT 0 to 65535 (1 to 65535 unless <paramref name="allowPortZero"/>).</summary>
     public static bool TryParseHostPort(string? text, bool allowPortZero, [NotNullWhen(true)] out string? host, out int port)
     {

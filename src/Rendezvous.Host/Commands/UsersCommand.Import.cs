@@ -36,6 +36,7 @@ internal static partial class UsersCommand
             Description = "The Redis database number to read.",
             HelpName = "N",
             DefaultValueFactory = _ => 0,
+            CustomParser = CommandSupport.WholeNumber(0, "a database number, 0 or more (Redis has 0 to 15 unless configured otherwise)"),
         };
         var dryRunOption = new Option<bool>("--dry-run")
         {

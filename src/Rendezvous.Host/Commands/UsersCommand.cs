@@ -60,11 +60,13 @@ internal static partial class UsersCommand
         {
             Description = $"The TOTP time step in seconds, {SecretFormat.MinimumStep}..{SecretFormat.MaximumStep}.",
             DefaultValueFactory = _ => SecretFormat.DefaultStep,
+            CustomParser = CommandSupport.WholeNumber(SecretFormat.DefaultStep, $"seconds from {SecretFormat.MinimumStep} to {SecretFormat.MaximumStep}"),
         };
         var digitsOption = new Option<int>("--digits")
         {
             Description = $"The number of digits of a code, {SecretFormat.MinimumDigits}..{SecretFormat.MaximumDigits}.",
             DefaultValueFactory = _ => SecretFormat.DefaultDigits,
+            CustomParser = CommandSupport.WholeNumber(SecretFormat.DefaultDigits, $"{SecretFormat.MinimumDigits} to {SecretFormat.MaximumDigits}"),
         };
         Option<string> dataDirOption = CreateDataDirOption();
         var configFile = new ConfigFileOptions(required: false);

@@ -132,6 +132,17 @@ public sealed partial class UsersCommandTests
         Assert.That(result.Error, Does.Contain("JBSWY3DPEHPK3PX").And.Contain("80 bits"));
     }
 
+    [TestCase("add", "--step", "abc", "from 1 to 300")]
+    [TestCase("add", "--digits", "six", "6 to 8")]
+    [TestCase("import", "--db", "x", "0 or more")]
+    public async Task A_number_option_given_text_fails_naming_the_option_the_value_and_what_is_accepted(string command, string option, string value, string accepted)
+    {
+        CliResult result = await RunAsync(["users", command, option, value, .. command == "import" ? new[] { "--from-redis", "127.0.0.1:1" } : []]);
+
+        Assert.That(result.ExitCode, Is.EqualTo(1));
+        Assert.That(result.Error, Does.Contain($"{option} '{value}' is not a whole number; expected").And.Contain(accepted));
+    }
+
     [Test]
     public async Task Add_with_step_zero_fails_naming_the_value_and_range()
     {

@@ -65,11 +65,14 @@ internal sealed partial class AdminEndpoints(
         app.MapPost("/entries/{uuid}/delete", DeleteAsync);
     }
 
-    /// <summary>Lets signed-in requests, the sign-in page and the stylesheet through; sends the rest to sign in.</summary>
+    /// <summary>
+    /// Lets signed-in requests, the sign-in page, the stylesheet and sign-out through (signing out of a session that has
+    /// ended already, e.g. in a second tab, still just leads to the sign-in page); sends the rest to sign in.
+    /// </summary>
     public async Task GateAsync(HttpContext context, RequestDelegate next)
     {
         var path = context.Request.Path;
-        if (path.Equals("/login", StringComparison.Ordinal) || path.Equals("/admin.css", StringComparison.Ordinal) || IsSignedIn(context))
+        if (path.Equals("/login", StringComparison.Ordinal) || path.Equals("/admin.css", StringComparison.Ordinal) || path.Equals("/logout", StringComparison.Ordinal) || IsSignedIn(context))
         {
             await next(context).ConfigureAwait(false);
             return;

@@ -105,6 +105,22 @@ public sealed class AdminSignInTests
     }
 
     [Test]
+    public async Task Signing_out_of_a_session_ended_in_another_tab_leads_to_sign_in()
+    {
+        await _client.SignInAsync(_server.Token);
+        var secondTab = await _client.GetAsync("/");
+        await _client.SubmitAsync("/", "/logout");
+
+        var reply = await _client.PostRawAsync("/logout", [KeyValuePair.Create("csrf", secondTab.CsrfToken)]);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.SeeOther));
+            Assert.That(reply.Header("Location"), Is.EqualTo("/login"));
+        });
+    }
+
+    [Test]
     public async Task A_post_without_an_antiforgery_token_gets_400_with_a_clear_body()
     {
         await _client.SignInAsync(_server.Token);

@@ -68,7 +68,7 @@ internal sealed class InnerWebApplication : IAsyncDisposable
         {
             await app.DisposeAsync().ConfigureAwait(false);
             certificate?.Dispose();
-            throw new InvalidOperationException($"Cannot listen for {what} on {url}: {ex.Message}. {fix}", ex);
+            throw new InvalidOperationException($"Cannot listen for {what} on {url}: {ex.Message.TrimEnd('.')}. {fix}", ex);
         }
 
         return new InnerWebApplication(app, certificate);

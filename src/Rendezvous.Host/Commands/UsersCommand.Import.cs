@@ -104,6 +104,11 @@ internal static partial class UsersCommand
             await using (redis.ConfigureAwait(false))
             {
                 SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(parseResult.GetValue(dataDirOption)!);
+
+                // Named first, so an import into the wrong data directory (a forgotten --data-dir) is seen at once.
+                await output.WriteLineAsync(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"{(dryRun ? "Dry run: comparing" : "Importing")} Redis at {endpoint} (db {db}) {(dryRun ? "with" : "into")} {store.DatabasePath}")).ConfigureAwait(false);
                 var importer = new NodeRendezvousImporter(store, output, dryRun, TimeProvider.System);
                 try
                 {

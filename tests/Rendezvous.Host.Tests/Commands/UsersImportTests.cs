@@ -118,6 +118,16 @@ public sealed partial class UsersImportTests
         });
     }
 
+    [TestCase("Importing", "into")]
+    [TestCase("Dry run: comparing", "with", "--dry-run")]
+    public async Task Import_first_names_the_redis_it_reads_and_the_database_it_writes(string verb, string preposition, params string[] options)
+    {
+        CliResult result = await ImportAsync(options);
+
+        Assert.That(result.ExitCode, Is.Zero, result.Error);
+        Assert.That(Lines(result.Output)[0], Is.EqualTo($"{verb} Redis at {_redis.EndPoint} (db 0) {preposition} {Path.Combine(_directory.Path, "rendezvous.db")}"));
+    }
+
     [Test]
     public async Task Import_never_prints_a_secret()
     {

@@ -68,13 +68,16 @@ internal sealed partial class AdminEndpoints
         }
 
         var (json, reason) = entry is null ? (null, "There is no secret in the store for this UUID, so there is no config file.") : Config(context, entry);
+        var warning = json is not null && string.IsNullOrEmpty(registrarOptions.Value.PublicHost) && IsLoopbackName(context.Request.Host.Host)
+            ? $"This file names the registrar as {context.Request.Host.Host}, the name this page was opened by, because Rendezvous:Registrar:PublicHost is not set: a hidden server on another machine cannot reach it there. Set PublicHost (--public-host) to the server's public name and restart, or edit registrarUrl in the file."
+            : null;
         var notice = context.Request.Query["done"].ToString() switch
         {
             "created" => $"Created {uuid}. Give the hidden server the config file below.",
             "rotated" => $"Rotated the secret of {uuid}. Codes from the old secret no longer work: give the hidden server the new config file below.",
             _ => null,
         };
-        await WriteAsync(context, StatusCodes.Status200OK, AdminPages.Entry(uuid, entry, activity, json, reason, Csrf(context), notice)).ConfigureAwait(false);
+        await WriteAsync(context, StatusCodes.Status200OK, AdminPages.Entry(uuid, entry, activity, new AdminPages.ConfigFile(json, reason, warning), Csrf(context), notice)).ConfigureAwait(false);
     }
 
     private async Task DownloadAsync(HttpContext context)
@@ -165,6 +168,10 @@ internal sealed partial class AdminEndpoints
         await WriteNotFoundAsync(context).ConfigureAwait(false);
         return null;
     }
+
+    private static bool IsLoopbackName(string host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(host.TrimStart('[').TrimEnd(']'), out var address) && System.Net.IPAddress.IsLoopback(address));
 
     private static bool IsKnown(UuidActivity activity) =>
         activity.Registered || activity.Parked > 0 || activity.LiveSessions > 0 || activity.Sessions > 0 || activity.Registrations > 0 || activity.Failures > 0;

@@ -18,6 +18,12 @@ internal static partial class AdminPages
             SecretFormat.DefaultDigits.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    /// <summary>An entry's config file as its page shows it.</summary>
+    /// <param name="Json">The hidden server's config file, when one can be made.</param>
+    /// <param name="NoConfigReason">Why there is no config file, when there is none.</param>
+    /// <param name="Warning">What is wrong with the file as made here (a registrar name other machines cannot reach), if anything.</param>
+    public sealed record ConfigFile(string? Json, string? NoConfigReason, string? Warning);
+
     /// <summary>The form that creates an entry, with a message when the last try was refused.</summary>
     public static Page NewEntry(NewEntryForm form, string csrf, string? problem) => new(
         "New entry",
@@ -42,21 +48,22 @@ internal static partial class AdminPages
     /// <param name="uuid">The UUID.</param>
     /// <param name="entry">Its secret-store entry, when it has one.</param>
     /// <param name="activity">What the relay knows of it.</param>
-    /// <param name="configJson">The hidden server's config file, when one can be made.</param>
-    /// <param name="noConfigReason">Why there is no config file, when there is none.</param>
+    /// <param name="config">The hidden server's config file, or why there is none.</param>
     /// <param name="csrf">The anti-forgery token for the forms.</param>
     /// <param name="notice">A message to show.</param>
-    public static Page Entry(string uuid, SecretEntry? entry, UuidActivity activity, string? configJson, string? noConfigReason, string csrf, string? notice)
+    public static Page Entry(string uuid, SecretEntry? entry, UuidActivity activity, ConfigFile config, string csrf, string? notice)
     {
         var path = EntryPath(uuid);
-        var config = configJson is not null
+        var warning = config.Warning is { } text ? Html.Of($"""<p id="config-warning" class="notice error">{text}</p>""") : Html.Empty;
+        var configSection = config.Json is { } configJson
             ? Html.Of($"""
                 <h2>Hidden server config file</h2>
                 <p class="muted">What <code>rendezvous users add --config-out</code> writes; give it to <code>rendezvous expose --config</code>. It holds the secret.</p>
+                {warning}
                 <pre id="config">{configJson}</pre>
                 <p><a id="download" class="button" href="{path}/config" download>Download {uuid}.json</a></p>
                 """)
-            : Html.Of($"""<h2>Hidden server config file</h2><p id="no-config" class="muted">{noConfigReason}</p>""");
+            : Html.Of($"""<h2>Hidden server config file</h2><p id="no-config" class="muted">{config.NoConfigReason}</p>""");
         var rotate = entry is null
             ? Html.Empty
             : Html.Of($"""
@@ -83,7 +90,7 @@ internal static partial class AdminPages
                 <tr><th>Refused registrations</th><td>{activity.Failures}</td></tr>
                 <tr><th>Last refusal</th><td>{When(activity.LastFailure)}</td></tr>
                 </table>
-                {config}
+                {configSection}
                 {rotate}
                 <h2>Delete</h2>
                 <p><a id="delete" class="button" href="{path}/delete">Delete {uuid}…</a></p>

@@ -183,6 +183,29 @@ public sealed partial class AdminEntriesTests
     }
 
     [Test]
+    public async Task The_entry_page_warns_when_the_config_file_names_a_loopback_registrar()
+    {
+        var entry = await _server.AddEntryAsync();
+
+        var page = await _client.GetAsync("/entries/" + entry.Uuid);
+
+        Assert.That(page.Body, Does.Contain("id=\"config-warning\"").And.Contain("Rendezvous:Registrar:PublicHost is not set"));
+    }
+
+    [Test]
+    public async Task The_entry_page_has_no_such_warning_when_a_public_host_is_set()
+    {
+        await using var server = await AdminServer.StartAsync(new Dictionary<string, string?> { ["Rendezvous:Registrar:PublicHost"] = "rendezvous.example.com" });
+        using var client = server.CreateClient();
+        await client.SignInAsync(server.Token);
+        var entry = await server.AddEntryAsync();
+
+        var page = await client.GetAsync("/entries/" + entry.Uuid);
+
+        Assert.That(page.Body, Does.Contain("id=\"config\"").And.Not.Contain("config-warning"));
+    }
+
+    [Test]
     public async Task The_config_file_downloads_as_an_attachment_named_after_the_uuid()
     {
         var entry = await _server.AddEntryAsync();

@@ -172,14 +172,14 @@ public sealed partial class AdminEntriesTests
     [Test]
     public async Task The_config_file_names_the_public_host_when_one_is_set()
     {
-        await using var server = await AdminServer.StartAsync(new Dictionary<string, string?> { ["Rendezvous:Registrar:PublicHost"] = "rendezvous.example.com" });
-        using var client = server.CreateClient();
-        await client.SignInAsync(server.Token);
-        var entry = await server.AddEntryAsync();
+        var (server, client, entry) = await StartWithPublicHostAsync();
+        await using (server)
+        using (client)
+        {
+            var download = await client.GetAsync($"/entries/{entry.Uuid}/config");
 
-        var download = await client.GetAsync($"/entries/{entry.Uuid}/config");
-
-        Assert.That(ReadAsExposeDoes(download.Body).RegistrarUrl, Is.EqualTo(new Uri($"https://rendezvous.example.com:{server.RegistrarUrl.Port}/")));
+            Assert.That(ReadAsExposeDoes(download.Body).RegistrarUrl, Is.EqualTo(new Uri($"https://rendezvous.example.com:{server.RegistrarUrl.Port}/")));
+        }
     }
 
     [Test]
@@ -195,14 +195,23 @@ public sealed partial class AdminEntriesTests
     [Test]
     public async Task The_entry_page_has_no_such_warning_when_a_public_host_is_set()
     {
-        await using var server = await AdminServer.StartAsync(new Dictionary<string, string?> { ["Rendezvous:Registrar:PublicHost"] = "rendezvous.example.com" });
-        using var client = server.CreateClient();
+        var (server, client, entry) = await StartWithPublicHostAsync();
+        await using (server)
+        using (client)
+        {
+            var page = await client.GetAsync("/entries/" + entry.Uuid);
+
+            Assert.That(page.Body, Does.Contain("id=\"config\"").And.Not.Contain("config-warning"));
+        }
+    }
+
+    /// <summary>A server with Rendezvous:Registrar:PublicHost set, a signed-in client and an entry.</summary>
+    private static async Task<(AdminServer Server, AdminClient Client, SecretEntry Entry)> StartWithPublicHostAsync()
+    {
+        var server = await AdminServer.StartAsync(new Dictionary<string, string?> { ["Rendezvous:Registrar:PublicHost"] = "rendezvous.example.com" });
+        var client = server.CreateClient();
         await client.SignInAsync(server.Token);
-        var entry = await server.AddEntryAsync();
-
-        var page = await client.GetAsync("/entries/" + entry.Uuid);
-
-        Assert.That(page.Body, Does.Contain("id=\"config\"").And.Not.Contain("config-warning"));
+        return (server, client, await server.AddEntryAsync());
     }
 
     [Test]

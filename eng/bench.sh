@@ -100,9 +100,11 @@ start_server() {
   relay_port=$(free_port)
   log "starting rendezvous serve (core $server_core): registrar :$registrar_port, relay :$relay_port"
   # RENDEZVOUS_BENCH_SERVER_ENV adds environment variables for the server only, e.g.
-  # "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1", to measure a runtime setting without code changes.
+  # "Rendezvous__Relay__InlineSocketCompletions=false", to measure a setting without code changes.
+  # The admin listener (and the OpenTelemetry meter provider behind its /metrics) is off: this measures the relay alone.
   # shellcheck disable=SC2086
   env ${RENDEZVOUS_BENCH_SERVER_ENV:-} \
+  Rendezvous__Admin__Url=none \
   Rendezvous__Relay__ParkedConnectionsPerCookie=1024 \
   Rendezvous__Relay__InitiatorGracePeriod=00:00:30 \
   Rendezvous__Relay__MaxHandshakesPerAddress=1024 \

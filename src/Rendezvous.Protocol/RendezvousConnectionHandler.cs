@@ -262,6 +262,25 @@ public sealed class RendezvousConnectionHandler
         string cookie,
         CancellationToken cancellationToken)
     {
+        // Most initiators find their responder parked already: pair at once, without watching the initiator
+        // (there is no waiting to stop). What it sent after its line stays in its input, to be spliced.
+        if (_broker.TryInitiate(cookie) is { } now)
+        {
+            if (now.Responder is not { } ready)
+            {
+                return (now.Status, null, default);
+            }
+
+            if (await ready.StopWatchingAsync().ConfigureAwait(false) is not (WatchEnd.Ended or WatchEnd.Failed))
+            {
+                return (InitiateStatus.Paired, ready, default);
+            }
+
+            // Its peer left just before it was taken: drop it, and wait for the next one below.
+            ready.Connection.Abort();
+            await ready.Connection.DisposeAsync().ConfigureAwait(false);
+        }
+
         // Watch the initiator while it waits, so one that is reset stops waiting. A clean half-close is
         // not a reason to give up: the initiator may have sent all it has and wait for the answer.
         using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -322,9 +341,6 @@ public sealed class RendezvousConnectionHandler
         var end = "failed";
         try
         {
-            var flushes = Task.WhenAll(initiator.Output.FlushAsync(cancellationToken).AsTask(), responder.Output.FlushAsync(cancellationToken).AsTask());
-            await flushes.ConfigureAwait(false);
-
             var metrics = _metrics;
             Action<long> onBytes = activity is null ? metrics.BytesRelayed : bytes =>
             {

@@ -19,19 +19,30 @@ public sealed class InlineCompletionsTests
     public void Restore() => Environment.SetEnvironmentVariable(ServeCommand.InlineCompletionsVariable, _saved);
 
     [Test]
-    public void Serve_leaves_inline_socket_completions_off_by_default()
+    public void Serve_turns_inline_socket_completions_on_by_default()
     {
-        ServeCommand.PreferInlineSocketCompletions(Configuration());
+        var error = ServeCommand.PreferInlineSocketCompletions(Configuration());
 
+        Assert.That(error, Is.Null);
+        Assert.That(Environment.GetEnvironmentVariable(ServeCommand.InlineCompletionsVariable), Is.EqualTo("1"));
+    }
+
+    [Test]
+    public void Serve_leaves_them_off_when_configured_false()
+    {
+        var error = ServeCommand.PreferInlineSocketCompletions(Configuration((ServeCommand.InlineCompletionsKey, "False")));
+
+        Assert.That(error, Is.Null);
         Assert.That(Environment.GetEnvironmentVariable(ServeCommand.InlineCompletionsVariable), Is.Null);
     }
 
     [Test]
-    public void Serve_turns_them_on_when_configured_true()
+    public void A_value_that_is_not_true_or_false_is_refused_by_name()
     {
-        ServeCommand.PreferInlineSocketCompletions(Configuration(("Rendezvous:Relay:InlineSocketCompletions", "true")));
+        var error = ServeCommand.PreferInlineSocketCompletions(Configuration((ServeCommand.InlineCompletionsKey, "yes")));
 
-        Assert.That(Environment.GetEnvironmentVariable(ServeCommand.InlineCompletionsVariable), Is.EqualTo("1"));
+        Assert.That(error, Does.Contain("'yes'").And.Contain("true or false"));
+        Assert.That(Environment.GetEnvironmentVariable(ServeCommand.InlineCompletionsVariable), Is.Null);
     }
 
     [Test]
@@ -39,7 +50,7 @@ public sealed class InlineCompletionsTests
     {
         Environment.SetEnvironmentVariable(ServeCommand.InlineCompletionsVariable, "0");
 
-        ServeCommand.PreferInlineSocketCompletions(Configuration(("Rendezvous:Relay:InlineSocketCompletions", "true")));
+        ServeCommand.PreferInlineSocketCompletions(Configuration());
 
         Assert.That(Environment.GetEnvironmentVariable(ServeCommand.InlineCompletionsVariable), Is.EqualTo("0"));
     }

@@ -208,22 +208,12 @@ public sealed class RendezvousBroker
         Waiter waiter;
         lock (_lock)
         {
-            if (!_byCookie.TryGetValue(cookie, out var registration))
+            if (TryInitiateLocked(cookie, out var registration) is { } now)
             {
-                return new InitiateResult(InitiateStatus.NotRegistered, null);
+                return now;
             }
 
-            if (_closed)
-            {
-                return new InitiateResult(InitiateStatus.NotReady, null);
-            }
-
-            if (registration.TryTakeParked(ref _parked) is { } parked)
-            {
-                return new InitiateResult(InitiateStatus.Paired, parked);
-            }
-
-            waiter = registration.AddWaiter();
+            waiter = registration!.AddWaiter();
         }
 
         var grace = _options.CurrentValue.InitiatorGracePeriod;
@@ -247,6 +237,19 @@ public sealed class RendezvousBroker
     }
 
     /// <summary>
+    /// Pairs an initiator at once when a responder is parked under <paramref name="cookie"/>, or tells
+    /// at once why there will be no pairing; never waits.
+    /// </summary>
+    /// <returns>The answer, or <see langword="null"/> when the initiator would have to wait for a responder.</returns>
+    internal InitiateResult? TryInitiate(string cookie)
+    {
+        lock (_lock)
+        {
+            return TryInitiateLocked(cookie, out _);
+        }
+    }
+
+    /// <summary>
     /// Closes every parked connection and fails every waiting initiator (server shutdown). From then on
     /// nothing parks (<c>R</c> gets not registered) and initiators get not ready at once.
     /// </summary>
@@ -267,6 +270,22 @@ public sealed class RendezvousBroker
         Span<byte> random = stackalloc byte[CookieBytes];
         RandomNumberGenerator.Fill(random);
         return Base64Url.EncodeToString(random);
+    }
+
+    /// <summary>What an initiator gets without waiting; <see langword="null"/> (with its registration) when it must wait. Call under the lock.</summary>
+    private InitiateResult? TryInitiateLocked(string cookie, out Registration? registration)
+    {
+        if (!_byCookie.TryGetValue(cookie, out registration))
+        {
+            return new InitiateResult(InitiateStatus.NotRegistered, null);
+        }
+
+        if (_closed)
+        {
+            return new InitiateResult(InitiateStatus.NotReady, null);
+        }
+
+        return registration.TryTakeParked(ref _parked) is { } parked ? new InitiateResult(InitiateStatus.Paired, parked) : null;
     }
 
     private sealed class Waiter(Registration registration)

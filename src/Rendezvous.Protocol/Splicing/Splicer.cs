@@ -18,7 +18,7 @@ public static class Splicer
     /// <param name="onBytes">Called after each relayed chunk with its size (for metrics); may be <see langword="null"/>.</param>
     /// <param name="cancellationToken">Aborts both connections when cancelled.</param>
     /// <returns>How the session ended and how many bytes went each way.</returns>
-    /// <remarks>The caller still owns and disposes both connections.</remarks>
+    /// <remarks>What the caller wrote to either output before is sent first. The caller still owns and disposes both connections.</remarks>
     public static async Task<SpliceResult> SpliceAsync(
         RelayConnection initiator,
         RelayConnection responder,
@@ -48,6 +48,8 @@ public static class Splicer
         }
         else
         {
+            // What the caller wrote before (+OK, early bytes) goes out now: a peer may wait for it before it sends.
+            await Task.WhenAll(SendWrittenAsync(initiator.Output), SendWrittenAsync(responder.Output)).ConfigureAwait(false);
             up = new Direction(initiator.Input, responder.Output, onBytes);
             down = new Direction(responder.Input, initiator.Output, onBytes);
             upTask = up.RunAsync();
@@ -84,6 +86,20 @@ public static class Splicer
     /// Two socket connections are spliced socket to socket when both are idle (the usual case right after
     /// pairing): no pipes, no copy loops of the splicer's own. Otherwise the pipe splice runs.
     /// </summary>
+    /// <summary>Flushes <paramref name="output"/>; a failed connection is left to the copy loop that writes to it.</summary>
+    private static async Task SendWrittenAsync(PipeWriter output)
+    {
+        try
+        {
+            // Not with the splice's token: cancellation aborts both connections, which ends any flush.
+            await output.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // The connection failed or was aborted; the direction that writes to it sees that and ends the splice.
+        }
+    }
+
     private static async ValueTask<bool> TrySpliceDirectAsync(SocketRelayConnection initiator, SocketRelayConnection responder, Action<long>? onBytes)
     {
         try

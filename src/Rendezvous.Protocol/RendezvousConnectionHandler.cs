@@ -123,38 +123,61 @@ public sealed class RendezvousConnectionHandler
     private async Task<(HandshakeError? Error, HandshakeLine? Line)> ReadFirstLineAsync(RelayConnection connection, CancellationToken cancellationToken)
     {
         var input = connection.Input;
-        using var timeout = new CancellationTokenSource(_options.CurrentValue.FirstLineTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-        while (true)
+
+        // The deadline is armed only when the line is not there yet (it usually is, read with the accept):
+        // one token source for both the deadline and the server stopping, which it follows with a
+        // registration rather than a linked source.
+        CancellationTokenSource? timeout = null;
+        CancellationTokenRegistration stopping = default;
+        var looked = false;
+        try
         {
-            ReadResult result;
-            try
+            while (true)
             {
-                result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                return (HandshakeError.Timeout, null);
-            }
+                // Only the first look may be TryRead: after a partial line it would return the same bytes again.
+                if (looked || !input.TryRead(out var result))
+                {
+                    if (timeout is null)
+                    {
+                        timeout = new CancellationTokenSource(_options.CurrentValue.FirstLineTimeout, _time);
+                        stopping = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), timeout);
+                    }
 
-            var buffer = result.Buffer;
-            var status = HandshakeParser.TryParse(buffer, out var line, out var consumed, out var examined);
-            input.AdvanceTo(consumed, examined);
-            switch (status)
-            {
-                case HandshakeParseStatus.Complete:
-                    return (null, line);
-                case HandshakeParseStatus.LineTooLong:
-                    return (HandshakeError.LineTooLong, null);
-                case HandshakeParseStatus.InvalidCookie:
-                    return (HandshakeError.InvalidCookie, null);
-            }
+                    try
+                    {
+                        result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        return (HandshakeError.Timeout, null);
+                    }
+                }
 
-            if (result.IsCompleted)
-            {
-                // The peer left before finishing its line: nobody to answer.
-                return (null, null);
+                looked = true;
+                var buffer = result.Buffer;
+                var status = HandshakeParser.TryParse(buffer, out var line, out var consumed, out var examined);
+                input.AdvanceTo(consumed, examined);
+                switch (status)
+                {
+                    case HandshakeParseStatus.Complete:
+                        return (null, line);
+                    case HandshakeParseStatus.LineTooLong:
+                        return (HandshakeError.LineTooLong, null);
+                    case HandshakeParseStatus.InvalidCookie:
+                        return (HandshakeError.InvalidCookie, null);
+                }
+
+                if (result.IsCompleted)
+                {
+                    // The peer left before finishing its line: nobody to answer.
+                    return (null, null);
+                }
             }
+        }
+        finally
+        {
+            stopping.Dispose();
+            timeout?.Dispose();
         }
     }
 

@@ -268,12 +268,35 @@ public sealed class RendezvousConnectionHandler
         connection.Output.Write(parked.EarlyBytes.Span);
         responder.Output.Write(ProtocolReplies.Ok);
         responder.Output.Write(fromInitiator.Span);
+
+        // The session runs in this method (not in one more awaiting it): each suspended method is an
+        // object kept for the whole session, and idle sessions are counted in thousands.
+        _metrics.SessionStarted();
+        var activity = parked.Uuid is { } uuid ? _broker.Activity.StartSession(uuid) : null;
+        ProtocolLog.SessionStarted(_logger, connection.RemoteEndPoint, responder.RemoteEndPoint);
+        var end = "failed";
         try
         {
-            await SpliceAsync(connection, responder, parked.Uuid, cancellationToken).ConfigureAwait(false);
+            var metrics = _metrics;
+            Action<long> onBytes = activity is null ? metrics.BytesRelayed : bytes =>
+            {
+                metrics.BytesRelayed(bytes);
+                activity.AddBytes(bytes);
+            };
+            var result = await Splicer.SpliceAsync(connection, responder, onBytes, cancellationToken).ConfigureAwait(false);
+            end = result.End switch
+            {
+                SpliceEnd.Completed => "completed",
+                SpliceEnd.InitiatorFailed => "initiator_failed",
+                SpliceEnd.ResponderFailed => "responder_failed",
+                _ => "canceled",
+            };
+            ProtocolLog.SessionEnded(_logger, end, result.BytesFromInitiator, result.BytesFromResponder);
         }
         finally
         {
+            _metrics.SessionEnded(end);
+            activity?.End();
             await responder.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -354,36 +377,5 @@ public sealed class RendezvousConnectionHandler
         }
 
         return (status, paired, paired is null ? default : watch.Kept);
-    }
-
-    private async Task SpliceAsync(RelayConnection initiator, RelayConnection responder, string? uuid, CancellationToken cancellationToken)
-    {
-        _metrics.SessionStarted();
-        var activity = uuid is null ? null : _broker.Activity.StartSession(uuid);
-        ProtocolLog.SessionStarted(_logger, initiator.RemoteEndPoint, responder.RemoteEndPoint);
-        var end = "failed";
-        try
-        {
-            var metrics = _metrics;
-            Action<long> onBytes = activity is null ? metrics.BytesRelayed : bytes =>
-            {
-                metrics.BytesRelayed(bytes);
-                activity.AddBytes(bytes);
-            };
-            var result = await Splicer.SpliceAsync(initiator, responder, onBytes, cancellationToken).ConfigureAwait(false);
-            end = result.End switch
-            {
-                SpliceEnd.Completed => "completed",
-                SpliceEnd.InitiatorFailed => "initiator_failed",
-                SpliceEnd.ResponderFailed => "responder_failed",
-                _ => "canceled",
-            };
-            ProtocolLog.SessionEnded(_logger, end, result.BytesFromInitiator, result.BytesFromResponder);
-        }
-        finally
-        {
-            _metrics.SessionEnded(end);
-            activity?.End();
-        }
     }
 }

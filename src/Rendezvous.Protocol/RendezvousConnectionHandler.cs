@@ -219,7 +219,10 @@ public sealed class RendezvousConnectionHandler
                 _broker.Unpark(parked);
             }
 
-            var outcome = await parked.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Usually the outcome is what ended the wait: take it without one more cancellable wait.
+            var outcome = parked.Outcome.IsCompletedSuccessfully
+                ? parked.Outcome.Result
+                : await parked.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
             ProtocolLog.Unparked(_logger, connection.RemoteEndPoint, outcome.ToString());
             if (outcome == ParkOutcome.Paired)
             {

@@ -123,38 +123,61 @@ public sealed class RendezvousConnectionHandler
     private async Task<(HandshakeError? Error, HandshakeLine? Line)> ReadFirstLineAsync(RelayConnection connection, CancellationToken cancellationToken)
     {
         var input = connection.Input;
-        using var timeout = new CancellationTokenSource(_options.CurrentValue.FirstLineTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-        while (true)
+
+        // The deadline is armed only when the line is not there yet (it usually is, read with the accept):
+        // one token source for both the deadline and the server stopping, which it follows with a
+        // registration rather than a linked source.
+        CancellationTokenSource? timeout = null;
+        CancellationTokenRegistration stopping = default;
+        var looked = false;
+        try
         {
-            ReadResult result;
-            try
+            while (true)
             {
-                result = await input.ReadAsync(linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                return (HandshakeError.Timeout, null);
-            }
+                // Only the first look may be TryRead: after a partial line it would return the same bytes again.
+                if (looked || !input.TryRead(out var result))
+                {
+                    if (timeout is null)
+                    {
+                        timeout = new CancellationTokenSource(_options.CurrentValue.FirstLineTimeout, _time);
+                        stopping = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), timeout);
+                    }
 
-            var buffer = result.Buffer;
-            var status = HandshakeParser.TryParse(buffer, out var line, out var consumed, out var examined);
-            input.AdvanceTo(consumed, examined);
-            switch (status)
-            {
-                case HandshakeParseStatus.Complete:
-                    return (null, line);
-                case HandshakeParseStatus.LineTooLong:
-                    return (HandshakeError.LineTooLong, null);
-                case HandshakeParseStatus.InvalidCookie:
-                    return (HandshakeError.InvalidCookie, null);
-            }
+                    try
+                    {
+                        result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        return (HandshakeError.Timeout, null);
+                    }
+                }
 
-            if (result.IsCompleted)
-            {
-                // The peer left before finishing its line: nobody to answer.
-                return (null, null);
+                looked = true;
+                var buffer = result.Buffer;
+                var status = HandshakeParser.TryParse(buffer, out var line, out var consumed, out var examined);
+                input.AdvanceTo(consumed, examined);
+                switch (status)
+                {
+                    case HandshakeParseStatus.Complete:
+                        return (null, line);
+                    case HandshakeParseStatus.LineTooLong:
+                        return (HandshakeError.LineTooLong, null);
+                    case HandshakeParseStatus.InvalidCookie:
+                        return (HandshakeError.InvalidCookie, null);
+                }
+
+                if (result.IsCompleted)
+                {
+                    // The peer left before finishing its line: nobody to answer.
+                    return (null, null);
+                }
             }
+        }
+        finally
+        {
+            stopping.Dispose();
+            timeout?.Dispose();
         }
     }
 
@@ -196,7 +219,10 @@ public sealed class RendezvousConnectionHandler
                 _broker.Unpark(parked);
             }
 
-            var outcome = await parked.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Usually the outcome is what ended the wait: take it without one more cancellable wait.
+            var outcome = parked.Outcome.IsCompletedSuccessfully
+                ? parked.Outcome.Result
+                : await parked.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
             ProtocolLog.Unparked(_logger, connection.RemoteEndPoint, outcome.ToString());
             if (outcome == ParkOutcome.Paired)
             {
@@ -245,12 +271,35 @@ public sealed class RendezvousConnectionHandler
         connection.Output.Write(parked.EarlyBytes.Span);
         responder.Output.Write(ProtocolReplies.Ok);
         responder.Output.Write(fromInitiator.Span);
+
+        // The session runs in this method (not in one more awaiting it): each suspended method is an
+        // object kept for the whole session, and idle sessions are counted in thousands.
+        _metrics.SessionStarted();
+        var activity = parked.Uuid is { } uuid ? _broker.Activity.StartSession(uuid) : null;
+        ProtocolLog.SessionStarted(_logger, connection.RemoteEndPoint, responder.RemoteEndPoint);
+        var end = "failed";
         try
         {
-            await SpliceAsync(connection, responder, parked.Uuid, cancellationToken).ConfigureAwait(false);
+            var metrics = _metrics;
+            Action<long> onBytes = activity is null ? metrics.BytesRelayed : bytes =>
+            {
+                metrics.BytesRelayed(bytes);
+                activity.AddBytes(bytes);
+            };
+            var result = await Splicer.SpliceAsync(connection, responder, onBytes, cancellationToken).ConfigureAwait(false);
+            end = result.End switch
+            {
+                SpliceEnd.Completed => "completed",
+                SpliceEnd.InitiatorFailed => "initiator_failed",
+                SpliceEnd.ResponderFailed => "responder_failed",
+                _ => "canceled",
+            };
+            ProtocolLog.SessionEnded(_logger, end, result.BytesFromInitiator, result.BytesFromResponder);
         }
         finally
         {
+            _metrics.SessionEnded(end);
+            activity?.End();
             await responder.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -331,36 +380,5 @@ public sealed class RendezvousConnectionHandler
         }
 
         return (status, paired, paired is null ? default : watch.Kept);
-    }
-
-    private async Task SpliceAsync(RelayConnection initiator, RelayConnection responder, string? uuid, CancellationToken cancellationToken)
-    {
-        _metrics.SessionStarted();
-        var activity = uuid is null ? null : _broker.Activity.StartSession(uuid);
-        ProtocolLog.SessionStarted(_logger, initiator.RemoteEndPoint, responder.RemoteEndPoint);
-        var end = "failed";
-        try
-        {
-            var metrics = _metrics;
-            Action<long> onBytes = activity is null ? metrics.BytesRelayed : bytes =>
-            {
-                metrics.BytesRelayed(bytes);
-                activity.AddBytes(bytes);
-            };
-            var result = await Splicer.SpliceAsync(initiator, responder, onBytes, cancellationToken).ConfigureAwait(false);
-            end = result.End switch
-            {
-                SpliceEnd.Completed => "completed",
-                SpliceEnd.InitiatorFailed => "initiator_failed",
-                SpliceEnd.ResponderFailed => "responder_failed",
-                _ => "canceled",
-            };
-            ProtocolLog.SessionEnded(_logger, end, result.BytesFromInitiator, result.BytesFromResponder);
-        }
-        finally
-        {
-            _metrics.SessionEnded(end);
-            activity?.End();
-        }
     }
 }

@@ -304,6 +304,33 @@ public sealed class RendezvousConnectionHandlerTests
     }
 
     [Test]
+    public async Task Line_whose_rest_arrives_after_handling_started_is_accepted()
+    {
+        var (responder, _) = await ConnectAsync("R" + _cookie[..5]);
+
+        await responder.SendAsync(_cookie[5..] + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+
+        Assert.That(await responder.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
+        Assert.That(await initiator.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
+    }
+
+    [Test]
+    public async Task Line_already_received_when_handling_starts_arms_no_first_line_timer()
+    {
+        var clock = new TimerCountingTimeProvider();
+        var handler = new RendezvousConnectionHandler(_broker, _options, clock, _metrics);
+        var responder = new PipeRelayConnection();
+        await responder.SendAsync("R" + _cookie + "\n");
+
+        var handling = handler.HandleAsync(responder, _stop.Token);
+        _running.Add((responder, handling));
+
+        Assert.That(_broker.ParkedCount, Is.EqualTo(1));
+        Assert.That(clock.TimersCreated, Is.Zero);
+    }
+
+    [Test]
     public async Task Parked_responder_is_not_timed_out_by_the_first_line_timeout()
     {
         var (responder, handling) = await ConnectAsync("R" + _cookie + "\n");
@@ -513,5 +540,17 @@ public sealed class RendezvousConnectionHandlerTests
         var handling = _handler.HandleAsync(connection, _stop.Token);
         _running.Add((connection, handling));
         return handling;
+    }
+
+    /// <summary>A fake clock that counts the timers created on it.</summary>
+    private sealed class TimerCountingTimeProvider : FakeTimeProvider
+    {
+        public int TimersCreated { get; private set; }
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            TimersCreated++;
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
     }
 }

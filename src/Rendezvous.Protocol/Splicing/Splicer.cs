@@ -56,8 +56,10 @@ public static class Splicer
             downTask = down.RunAsync();
         }
 
-        var first = await Task.WhenAny(upTask, downTask).ConfigureAwait(false);
-        if (first.Result != CopyEnd.Completed)
+        // A direct splice's relay loops abort both sockets themselves when either fails and record which
+        // failed first, so it waits for the two in turn (no WhenAny held for the session's lifetime).
+        var first = direct ? null : await Task.WhenAny(upTask, downTask).ConfigureAwait(false);
+        if (first is not null && first.Result != CopyEnd.Completed)
         {
             initiator.Abort();
             responder.Abort();
@@ -72,8 +74,7 @@ public static class Splicer
             responder.Abort();
         }
 
-        // A direct splice knows which side failed first; its completions may come in either order.
-        var upFirst = direct ? ((SocketRelayConnection)initiator).FailedFirst || (first == upTask && !((SocketRelayConnection)responder).FailedFirst) : first == upTask;
+        var upFirst = direct ? ((SocketRelayConnection)initiator).FailedFirst : first == upTask;
         var end = cancellationToken.IsCancellationRequested
             ? SpliceEnd.Canceled
             : Blame(upFirst ? upEnd : downEnd, upFirst, upEnd, downEnd);

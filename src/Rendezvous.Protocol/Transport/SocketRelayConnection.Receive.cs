@@ -25,10 +25,11 @@ public sealed partial class SocketRelayConnection
     /// operation: read into a pooled buffer (held only while data flows), send it all, and wait for more
     /// with a zero-byte read once a read did not fill the buffer. The end of the input becomes a half-close
     /// of the peer; a failure on either socket aborts both. One task per direction for the whole session.
+    /// It starts on the caller's thread, without a hop to the thread pool: its first step is a
+    /// non-blocking zero-byte receive, so the caller gets on once nothing more is there to read.
     /// </summary>
     private async Task<CopyEnd> ReceiveLoopAsync()
     {
-        await Task.Yield();
         var (peer, failed) = await FillInputPipeAsync().ConfigureAwait(false);
         if (peer is null)
         {

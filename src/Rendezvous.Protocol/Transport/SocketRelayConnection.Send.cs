@@ -14,10 +14,12 @@ public sealed partial class SocketRelayConnection
     /// </summary>
     private Task<bool> OutputHandedOver => _sendLoop!;
 
-    /// <summary>Sends what is written to the output pipe; its completion becomes a half-close (FIN).</summary>
+    /// <summary>
+    /// Sends what is written to the output pipe; its completion becomes a half-close (FIN). It starts on
+    /// the caller's thread (no thread-pool hop): its first step waits on the still empty pipe.
+    /// </summary>
     private async Task<bool> SendLoopAsync()
     {
-        await Task.Yield();
         var reader = _toSend!.Reader;
         var op = _sendOp!;
         Exception? error = null;

@@ -5,20 +5,35 @@
 #   eng/bench.sh            full run: every scenario, medians of 3 repeats, micro-benchmarks
 #   eng/bench.sh --quick    1 repeat, short durations
 #   eng/bench.sh --smoke    1 repeat, tiny durations and 200 idle sessions (checks the script works)
+#   --only LIST             run only these scenarios, comma-separated: tp, lat, rate, idle, micro
+#                           (e.g. --quick --only rate,idle while working on one figure)
 #
 # The server and haproxy run pinned to core 0, the load generator (tests/Rendezvous.Benchmarks) to core 1.
 # Everything it starts is killed by PID on exit; every phase is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+usage="usage: eng/bench.sh [--quick|--smoke] [--only tp,lat,rate,idle,micro]"
 mode=full
-for arg in "$@"; do
-  case "$arg" in
+only=tp,lat,rate,idle,micro
+while [ $# -gt 0 ]; do
+  case "$1" in
     --quick) mode=quick ;;
     --smoke) mode=smoke ;;
-    *) echo "usage: eng/bench.sh [--quick|--smoke]" >&2; exit 2 ;;
+    --only)
+      [ $# -ge 2 ] || { echo "--only needs a list of scenarios; $usage" >&2; exit 2; }
+      only=$2; shift
+      for s in ${only//,/ }; do
+        case "$s" in
+          tp|lat|rate|idle|micro) ;;
+          *) echo "--only: unknown scenario '$s'; known: tp, lat, rate, idle, micro" >&2; exit 2 ;;
+        esac
+      done ;;
+    *) echo "unknown argument '$1'; $usage" >&2; exit 2 ;;
   esac
+  shift
 done
+wants() { [[ ",$only," == *",$1,"* ]]; }
 
 case "$mode" in
   full)  repeats=3; tp_seconds=8; lat_count=20000; rate_seconds=8; idle_sessions=9000; micro=1 ;;
@@ -236,25 +251,27 @@ idle_run() { # target-name repeat pid argsA... -- argsB...
 
 for repeat in $(seq 1 "$repeats"); do
   log "repeat $repeat of $repeats"
-  for pairs in 1 16; do
+  wants tp && for pairs in 1 16; do
     record "tp$pairs-relay" "$repeat" 120 throughput "${relay1[@]}" --pairs "$pairs" --seconds "$tp_seconds"
     record "tp$pairs-haproxy" "$repeat" 120 throughput "${haproxy1[@]}" --pairs "$pairs" --seconds "$tp_seconds"
   done
-  for size in 1 1024; do
+  wants lat && for size in 1 1024; do
     record "lat$size-direct" "$repeat" 120 latency "${direct[@]}" --size "$size" --count "$lat_count"
     record "lat$size-relay" "$repeat" 120 latency "${relay1[@]}" --size "$size" --count "$lat_count"
     record "lat$size-haproxy" "$repeat" 120 latency "${haproxy1[@]}" --size "$size" --count "$lat_count"
   done
-  record "rate-relay" "$repeat" 120 rate "${relay1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
-  sleep 2 # let TIME_WAIT ports of the previous run age a little
-  record "rate-haproxy" "$repeat" 120 rate "${haproxy1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
-  sleep 2
+  if wants rate; then
+    record "rate-relay" "$repeat" 120 rate "${relay1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
+    sleep 2 # let TIME_WAIT ports of the previous run age a little
+    record "rate-haproxy" "$repeat" 120 rate "${haproxy1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
+    sleep 2
+  fi
 done
 
 # Memory per idle session needs a fresh process each time: memory kept from an earlier run (the GC heap,
 # haproxy's pools) would be reused and hide the cost. Each repeat restarts both, warms them up with a
 # few sessions, then samples RSS before and while the sessions are open.
-for repeat in $(seq 1 "$repeats"); do
+wants idle && for repeat in $(seq 1 "$repeats"); do
   log "idle sessions, repeat $repeat of $repeats"
   stop_pid "$server_pid"; start_server
   stop_pid "$haproxy_pid"; start_haproxy
@@ -265,6 +282,7 @@ for repeat in $(seq 1 "$repeats"); do
   idle_run haproxy "$repeat" "$haproxy_pid" "${haproxy1[@]}" -- "${haproxy2[@]}"
 done
 
+wants micro || micro=0
 if [ "$micro" = 1 ]; then
   log "micro-benchmarks (BenchmarkDotNet, short job, in process)"
   if (cd "$work" && timeout 900 taskset -c "$generator_core" "$OLDPWD/$loadgen" micro --filter '*' --job short --inProcess --memory \

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -25,13 +24,18 @@ internal sealed class RelayListenerService(
     RendezvousMetrics metrics,
     ILogger<RelayListenerService> logger) : IHostedService, IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private readonly CancellationTokenSource _hardStop = new();
+
+    /// <summary>Completes when no handler runs any more, once stopping started (see <see cref="HandlerDone"/>).</summary>
+    private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Action? _connectionClosed;
     private int _open;
-    private readonly CancellationTokenSource _hardStop = new();
+
+    /// <summary>Running handlers, plus one while the service is not stopping (so the count reaches 0 only then).</summary>
+    private int _handlers = 1;
+    private int _stopping;
     private SocketRelayListener? _listener;
     private Task? _acceptLoop;
-    private long _nextId;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -74,17 +78,24 @@ internal sealed class RelayListenerService(
 
         broker.CloseAll();
         var drain = serverOptions.Value.DrainTimeout;
-        var open = _connections.Values.ToArray();
-        if (open.Length > 0)
+
+        // No more handlers start: drop the service's own count (once), so the last handler to end completes the wait.
+        if (Interlocked.Exchange(ref _stopping, 1) == 0)
         {
-            ServerLog.Draining(logger, open.Length, drain);
+            HandlerDone();
+        }
+
+        var running = Volatile.Read(ref _handlers);
+        if (running > 0)
+        {
+            ServerLog.Draining(logger, running, drain);
             try
             {
-                await Task.WhenAll(open).WaitAsync(drain, time, cancellationToken).ConfigureAwait(false);
+                await _handlersDone.Task.WaitAsync(drain, time, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
             {
-                ServerLog.DrainTimedOut(logger, _connections.Count);
+                ServerLog.DrainTimedOut(logger, Volatile.Read(ref _handlers));
             }
         }
 
@@ -92,11 +103,11 @@ internal sealed class RelayListenerService(
         try
         {
             // Aborted sessions end at once; this only bounds a handler stuck on something unforeseen.
-            await Task.WhenAll(_connections.Values.ToArray()).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            await _handlersDone.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            ServerLog.DrainTimedOut(logger, _connections.Count);
+            ServerLog.DrainTimedOut(logger, Volatile.Read(ref _handlers));
         }
     }
 
@@ -160,13 +171,25 @@ internal sealed class RelayListenerService(
                 continue;
             }
 
-            var id = Interlocked.Increment(ref _nextId);
-            _connections[id] = RunAsync(id, connection);
+            Interlocked.Increment(ref _handlers);
+            _ = RunAsync(connection);
         }
     }
 
-    private async Task RunAsync(long id, SocketRelayConnection connection)
+    private void HandlerDone()
     {
+        if (Interlocked.Decrement(ref _handlers) == 0)
+        {
+            _handlersDone.TrySetResult();
+        }
+    }
+
+    private async Task RunAsync(SocketRelayConnection connection)
+    {
+        // Started on the thread pool, not on the accepting thread: a burst of connects is then accepted
+        // before their handlers look for the first line, which has usually arrived by then, so the
+        // per-address handshake cap counts only the connections that really keep it waiting. Starting
+        // inline did not change the CPU per rendezvous measurably (docs/performance.md, fourth pass).
         await Task.Yield();
         try
         {
@@ -179,7 +202,7 @@ internal sealed class RelayListenerService(
         }
         finally
         {
-            _connections.TryRemove(id, out _);
+            HandlerDone();
         }
     }
 }

@@ -27,7 +27,8 @@ public sealed class RendezvousServerOptions
     public string RendezvousEndpoint { get; set; } = "0.0.0.0:8899";
 
     /// <summary>
-    /// A PEM certificate for the registrar. When unset, a self-signed one is generated on first run at
+    /// A PEM certificate for the registrar, optionally followed by its intermediates (a <c>fullchain.pem</c>),
+    /// which are sent in every handshake. When unset, a self-signed one is generated on first run at
     /// <c>&lt;DataDirectory&gt;/registrar.crt</c> and reused after. Defaults to unset.
     /// </summary>
     public string? CertificatePath { get; set; }

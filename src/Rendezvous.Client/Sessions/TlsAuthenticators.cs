@@ -11,7 +11,8 @@ namespace Rendezvous.Client.Sessions;
 /// </summary>
 public sealed class TlsHiddenServerAuthenticator : RendezvousAuthenticator
 {
-    private readonly X509Certificate2 _certificate;
+    private readonly X509Certificate2? _certificate;
+    private readonly SslStreamCertificateContext? _certificateContext;
     private readonly HashSet<string> _allowedClients;
 
     /// <summary>Creates the authenticator.</summary>
@@ -32,6 +33,22 @@ public sealed class TlsHiddenServerAuthenticator : RendezvousAuthenticator
         _allowedClients = new HashSet<string>((allowedClientFingerprints ?? []).Select(CertificateFingerprint.Normalize), StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// Creates the authenticator with a certificate context, which also sends the certificate's intermediates.
+    /// No client certificate is asked for.
+    /// </summary>
+    /// <param name="certificateContext">
+    /// The hidden server's certificate with its private key and chain (for example from
+    /// <c>RegistrarCertificates.LoadPemWithChain</c>). Mobile clients pin the fingerprint of its
+    /// <see cref="SslStreamCertificateContext.TargetCertificate"/>.
+    /// </param>
+    public TlsHiddenServerAuthenticator(SslStreamCertificateContext certificateContext)
+    {
+        ArgumentNullException.ThrowIfNull(certificateContext);
+        _certificateContext = certificateContext;
+        _allowedClients = [];
+    }
+
     /// <inheritdoc />
     public override async ValueTask<Stream?> AuthenticateAsync(Stream transport, RendezvousSessionInfo info, CancellationToken cancellationToken)
     {
@@ -40,6 +57,7 @@ public sealed class TlsHiddenServerAuthenticator : RendezvousAuthenticator
         var options = new SslServerAuthenticationOptions
         {
             ServerCertificate = _certificate,
+            ServerCertificateContext = _certificateContext,
             ClientCertificateRequired = _allowedClients.Count > 0,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             RemoteCertificateValidationCallback = (_, certificate, _, _) =>

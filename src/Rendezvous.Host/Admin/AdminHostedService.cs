@@ -1,5 +1,5 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
+using System.Net.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
@@ -108,7 +108,7 @@ internal sealed class AdminHostedService(
         }
     }
 
-    private WebApplication Build(AdminOptions options, AdminToken token, IPEndPoint bindTo, X509Certificate2? certificate)
+    private WebApplication Build(AdminOptions options, AdminToken token, IPEndPoint bindTo, SslStreamCertificateContext? certificate)
     {
         var https = certificate is not null;
         var builder = InnerWebApplication.CreateBuilder(typeof(AdminHostedService).Assembly.GetName().Name, loggerFactory, bindTo, certificate, limits =>
@@ -195,16 +195,17 @@ internal sealed class AdminHostedService(
         return context.Response.WriteAsync($"{report.Status}: {detail}\n", context.RequestAborted);
     }
 
-    /// <summary>The registrar's certificate: the configured PEM pair, or the one generated in the data directory.</summary>
-    private X509Certificate2 LoadCertificate()
+    /// <summary>The registrar's certificate: the configured PEM pair with its chain, or the one generated in the data directory.</summary>
+    private SslStreamCertificateContext LoadCertificate()
     {
         var server = serverOptions.Value;
         if (!string.IsNullOrEmpty(server.CertificatePath) && !string.IsNullOrEmpty(server.KeyPath))
         {
-            return RegistrarCertificates.LoadPem(server.CertificatePath, server.KeyPath);
+            return RegistrarCertificates.LoadPemWithChain(server.CertificatePath, server.KeyPath);
         }
 
         string[] names = registrarOptions.Value.PublicHost is { Length: > 0 } publicHost ? [publicHost] : [];
-        return RegistrarCertificates.LoadOrCreate(server.DataDirectory, names, time).Certificate;
+        var generated = RegistrarCertificates.LoadOrCreate(server.DataDirectory, names, time).Certificate;
+        return SslStreamCertificateContext.Create(generated, additionalCertificates: null, offline: true);
     }
 }

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Rendezvous.Client;
 using Rendezvous.Client.Agent;
 using Rendezvous.Client.Registrar;
@@ -101,7 +101,7 @@ internal static class ExposeCommand
 
             string? tlsCert = parseResult.GetValue(tlsCertOption);
             string? tlsKey = parseResult.GetValue(tlsKeyOption);
-            X509Certificate2? certificate = null;
+            SslStreamCertificateContext? certificate = null;
             if (tlsCert is not null || tlsKey is not null)
             {
                 if (tlsCert is null || tlsKey is null)
@@ -112,7 +112,7 @@ internal static class ExposeCommand
 
                 try
                 {
-                    certificate = RegistrarCertificates.LoadPem(tlsCert, tlsKey);
+                    certificate = RegistrarCertificates.LoadPemWithChain(tlsCert, tlsKey);
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException or CryptographicException or ArgumentException)
                 {
@@ -123,7 +123,7 @@ internal static class ExposeCommand
                 options.Authenticator = new TlsHiddenServerAuthenticator(certificate);
             }
 
-            using (certificate)
+            using (certificate?.TargetCertificate)
             {
                 return await RunAsync(options, toHost, toPort, certificate, output, error, cancellationToken).ConfigureAwait(false);
             }
@@ -135,7 +135,7 @@ internal static class ExposeCommand
         HiddenServerAgentOptions options,
         string toHost,
         int toPort,
-        X509Certificate2? certificate,
+        SslStreamCertificateContext? certificate,
         TextWriter output,
         TextWriter error,
         CancellationToken cancellationToken)
@@ -183,7 +183,7 @@ internal static class ExposeCommand
         {
             if (certificate is not null)
             {
-                var fingerprint = CertificateFingerprint.Compute(certificate);
+                var fingerprint = CertificateFingerprint.Compute(certificate.TargetCertificate);
                 await output.WriteLineAsync($"End-to-end TLS certificate SHA-256 fingerprint {fingerprint}; clients connect with --tls-pin {fingerprint}").ConfigureAwait(false);
             }
 

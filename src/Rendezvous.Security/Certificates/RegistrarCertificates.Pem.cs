@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -11,6 +12,8 @@ public static partial class RegistrarCertificates
     private const UnixFileMode PublicFileMode = PrivateFileMode | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
     private const UnixFileMode PrivateDirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    private const string CertificateBegin = "-----BEGIN CERTIFICATE-----";
 
     /// <summary>
     /// Writes a certificate and its private key as PEM files, replacing any existing files.
@@ -53,9 +56,12 @@ public static partial class RegistrarCertificates
 
     /// <summary>
     /// Loads a certificate and its private key from PEM files, ready for use as a TLS server
-    /// certificate (for example by Kestrel or <see cref="System.Net.Security.SslStream"/>).
+    /// certificate (for example by Kestrel or <see cref="SslStream"/>).
     /// </summary>
-    /// <param name="certificatePath">The certificate PEM file; the first <c>CERTIFICATE</c> block is used.</param>
+    /// <param name="certificatePath">
+    /// The certificate PEM file; the first <c>CERTIFICATE</c> block is used and any further ones are ignored
+    /// (<see cref="LoadPemWithChain"/> serves them too).
+    /// </param>
     /// <param name="keyPath">
     /// The unencrypted private key PEM file (<c>PRIVATE KEY</c>, <c>EC PRIVATE KEY</c> or <c>RSA PRIVATE KEY</c>).
     /// </param>
@@ -66,7 +72,67 @@ public static partial class RegistrarCertificates
     /// <exception cref="InvalidDataException">
     /// A file does not hold a usable certificate or key, or the key does not belong to the certificate; the message names the file.
     /// </exception>
-    public static X509Certificate2 LoadPem(string certificatePath, string keyPath)
+    public static X509Certificate2 LoadPem(string certificatePath, string keyPath) =>
+        LoadLeafAndChain(certificatePath, keyPath, intermediates: null);
+
+    /// <summary>
+    /// Loads a certificate with its private key and the intermediate certificates that follow it in the
+    /// same PEM file (a <c>fullchain.pem</c>), ready to be served with its chain by <see cref="SslStream"/>
+    /// (<see cref="SslServerAuthenticationOptions.ServerCertificateContext"/>) or Kestrel.
+    /// </summary>
+    /// <param name="certificatePath">
+    /// The certificate PEM file: the certificate of the key first, then its intermediates, each a <c>CERTIFICATE</c> block.
+    /// </param>
+    /// <param name="keyPath">
+    /// The unencrypted private key PEM file (<c>PRIVATE KEY</c>, <c>EC PRIVATE KEY</c> or <c>RSA PRIVATE KEY</c>).
+    /// </param>
+    /// <returns>
+    /// The context, built offline: nothing is downloaded, so starting needs no network. Its
+    /// <see cref="SslStreamCertificateContext.TargetCertificate"/> is the first certificate with its private key,
+    /// which the caller owns and disposes; its <see cref="SslStreamCertificateContext.IntermediateCertificates"/>
+    /// are the further certificates of the file that chain up from it, sent in every handshake.
+    /// </returns>
+    /// <exception cref="FileNotFoundException">A file does not exist; the message names it.</exception>
+    /// <exception cref="UnauthorizedAccessException">A file may not be read; the message names it.</exception>
+    /// <exception cref="IOException">A file could not be read; the message names it.</exception>
+    /// <exception cref="InvalidDataException">
+    /// A file does not hold a usable certificate or key, the key does not belong to the first certificate, or a
+    /// further <c>CERTIFICATE</c> block is not a valid certificate; the message names the file.
+    /// </exception>
+    public static SslStreamCertificateContext LoadPemWithChain(string certificatePath, string keyPath)
+    {
+        var intermediates = new X509Certificate2Collection();
+        try
+        {
+            X509Certificate2 leaf = LoadLeafAndChain(certificatePath, keyPath, intermediates);
+            try
+            {
+                // The context keeps copies of the intermediates it sends; the loaded ones are not needed after this.
+                return SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
+            }
+            catch (NotSupportedException ex)
+            {
+                leaf.Dispose();
+                throw new InvalidDataException(
+                    $"The key in '{Path.GetFullPath(keyPath)}' cannot be used by a TLS server (RSA or ECDSA keys can): {ex.Message}", ex);
+            }
+            catch
+            {
+                leaf.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            foreach (X509Certificate2 intermediate in intermediates)
+            {
+                intermediate.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Loads the first certificate with its key, and the further certificates into <paramref name="intermediates"/> when given.</summary>
+    private static X509Certificate2 LoadLeafAndChain(string certificatePath, string keyPath, X509Certificate2Collection? intermediates)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(certificatePath);
         ArgumentException.ThrowIfNullOrWhiteSpace(keyPath);
@@ -97,12 +163,12 @@ public static partial class RegistrarCertificates
         catch (CryptographicException ex)
         {
             throw new InvalidDataException(
-                $"The private key in '{keyPath}' could not be used with the certificate in '{certificatePath}': {ex.Message}", ex);
+                $"The private key in '{keyPath}' could not be used with the certificate in '{certificatePath}': {ex.Message}{OrderHint(certificatePem, certificateFields)}", ex);
         }
         catch (ArgumentException ex)
         {
             throw new InvalidDataException(
-                $"The private key file '{keyPath}' does not contain a usable PEM private key for the certificate in '{certificatePath}': {ex.Message}", ex);
+                $"The private key file '{keyPath}' does not contain a usable PEM private key for the certificate in '{certificatePath}': {ex.Message}{OrderHint(certificatePem, certificateFields)}", ex);
         }
 
         if (!loaded.HasPrivateKey)
@@ -110,6 +176,19 @@ public static partial class RegistrarCertificates
             loaded.Dispose();
             throw new InvalidDataException(
                 $"The certificate loaded from '{certificatePath}' has no private key after reading '{keyPath}'.");
+        }
+
+        if (intermediates is not null)
+        {
+            try
+            {
+                ReadFurtherCertificates(certificatePem, certificateFields.Location.End.Value, certificatePath, intermediates);
+            }
+            catch
+            {
+                loaded.Dispose();
+                throw;
+            }
         }
 
         if (OperatingSystem.IsWindows())
@@ -122,6 +201,56 @@ public static partial class RegistrarCertificates
         }
 
         return loaded;
+    }
+
+    /// <summary>For a key that does not fit the first certificate of a file that holds more: the order the file must have.</summary>
+    private static string OrderHint(string certificatePem, PemFields first) =>
+        certificatePem.AsSpan(first.Location.End.Value).Contains(CertificateBegin, StringComparison.Ordinal)
+            ? " The certificate file holds several certificates; the one of this key must come first, then its intermediates (as in fullchain.pem)."
+            : string.Empty;
+
+    /// <summary>
+    /// Adds every <c>CERTIFICATE</c> block of <paramref name="pem"/> from <paramref name="offset"/> on (the end
+    /// of the first block) to <paramref name="certificates"/>; a block that is not a valid certificate throws.
+    /// </summary>
+    private static void ReadFurtherCertificates(string pem, int offset, string path, X509Certificate2Collection certificates)
+    {
+        for (int number = 2; ; number++)
+        {
+            ReadOnlySpan<char> rest = pem.AsSpan(offset);
+            int begin = rest.IndexOf(CertificateBegin, StringComparison.Ordinal);
+            if (begin < 0)
+            {
+                return;
+            }
+
+            // TryFind skips a malformed block and finds the next good one, so it must start exactly here.
+            rest = rest[begin..];
+            if (!PemEncoding.TryFind(rest, out PemFields fields) || fields.Location.Start.Value != 0)
+            {
+                throw new InvalidDataException(
+                    $"Certificate {number} in the certificate file '{path}' is not a well-formed PEM block " +
+                    "(base64 between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE-----).");
+            }
+
+            byte[] der = new byte[fields.DecodedDataLength];
+            if (!Convert.TryFromBase64Chars(rest[fields.Base64Data], der, out int written))
+            {
+                throw new InvalidDataException($"Certificate {number} in the certificate file '{path}' is not valid base64.");
+            }
+
+            try
+            {
+                certificates.Add(X509CertificateLoader.LoadCertificate(der.AsSpan(0, written)));
+            }
+            catch (CryptographicException ex)
+            {
+                throw new InvalidDataException(
+                    $"Certificate {number} in the certificate file '{path}' is not a valid X.509 certificate: {ex.Message}", ex);
+            }
+
+            offset += begin + fields.Location.End.Value;
+        }
     }
 
     private static char[] ExportPrivateKeyPem(X509Certificate2 certificate)

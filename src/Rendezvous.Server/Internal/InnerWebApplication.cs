@@ -1,10 +1,11 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
+using System.Net.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,14 +15,15 @@ namespace Rendezvous.Server.Internal;
 /// <summary>
 /// An ASP.NET Core application on a Kestrel server of its own inside a generic host (the registrar, the admin page of
 /// <c>rendezvous serve</c>): one listen endpoint, the outer host's logger factory, and no lifetime of its own (the outer
-/// host owns Ctrl-C, SIGTERM and the start/stop messages). Owns the application and its certificate.
+/// host owns Ctrl-C, SIGTERM and the start/stop messages). Owns the application and its certificate (the context's
+/// <see cref="SslStreamCertificateContext.TargetCertificate"/>).
 /// </summary>
 internal sealed class InnerWebApplication : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly X509Certificate2? _certificate;
+    private readonly SslStreamCertificateContext? _certificate;
 
-    private InnerWebApplication(WebApplication app, X509Certificate2? certificate)
+    private InnerWebApplication(WebApplication app, SslStreamCertificateContext? certificate)
     {
         _app = app;
         _certificate = certificate;
@@ -30,8 +32,11 @@ internal sealed class InnerWebApplication : IAsyncDisposable
     /// <summary>The address Kestrel bound, with the real port when port 0 was asked for.</summary>
     public string? BoundAddress => _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
 
-    /// <summary>A builder listening on <paramref name="bindTo"/> (HTTPS with <paramref name="certificate"/> when given), with common limits.</summary>
-    public static WebApplicationBuilder CreateBuilder(string? applicationName, ILoggerFactory loggerFactory, IPEndPoint bindTo, X509Certificate2? certificate, Action<KestrelServerLimits> limits)
+    /// <summary>
+    /// A builder listening on <paramref name="bindTo"/> (HTTPS with <paramref name="certificate"/> when given, which
+    /// sends the context's intermediates in every handshake), with common limits.
+    /// </summary>
+    public static WebApplicationBuilder CreateBuilder(string? applicationName, ILoggerFactory loggerFactory, IPEndPoint bindTo, SslStreamCertificateContext? certificate, Action<KestrelServerLimits> limits)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = applicationName });
         builder.Logging.ClearProviders();
@@ -49,7 +54,12 @@ internal sealed class InnerWebApplication : IAsyncDisposable
                 listen.Protocols = certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
                 if (certificate is not null)
                 {
-                    listen.UseHttps(certificate);
+                    // The context as built (offline, with the file's intermediates): UseHttps(X509Certificate2) would
+                    // build its own at start, completing the chain from the system store or the network instead.
+                    listen.UseHttps(new TlsHandshakeCallbackOptions
+                    {
+                        OnConnection = _ => ValueTask.FromResult(new SslServerAuthenticationOptions { ServerCertificateContext = certificate }),
+                    });
                 }
             });
         });
@@ -58,7 +68,7 @@ internal sealed class InnerWebApplication : IAsyncDisposable
 
     /// <summary>Starts <paramref name="app"/>; when its endpoint cannot be bound, disposes it and throws a message that ends with <paramref name="fix"/>.</summary>
     /// <exception cref="InvalidOperationException">The endpoint cannot be bound.</exception>
-    public static async Task<InnerWebApplication> StartAsync(WebApplication app, X509Certificate2? certificate, string what, string url, string fix, CancellationToken cancellationToken)
+    public static async Task<InnerWebApplication> StartAsync(WebApplication app, SslStreamCertificateContext? certificate, string what, string url, string fix, CancellationToken cancellationToken)
     {
         try
         {
@@ -67,7 +77,7 @@ internal sealed class InnerWebApplication : IAsyncDisposable
         catch (IOException ex)
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            certificate?.Dispose();
+            certificate?.TargetCertificate.Dispose();
             throw new InvalidOperationException($"Cannot listen for {what} on {url}: {ex.Message.TrimEnd('.')}. {fix}", ex);
         }
 
@@ -84,6 +94,6 @@ internal sealed class InnerWebApplication : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync().ConfigureAwait(false);
-        _certificate?.Dispose();
+        _certificate?.TargetCertificate.Dispose();
     }
 }

@@ -1,4 +1,4 @@
-using System.Security.Cryptography.X509Certificates;
+using System.Net.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -48,7 +48,7 @@ internal sealed class RegistrarHostedService(
         app.Run(RegistrarEndpoint.HandleAsync);
         _app = await InnerWebApplication.StartAsync(app, certificate, "registrar requests", options.RegistrarUrl, "Choose another Rendezvous:RegistrarUrl (--registrar-url).", cancellationToken).ConfigureAwait(false);
         info.Url = _app.ReachableUrl(options.RegistrarUrl);
-        info.CertificateFingerprint = certificate is null ? null : RegistrarCertificates.GetSha256Fingerprint(certificate);
+        info.CertificateFingerprint = certificate is null ? null : RegistrarCertificates.GetSha256Fingerprint(certificate.TargetCertificate);
         ServerLog.RegistrarListening(_logger, _app.BoundAddress ?? options.RegistrarUrl);
     }
 
@@ -68,13 +68,13 @@ internal sealed class RegistrarHostedService(
         }
     }
 
-    private X509Certificate2 LoadCertificate(RendezvousServerOptions options)
+    private SslStreamCertificateContext LoadCertificate(RendezvousServerOptions options)
     {
         if (!string.IsNullOrEmpty(options.CertificatePath) && !string.IsNullOrEmpty(options.KeyPath))
         {
-            var loaded = RegistrarCertificates.LoadPem(options.CertificatePath, options.KeyPath);
+            var loaded = RegistrarCertificates.LoadPemWithChain(options.CertificatePath, options.KeyPath);
             info.CertificatePath = Path.GetFullPath(options.CertificatePath);
-            ServerLog.CertificateFingerprint(_logger, RegistrarCertificates.GetSha256Fingerprint(loaded), info.CertificatePath);
+            ServerLog.CertificateFingerprint(_logger, RegistrarCertificates.GetSha256Fingerprint(loaded.TargetCertificate), info.CertificatePath);
             return loaded;
         }
 
@@ -92,7 +92,7 @@ internal sealed class RegistrarHostedService(
 
         info.CertificatePath = result.CertificatePath;
         ServerLog.CertificateFingerprint(_logger, result.Sha256Fingerprint, result.CertificatePath);
-        return result.Certificate;
+        return SslStreamCertificateContext.Create(result.Certificate, additionalCertificates: null, offline: true);
     }
 }
 

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Rendezvous.Host.Admin;
+using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests.Admin;
 
@@ -262,5 +264,23 @@ public sealed class AdminHttpsTests
             Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.SeeOther));
             Assert.That(reply.Header("Set-Cookie"), Does.Contain(AdminEndpoints.SessionCookie + "=").And.Contain("secure"));
         });
+    }
+
+    [Test]
+    public async Task Over_https_with_a_full_chain_certificate_file_the_intermediate_is_sent()
+    {
+        using var chain = TestCertificateChain.Create();
+        var (certificatePath, keyPath) = chain.WriteFullChain();
+        await using var server = await AdminServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Rendezvous:Admin:Url"] = "https://127.0.0.1:0",
+            ["Rendezvous:CertificatePath"] = certificatePath,
+            ["Rendezvous:KeyPath"] = keyPath,
+        });
+
+        var admin = new IPEndPoint(IPAddress.Parse(server.AdminUrl.Host), server.AdminUrl.Port);
+        List<X509Certificate2> sent = await TestCertificateChain.GetSentCertificatesAsync(admin);
+
+        chain.AssertIntermediateSent(sent, "the admin listener");
     }
 }

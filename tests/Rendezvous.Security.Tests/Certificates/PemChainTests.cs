@@ -57,6 +57,34 @@ public class PemChainTests
     }
 
     [Test]
+    public void A_certificate_issued_for_clients_only_is_refused_naming_the_file()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        var request = new CertificateRequest("CN=client only", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], critical: false));
+        using X509Certificate2 clientOnly = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        var directory = Directory.CreateTempSubdirectory("rendezvous-eku-");
+        try
+        {
+            var certificatePath = Path.Combine(directory.FullName, "cert.pem");
+            var keyPath = Path.Combine(directory.FullName, "key.pem");
+            RegistrarCertificates.WritePem(clientOnly, certificatePath, keyPath);
+
+            var ex = Assert.Throws<InvalidDataException>(() => RegistrarCertificates.LoadPemWithChain(certificatePath, keyPath));
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(ex!.Message, Does.Contain(certificatePath));
+                Assert.That(ex.Message, Does.Contain("server authentication"));
+            });
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Test]
     public async Task SslStream_server_with_the_loaded_chain_sends_the_intermediate()
     {
         using var chain = TestCertificateChain.Create();

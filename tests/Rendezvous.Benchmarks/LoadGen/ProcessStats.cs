@@ -8,7 +8,10 @@ internal static class ProcessStats
     private const double TicksPerSecond = 100; // USER_HZ on Linux
 
     /// <summary>utime + stime of <paramref name="pid"/> in seconds, or null when unavailable.</summary>
-    public static double? CpuSeconds(int pid)
+    public static double? CpuSeconds(int pid) => CpuTimes(pid) is { } times ? times.User + times.System : null;
+
+    /// <summary>utime and stime of <paramref name="pid"/> in seconds (user mode, kernel mode), or null when unavailable.</summary>
+    public static (double User, double System)? CpuTimes(int pid)
     {
         try
         {
@@ -18,7 +21,7 @@ internal static class ProcessStats
             // fields[0] is field 3 (state); utime is field 14, stime field 15.
             var utime = long.Parse(fields[11], CultureInfo.InvariantCulture);
             var stime = long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return (utime + stime) / TicksPerSecond;
+            return (utime / TicksPerSecond, stime / TicksPerSecond);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
         {

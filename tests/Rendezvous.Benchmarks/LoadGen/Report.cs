@@ -69,6 +69,8 @@ internal static class Report
         }
 
         Row("complete rendezvous per second (haproxy: new connections/s)", Median("rate-relay", "perSecond"), Median("rate-haproxy", "perSecond"), "0", true, 1.0, "≥ 1.0×");
+        Row("  server CPU per rendezvous, user mode (µs)", Median("rate-relay", "serverUserMicrosecondsPerRendezvous"), Median("rate-haproxy", "serverUserMicrosecondsPerRendezvous"), "0.0", false, 1.0, "(info)");
+        Row("  server CPU per rendezvous, kernel mode (µs)", Median("rate-relay", "serverSystemMicrosecondsPerRendezvous"), Median("rate-haproxy", "serverSystemMicrosecondsPerRendezvous"), "0.0", false, 1.0, "(info)");
         Row("RSS per idle spliced session at N sessions (bytes)", Median("idle-relay-rss", "rssBytesPerSession"), Median("idle-haproxy-rss", "rssBytesPerSession"), "0", false, 1.0, "≤ 1.0×");
 
         foreach (var target in new[] { "relay", "haproxy" })

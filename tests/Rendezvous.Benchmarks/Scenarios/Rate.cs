@@ -17,7 +17,7 @@ internal static class Rate
         var result = new ScenarioResult("rate", target.Name);
         var errors = new ErrorLog();
         long completed = 0;
-        var cpuBefore = options.ServerPid > 0 ? ProcessStats.CpuSeconds(options.ServerPid) : null;
+        var cpuBefore = options.ServerPid > 0 ? ProcessStats.CpuTimes(options.ServerPid) : null;
         var started = Stopwatch.GetTimestamp();
         var deadline = started + (long)(options.Seconds * Stopwatch.Frequency);
         var workers = new Task[options.Concurrency];
@@ -29,7 +29,7 @@ internal static class Rate
 
         await Task.WhenAll(workers).ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var cpuAfter = options.ServerPid > 0 ? ProcessStats.CpuSeconds(options.ServerPid) : null;
+        var cpuAfter = options.ServerPid > 0 ? ProcessStats.CpuTimes(options.ServerPid) : null;
 
         result.Operations = completed;
         result.BytesVerified = completed * 2;
@@ -40,8 +40,14 @@ internal static class Rate
         result.Add("perSecond", completed / elapsed);
         if (cpuBefore is { } before && cpuAfter is { } after)
         {
-            result.Add("serverCpuSeconds", after - before);
-            result.Add("serverCpuMicrosecondsPerRendezvous", completed > 0 ? (after - before) * 1e6 / completed : null);
+            var user = after.User - before.User;
+            var system = after.System - before.System;
+            result.Add("serverCpuSeconds", user + system);
+            result.Add("serverCpuMicrosecondsPerRendezvous", completed > 0 ? (user + system) * 1e6 / completed : null);
+
+            // Kernel time is mostly TCP work both proxies share; user time is each one's own code and runtime.
+            result.Add("serverUserMicrosecondsPerRendezvous", completed > 0 ? user * 1e6 / completed : null);
+            result.Add("serverSystemMicrosecondsPerRendezvous", completed > 0 ? system * 1e6 / completed : null);
         }
 
         return result;

@@ -36,9 +36,9 @@ done
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
 case "$mode" in
-  full)  repeats=3; tp_seconds=8; lat_count=20000; rate_seconds=8; idle_sessions=9000; micro=1 ;;
-  quick) repeats=1; tp_seconds=3; lat_count=5000;  rate_seconds=3; idle_sessions=9000; micro=1 ;;
-  smoke) repeats=1; tp_seconds=1; lat_count=300;   rate_seconds=1; idle_sessions=200;  micro=0 ;;
+  full)  repeats=3; tp_seconds=8; lat_rounds=5; lat_count=4000; rate_seconds=8; idle_sessions=9000; micro=1 ;;
+  quick) repeats=1; tp_seconds=3; lat_rounds=3; lat_count=2000; rate_seconds=3; idle_sessions=9000; micro=1 ;;
+  smoke) repeats=1; tp_seconds=1; lat_rounds=1; lat_count=300;  rate_seconds=1; idle_sessions=200;  micro=0 ;;
 esac
 rate_concurrency=16
 server_core=0
@@ -255,10 +255,17 @@ for repeat in $(seq 1 "$repeats"); do
     record "tp$pairs-relay" "$repeat" 120 throughput "${relay1[@]}" --pairs "$pairs" --seconds "$tp_seconds"
     record "tp$pairs-haproxy" "$repeat" 120 throughput "${haproxy1[@]}" --pairs "$pairs" --seconds "$tp_seconds"
   done
-  wants lat && for size in 1 1024; do
-    record "lat$size-direct" "$repeat" 120 latency "${direct[@]}" --size "$size" --count "$lat_count"
-    record "lat$size-relay" "$repeat" 120 latency "${relay1[@]}" --size "$size" --count "$lat_count"
-    record "lat$size-haproxy" "$repeat" 120 latency "${haproxy1[@]}" --size "$size" --count "$lat_count"
+  # Round trips depend on how fast an idle core wakes up, which drifts on a virtual machine over seconds:
+  # short rounds that alternate which proxy goes first, every round's median a sample of its own.
+  wants lat && for round in $(seq 1 "$lat_rounds"); do
+    for size in 1 1024; do
+      record "lat$size-direct" "$repeat.$round" 120 latency "${direct[@]}" --size "$size" --count "$lat_count"
+      if [ $((round % 2)) = 1 ]; then order="relay haproxy"; else order="haproxy relay"; fi
+      for proxy in $order; do
+        if [ "$proxy" = relay ]; then args=("${relay1[@]}"); else args=("${haproxy1[@]}"); fi
+        record "lat$size-$proxy" "$repeat.$round" 120 latency "${args[@]}" --size "$size" --count "$lat_count"
+      done
+    done
   done
   if wants rate; then
     record "rate-relay" "$repeat" 120 rate "${relay1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
@@ -296,7 +303,7 @@ fi
 echo
 echo "Rendezvous vs haproxy $(haproxy -v | head -1 | awk '{print $3}') (mode tcp, nbthread 1), $mode mode, $repeats repeat(s), medians; server/haproxy on core $server_core, generator on core $generator_core"
 [ -n "${RENDEZVOUS_BENCH_SERVER_ENV:-}" ] && echo "server environment: $RENDEZVOUS_BENCH_SERVER_ENV"
-echo "throughput ${tp_seconds} s per run, latency $lat_count round trips, rate ${rate_seconds} s with $rate_concurrency workers, idle $idle_sessions sessions"
+echo "throughput ${tp_seconds} s per run, latency $lat_rounds rounds of $lat_count round trips per repeat, rate ${rate_seconds} s with $rate_concurrency workers, idle $idle_sessions sessions"
 echo
 "$loadgen" report "$results"
 if [ "$micro" = 1 ]; then

@@ -6,20 +6,21 @@ namespace Rendezvous.Benchmarks.LoadGen;
 
 /// <summary>
 /// <c>loadgen report FILE</c>: turns the results eng/bench.sh collected (lines of
-/// <c>label TAB repeat TAB json</c>) into one table of medians: metric, ours, haproxy, ratio, target, met?.
+/// <c>label TAB repeat TAB json</c>; the repeat may carry a round, as in <c>2.3</c>) into one table of
+/// medians over every run of a label: metric, ours, haproxy, ratio, target, met?.
 /// </summary>
 internal static class Report
 {
     public static string Build(IEnumerable<string> lines)
     {
-        var results = new List<(string Label, int Repeat, JsonElement Json)>();
+        var results = new List<(string Label, string Repeat, JsonElement Json)>();
         foreach (var line in lines)
         {
             var parts = line.Split('\t', 3);
             if (parts.Length == 3)
             {
                 using var document = JsonDocument.Parse(parts[2]);
-                results.Add((parts[0], int.Parse(parts[1], CultureInfo.InvariantCulture), document.RootElement.Clone()));
+                results.Add((parts[0], parts[1], document.RootElement.Clone()));
             }
         }
 

@@ -77,9 +77,12 @@ public sealed class RendezvousSession : IAsyncDisposable
             await Stream.FlushAsync().ConfigureAwait(false);
             _socket.Shutdown(SocketShutdown.Send);
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException
+            or System.Security.Authentication.AuthenticationException or System.Security.Cryptography.CryptographicException)
         {
-            // The session is already gone; nothing left to end.
+            // The session is already gone; nothing left to end. With TLS 1.3 a client learns only after its
+            // handshake that the server refused its certificate: OpenSSL then refuses the close_notify
+            // ("shutdown while in init"), and the next read reports the failure.
         }
     }
 

@@ -196,16 +196,6 @@ internal sealed class AdminHostedService(
     }
 
     /// <summary>The registrar's certificate: the configured PEM pair with its chain, or the one generated in the data directory.</summary>
-    private SslStreamCertificateContext LoadCertificate()
-    {
-        var server = serverOptions.Value;
-        if (!string.IsNullOrEmpty(server.CertificatePath) && !string.IsNullOrEmpty(server.KeyPath))
-        {
-            return RegistrarCertificates.LoadPemWithChain(server.CertificatePath, server.KeyPath);
-        }
-
-        string[] names = registrarOptions.Value.PublicHost is { Length: > 0 } publicHost ? [publicHost] : [];
-        var generated = RegistrarCertificates.LoadOrCreate(server.DataDirectory, names, time).Certificate;
-        return SslStreamCertificateContext.Create(generated, additionalCertificates: null, offline: true);
-    }
+    private SslStreamCertificateContext LoadCertificate() =>
+        WebCertificate.Load(serverOptions.Value, registrarOptions.Value.PublicHost, time).Context;
 }

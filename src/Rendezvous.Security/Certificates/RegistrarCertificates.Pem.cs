@@ -107,7 +107,6 @@ public static partial class RegistrarCertificates
             X509Certificate2 leaf = LoadLeafAndChain(certificatePath, keyPath, intermediates);
             try
             {
-                EnsureServerAuthentication(leaf, certificatePath);
 
                 // The context keeps copies of the intermediates it sends; the loaded ones are not needed after this.
                 return SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
@@ -203,24 +202,6 @@ public static partial class RegistrarCertificates
         }
 
         return loaded;
-    }
-
-    /// <summary>
-    /// Refuses a certificate whose extended key usage leaves out TLS server authentication: clients would
-    /// reject it in every handshake (Kestrel makes the same check when it is given a certificate itself).
-    /// </summary>
-    private static void EnsureServerAuthentication(X509Certificate2 certificate, string certificatePath)
-    {
-        foreach (X509Extension extension in certificate.Extensions)
-        {
-            if (extension is X509EnhancedKeyUsageExtension usage
-                && !usage.EnhancedKeyUsages.Cast<Oid>().Any(oid => oid.Value == ServerAuthenticationOid))
-            {
-                throw new InvalidDataException(
-                    $"The certificate in '{Path.GetFullPath(certificatePath)}' may not be used by a TLS server: its extended key usage " +
-                    $"does not include server authentication ({ServerAuthenticationOid}). Use a certificate issued for a server.");
-            }
-        }
     }
 
     /// <summary>For a key that does not fit the first certificate of a file that holds more: the order the file must have.</summary>

@@ -70,29 +70,15 @@ internal sealed class RegistrarHostedService(
 
     private SslStreamCertificateContext LoadCertificate(RendezvousServerOptions options)
     {
-        if (!string.IsNullOrEmpty(options.CertificatePath) && !string.IsNullOrEmpty(options.KeyPath))
+        var (context, path, created) = WebCertificate.Load(options, registrarOptions.Value.PublicHost, time);
+        if (created)
         {
-            var loaded = RegistrarCertificates.LoadPemWithChain(options.CertificatePath, options.KeyPath);
-            info.CertificatePath = Path.GetFullPath(options.CertificatePath);
-            ServerLog.CertificateFingerprint(_logger, RegistrarCertificates.GetSha256Fingerprint(loaded.TargetCertificate), info.CertificatePath);
-            return loaded;
+            ServerLog.CertificateGenerated(_logger, path);
         }
 
-        var names = new List<string>();
-        if (registrarOptions.Value.PublicHost is { Length: > 0 } publicHost)
-        {
-            names.Add(publicHost);
-        }
-
-        var result = RegistrarCertificates.LoadOrCreate(options.DataDirectory, names, time);
-        if (result.Created)
-        {
-            ServerLog.CertificateGenerated(_logger, result.CertificatePath);
-        }
-
-        info.CertificatePath = result.CertificatePath;
-        ServerLog.CertificateFingerprint(_logger, result.Sha256Fingerprint, result.CertificatePath);
-        return SslStreamCertificateContext.Create(result.Certificate, additionalCertificates: null, offline: true);
+        info.CertificatePath = path;
+        ServerLog.CertificateFingerprint(_logger, RegistrarCertificates.GetSha256Fingerprint(context.TargetCertificate), path);
+        return context;
     }
 }
 

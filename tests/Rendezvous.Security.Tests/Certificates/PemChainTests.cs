@@ -6,6 +6,14 @@ namespace Rendezvous.Security.Tests.Certificates;
 
 public class PemChainTests
 {
+    private DirectoryInfo _directory = null!;
+
+    [SetUp]
+    public void CreateDirectory() => _directory = Directory.CreateTempSubdirectory("rendezvous-pem-");
+
+    [TearDown]
+    public void DeleteDirectory() => _directory.Delete(recursive: true);
+
     [Test]
     public void Full_chain_file_loads_the_leaf_with_its_key_and_the_intermediate()
     {
@@ -57,31 +65,15 @@ public class PemChainTests
     }
 
     [Test]
-    public void A_certificate_issued_for_clients_only_is_refused_naming_the_file()
+    public void A_certificate_issued_for_clients_only_loads_for_pinned_peers()
     {
-        using var key = System.Security.Cryptography.ECDsa.Create();
-        var request = new CertificateRequest("CN=client only", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], critical: false));
-        using X509Certificate2 clientOnly = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        var directory = Directory.CreateTempSubdirectory("rendezvous-eku-");
-        try
-        {
-            var certificatePath = Path.Combine(directory.FullName, "cert.pem");
-            var keyPath = Path.Combine(directory.FullName, "key.pem");
-            RegistrarCertificates.WritePem(clientOnly, certificatePath, keyPath);
+        // expose serves hidden-server sessions to clients that pin the fingerprint and check nothing else.
+        var (certificatePath, keyPath) = ClientOnlyCertificate.Write(_directory.FullName);
 
-            var ex = Assert.Throws<InvalidDataException>(() => RegistrarCertificates.LoadPemWithChain(certificatePath, keyPath));
+        SslStreamCertificateContext context = RegistrarCertificates.LoadPemWithChain(certificatePath, keyPath);
+        using X509Certificate2 leaf = context.TargetCertificate;
 
-            Assert.Multiple(() =>
-            {
-                Assert.That(ex!.Message, Does.Contain(certificatePath));
-                Assert.That(ex.Message, Does.Contain("server authentication"));
-            });
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        Assert.That(leaf.HasPrivateKey, Is.True);
     }
 
     [Test]

@@ -38,6 +38,29 @@ public sealed class RegistrarCertificateChainTests
         Assert.That(reply.Triple.Bare, Is.Not.Empty);
     }
 
+    [Test]
+    public void A_certificate_issued_for_clients_only_is_refused_for_the_registrar_naming_the_file()
+    {
+        var directory = Directory.CreateTempSubdirectory("rendezvous-eku-");
+        try
+        {
+            var (certificatePath, keyPath) = ClientOnlyCertificate.Write(directory.FullName);
+            var options = new RendezvousServerOptions { CertificatePath = certificatePath, KeyPath = keyPath, DataDirectory = directory.FullName };
+
+            var ex = Assert.Throws<InvalidDataException>(() => Internal.WebCertificate.Load(options, publicHost: null, TimeProvider.System));
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(ex!.Message, Does.Contain(certificatePath));
+                Assert.That(ex.Message, Does.Contain("server authentication (1.3.6.1.5.5.7.3.1)"));
+            });
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     /// <summary>Starts a server whose registrar certificate is <paramref name="chain"/>'s fullchain.pem and key.pem.</summary>
     private static Task<RendezvousTestServer> StartWithFullChainAsync(TestCertificateChain chain, Mock<IRegistrationPolicy> policy)
     {

@@ -59,6 +59,10 @@ public sealed class TlsHiddenServerAuthenticator : RendezvousAuthenticator
             ServerCertificate = _certificate,
             ServerCertificateContext = _certificateContext,
             ClientCertificateRequired = _allowedClients.Count > 0,
+
+            // A resumed session carries no certificate of the client's. With TLS 1.3 a ticket can be issued before a
+            // client's certificate is checked (and refused): a client resuming such a session would be refused again.
+            AllowTlsResume = _allowedClients.Count == 0,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                 _allowedClients.Count == 0 || (certificate is not null && _allowedClients.Contains(CertificateFingerprint.Compute(certificate))),
@@ -107,6 +111,9 @@ public sealed class TlsMobileClientAuthenticator : RendezvousAuthenticator
             TargetHost = info.Uuid,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             ClientCertificates = _clientCertificate is null ? null : [_clientCertificate],
+
+            // With a certificate, always present it: never resume a session that may have been made without it.
+            AllowTlsResume = _clientCertificate is null,
             RemoteCertificateValidationCallback = (_, certificate, _, _) =>
             {
                 if (certificate is null)

@@ -14,7 +14,15 @@ install_packages() {
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get install -y -qq "$@" >/dev/null 2>&1 \
     || { $sudo apt-get update -qq >/dev/null 2>&1 && $sudo apt-get install -y -qq "$@" >/dev/null 2>&1; } \
-    || echo "eng/test.sh: could not install $*; the tests that need them will be skipped" >&2
+    || {
+      # On CI a missing service must not turn its integration tests into silent skips.
+      if [ "${CI:-}" = true ]; then
+        echo "eng/test.sh: could not install $* with apt-get; the integration tests need them" >&2
+        echo "0 passed, 1 failed"
+        exit 1
+      fi
+      echo "eng/test.sh: could not install $*; the tests that need them will be skipped" >&2
+    }
 }
 
 missing=()
@@ -49,6 +57,10 @@ failed=$(grep -E '^(Passed|Failed)! +- ' "$log" | grep -oE 'Failed: +[0-9]+' | a
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The run failed without a failing test (a crashed or hung test host): count it.
   failed=1
+fi
+skipped=$(grep -E '^(Passed|Failed)! +- ' "$log" | grep -oE 'Skipped: +[0-9]+' | awk '{s += $2} END {print s + 0}')
+if [ "$skipped" -gt 0 ]; then
+  echo "eng/test.sh: $skipped test(s) skipped or inconclusive (a service the tests need is missing?)" >&2
 fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

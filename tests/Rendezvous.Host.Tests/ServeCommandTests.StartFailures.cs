@@ -56,6 +56,20 @@ public sealed partial class ServeCommandTests
         Assert.That(error, Does.Contain(value));
     }
 
+    // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding it fails at once, and nothing is sent.
+    [TestCase("--registrar-url", "https://192.0.2.1:8898")]
+    [TestCase("--admin-url", "http://192.0.2.1:8893")]
+    public async Task An_address_this_machine_does_not_have_is_one_line_on_stderr_without_a_stack_trace(string flag, string value)
+    {
+        // A remote admin URL must be allowed first, or the validator refuses it before any bind.
+        await File.WriteAllTextAsync(_directory.Combine("appsettings.json"), """{ "Rendezvous": { "Admin": { "AllowRemote": true } } }""");
+
+        var (exitCode, output, error) = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, ServeArgs(flag, value));
+
+        AssertOneCleanFailureLine(exitCode, output, error, flag);
+        Assert.That(error, Does.Contain(value));
+    }
+
     [Test]
     public async Task A_data_directory_that_is_a_file_is_one_line_on_stderr_naming_it()
     {

@@ -174,4 +174,147 @@ public class CertCommandTests
             Assert.That(_error.ToString(), Does.Contain("--san 'no spaces'"));
         });
     }
+
+    [Test]
+    public async Task Create_with_a_name_writes_name_crt_and_name_key()
+    {
+        int exitCode = await RunAsync("cert", "create", "--cn", "hidden", "--name", "e2e", "--out", _directory.Path);
+
+        Assert.That(exitCode, Is.Zero, _error.ToString());
+        using X509Certificate2 certificate = RegistrarCertificates.LoadPem(_directory.Combine("e2e.crt"), _directory.Combine("e2e.key"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(File.Exists(CertificatePath) || File.Exists(KeyPath), Is.False, "no registrar.* files");
+            Assert.That(_output.ToString(), Does.Contain(_directory.Combine("e2e.crt")).And.Contain(_directory.Combine("e2e.key")));
+        });
+    }
+
+    [TestCase("")]
+    [TestCase("../e2e")]
+    [TestCase("tls/e2e")]
+    [TestCase(".hidden")]
+    [TestCase("e2e.crt")]
+    [TestCase("with space")]
+    public async Task Bad_name_exits_2_naming_the_value_and_writes_nothing(string name)
+    {
+        int exitCode = await RunAsync("cert", "create", "--cn", "hidden", "--name", name, "--out", _directory.Path);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.EqualTo(2));
+            Assert.That(_error.ToString(), Does.Contain($"--name '{name}'"));
+            Assert.That(Directory.GetFileSystemEntries(_directory.Path), Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task Show_prints_the_fingerprint_subject_names_and_validity_of_the_data_directorys_certificate()
+    {
+        Assert.That(await RunAsync("cert", "create", "--cn", "relay.example.com", "--san", "192.0.2.1", "--days", "30", "--out", _directory.Path), Is.Zero);
+        using X509Certificate2 created = RegistrarCertificates.LoadPem(CertificatePath, KeyPath);
+        _output.GetStringBuilder().Clear();
+
+        int exitCode = await RunAsync("cert", "show", "--data-dir", _directory.Path);
+
+        string output = _output.ToString();
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.Zero, _error.ToString());
+            Assert.That(output, Does.Contain($"Certificate:         {CertificatePath}"));
+            Assert.That(output, Does.Contain($"SHA-256 fingerprint: {RegistrarCertificates.GetSha256Fingerprint(created)}"));
+            Assert.That(output, Does.Contain("Subject:             CN=relay.example.com"));
+            Assert.That(output, Does.Contain("Names:               relay.example.com, 192.0.2.1"));
+            Assert.That(output, Does.Contain("Issuer:              itself (self-signed)"));
+            Assert.That(output, Does.Contain($"Valid until:         {created.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC"));
+            Assert.That(_error.ToString(), Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task Show_with_cert_reads_the_first_certificate_of_a_chain_file()
+    {
+        using X509Certificate2 leaf = RegistrarCertificates.CreateSelfSigned("leaf.example.com", ["leaf.example.com"], TimeSpan.FromDays(1));
+        using X509Certificate2 other = RegistrarCertificates.CreateSelfSigned("other.example.com", ["other.example.com"], TimeSpan.FromDays(1));
+        string chain = _directory.Combine("fullchain.pem");
+        await File.WriteAllTextAsync(chain, leaf.ExportCertificatePem() + "\n" + other.ExportCertificatePem() + "\n").WaitAsync(Timeout);
+
+        int exitCode = await RunAsync("cert", "show", "--cert", chain);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.Zero, _error.ToString());
+            Assert.That(_output.ToString(), Does.Contain(RegistrarCertificates.GetSha256Fingerprint(leaf)).And.Not.Contain(RegistrarCertificates.GetSha256Fingerprint(other)));
+        });
+    }
+
+    [Test]
+    public async Task Show_of_a_data_directory_without_a_certificate_exits_2_naming_the_path_and_the_fix()
+    {
+        string missing = _directory.Combine("no-data");
+
+        int exitCode = await RunAsync("cert", "show", "--data-dir", missing);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.EqualTo(2));
+            Assert.That(_error.ToString(), Does.Contain(Path.Combine(missing, "registrar.crt")).And.Contain("--data-dir").And.Contain("--cert FILE"));
+            Assert.That(_output.ToString(), Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task Show_of_a_missing_file_exits_2_naming_it()
+    {
+        string missing = _directory.Combine("nope.crt");
+
+        int exitCode = await RunAsync("cert", "show", "--cert", missing);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.EqualTo(2));
+            Assert.That(_error.ToString(), Does.Contain($"there is no file '{missing}'"));
+        });
+    }
+
+    [TestCase("key")]
+    [TestCase("text")]
+    [TestCase("garbage-pem")]
+    public async Task Show_of_a_file_without_a_certificate_exits_2_naming_it(string kind)
+    {
+        Assert.That(await RunAsync("cert", "create", "--cn", "localhost", "--out", _directory.Path), Is.Zero);
+        string path = kind switch
+        {
+            "key" => KeyPath,
+            "text" => _directory.Combine("notes.txt"),
+            _ => _directory.Combine("bad.crt"),
+        };
+        if (kind == "text")
+        {
+            await File.WriteAllTextAsync(path, "just some text\n").WaitAsync(Timeout);
+        }
+        else if (kind == "garbage-pem")
+        {
+            await File.WriteAllTextAsync(path, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").WaitAsync(Timeout);
+        }
+
+        int exitCode = await RunAsync("cert", "show", "--cert", path);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.EqualTo(2));
+            Assert.That(_error.ToString(), Does.Contain($"'{path}' holds no certificate"));
+        });
+    }
+
+    [Test]
+    public async Task Show_with_both_data_dir_and_cert_exits_2()
+    {
+        int exitCode = await RunAsync("cert", "show", "--data-dir", _directory.Path, "--cert", CertificatePath);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exitCode, Is.EqualTo(2));
+            Assert.That(_error.ToString(), Does.Contain("--data-dir or --cert, not both"));
+        });
+    }
 }

@@ -10,6 +10,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Rendezvous.Host.Commands;
+using Rendezvous.Host.Tests.Packaging;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests;
@@ -246,10 +247,13 @@ public sealed partial class ExposeConnectTests
     public async Task End_to_end_tls_works_with_the_printed_pin_and_a_wrong_pin_exits_5()
     {
         var echo = AddService(LocalTcpService.Echo());
-        var tls = _directory.Combine("tls");
-        var created = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, "cert", "create", "--cn", "hidden", "--out", tls);
+
+        // The quickstart's commands as written there, run in the working directory like a reader's.
+        var created = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, QuickstartDoc.RendezvousCommand("cert create"));
         Assert.That(created.ExitCode, Is.Zero, created.Error);
-        var expose = await StartExposeAsync(echo.Port, "--tls-cert", Path.Combine(tls, "registrar.crt"), "--tls-key", Path.Combine(tls, "registrar.key"));
+        var documented = QuickstartDoc.RendezvousCommand("expose --config hidden.json --to 127.0.0.1:8080 --tls-cert");
+        var expose = await StartExposeAsync(
+            echo.Port, "--tls-cert", QuickstartDoc.ValueOf(documented, "--tls-cert"), "--tls-key", QuickstartDoc.ValueOf(documented, "--tls-key"));
         var pin = (await expose.WaitForOutputAsync(TlsPin())).Groups["fingerprint"].Value;
 
         var connect = Track(RendezvousProcess.StartBinary(_directory.Path, [.. ConnectArgs(), "--tls-pin", pin, "--stdio"]));

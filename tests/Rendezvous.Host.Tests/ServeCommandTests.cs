@@ -156,6 +156,17 @@ public sealed partial class ServeCommandTests
     }
 
     [Test]
+    public async Task Cert_show_prints_the_fingerprint_serve_logged()
+    {
+        var started = await StartServeAsync();
+
+        var shown = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, "cert", "show", "--data-dir", _directory.Path);
+
+        Assert.That(shown.ExitCode, Is.Zero, shown.Error);
+        Assert.That(shown.Output, Does.Contain($"SHA-256 fingerprint: {started.Fingerprint}"));
+    }
+
+    [Test]
     public async Task A_bad_rendezvous_endpoint_exits_non_zero_naming_the_value()
     {
         var (exitCode, output, error) = await RendezvousProcess.RunAsync(

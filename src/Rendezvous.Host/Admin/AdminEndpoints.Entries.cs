@@ -99,6 +99,22 @@ internal sealed partial class AdminEndpoints
         await context.Response.WriteAsync(json, context.RequestAborted).ConfigureAwait(false);
     }
 
+    private async Task ConfirmRotateAsync(HttpContext context)
+    {
+        if (await FindAsync(context).ConfigureAwait(false) is not var (uuid, entry, _))
+        {
+            return;
+        }
+
+        if (entry is null)
+        {
+            await WriteAsync(context, StatusCodes.Status409Conflict, AdminPages.Error("No secret to rotate", $"{uuid} has no secret in the store, so there is nothing to rotate; create an entry for it instead.")).ConfigureAwait(false);
+            return;
+        }
+
+        await WriteAsync(context, StatusCodes.Status200OK, AdminPages.ConfirmRotate(uuid, Csrf(context))).ConfigureAwait(false);
+    }
+
     private async Task RotateAsync(HttpContext context)
     {
         if (await ReadFormAsync(context).ConfigureAwait(false) is null)

@@ -60,6 +60,7 @@ internal sealed partial class AdminEndpoints(
         app.MapPost("/entries", CreateAsync);
         app.MapGet("/entries/{uuid}", ShowAsync);
         app.MapGet("/entries/{uuid}/config", DownloadAsync);
+        app.MapGet("/entries/{uuid}/rotate", ConfirmRotateAsync);
         app.MapPost("/entries/{uuid}/rotate", RotateAsync);
         app.MapGet("/entries/{uuid}/delete", ConfirmDeleteAsync);
         app.MapPost("/entries/{uuid}/delete", DeleteAsync);

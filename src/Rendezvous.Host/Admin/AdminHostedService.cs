@@ -12,6 +12,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using Rendezvous.Host.Logging;
 using Rendezvous.Protocol.Broker;
 using Rendezvous.Protocol.Registrar;
 using Rendezvous.Security;
@@ -111,7 +112,9 @@ internal sealed class AdminHostedService(
     private WebApplication Build(AdminOptions options, AdminToken token, IPEndPoint bindTo, SslStreamCertificateContext? certificate)
     {
         var https = certificate is not null;
-        var builder = InnerWebApplication.CreateBuilder(typeof(AdminHostedService).Assembly.GetName().Name, loggerFactory, bindTo, certificate, limits =>
+        // Routing's "Executing endpoint" / "Executed endpoint" would add two Information lines per page view.
+        var logs = new DemotingLoggerFactory(loggerFactory, ownsInner: false, LogDemotion.EndpointExecution);
+        var builder = InnerWebApplication.CreateBuilder(typeof(AdminHostedService).Assembly.GetName().Name, logs, bindTo, certificate, limits =>
         {
             limits.MaxRequestBodySize = AdminEndpoints.MaxFormBytes;
             limits.MaxConcurrentConnections = 100;

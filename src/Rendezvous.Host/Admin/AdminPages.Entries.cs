@@ -68,11 +68,8 @@ internal static partial class AdminPages
             ? Html.Empty
             : Html.Of($"""
                 <h2>Rotate the secret</h2>
-                <form method="post" action="{path}/rotate">
-                {Csrf(csrf)}
-                <p class="muted">A new random secret replaces the old one at once: codes from the old secret stop working, so the hidden server needs the new config file before it registers again.</p>
-                <button id="rotate" type="submit">Rotate the secret</button>
-                </form>
+                <p class="muted">A new random secret replaces the old one: codes from the old secret stop working, so the hidden server needs the new config file before it registers again.</p>
+                <p><a id="rotate" class="button" href="{path}/rotate">Rotate the secret…</a></p>
                 """);
         return new Page(
             uuid,
@@ -98,6 +95,18 @@ internal static partial class AdminPages
             csrf,
             notice);
     }
+
+    /// <summary>Asks to confirm a rotation of the secret.</summary>
+    public static Page ConfirmRotate(string uuid, string csrf) => new(
+        $"Rotate the secret of {uuid}?",
+        Html.Of($"""
+            <form method="post" action="{EntryPath(uuid)}/rotate">
+            {Csrf(csrf)}
+            <p>A new random secret replaces the old one at once. Codes from the old secret stop working, so the hidden server cannot register again until it has the new config file, which the next page shows. Its current registration and parked connections stay until then.</p>
+            <p class="actions"><button id="confirm-rotate" class="danger" type="submit">Rotate the secret</button> <a id="cancel" href="{EntryPath(uuid)}">Cancel</a></p>
+            </form>
+            """),
+        csrf);
 
     /// <summary>Asks to confirm a deletion.</summary>
     public static Page ConfirmDelete(string uuid, bool hasSecret, string csrf) => new(

@@ -18,6 +18,7 @@ internal static partial class AdminPages
         th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #dde1e6; font-size: .9rem; }
         td.number { text-align: right; font-variant-numeric: tabular-nums; }
         code, pre { font-family: ui-monospace, monospace; }
+        td.uuid, .uuid { font-family: ui-monospace, monospace; white-space: nowrap; }
         pre { background: #fff; border: 1px solid #dde1e6; padding: .8rem; overflow-x: auto; }
         .notice { padding: .6rem .8rem; border-radius: .3rem; background: #e7f1ff; }
         .notice.error { background: #fde8e8; }
@@ -132,7 +133,7 @@ internal static partial class AdminPages
     {
         return Html.Of($"""
             <tr data-uuid="{uuid}">
-            <td><a href="{EntryPath(uuid)}"><code>{uuid}</code></a></td>
+            <td class="uuid"><a href="{EntryPath(uuid)}"><code>{uuid}</code></a></td>
             <td>{(entry is null ? "none" : "stored")}</td>
             <td>{(a.Registered ? "yes" : "no")}</td>
             <td class="number">{a.Parked}</td>

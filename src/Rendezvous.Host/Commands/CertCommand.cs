@@ -8,9 +8,9 @@ namespace Rendezvous.Host.Commands;
 
 /// <summary>
 /// <c>rendezvous cert create</c>: writes a self-signed registrar certificate and key, as
-/// node-rendezvous's make-cert.js did.
+/// node-rendezvous's make-cert.js did; <c>rendezvous cert show</c>: prints a certificate's fingerprint again.
 /// </summary>
-internal static class CertCommand
+internal static partial class CertCommand
 {
     /// <summary>Exit code when the certificate was written.</summary>
     public const int Success = 0;
@@ -24,11 +24,18 @@ internal static class CertCommand
     private const int DefaultDays = 3650;
     private const int MaximumDays = 36500;
 
+    /// <summary>The base name of the files <c>create</c> writes by default: registrar.crt and registrar.key.</summary>
+    private static readonly string DefaultName = Path.GetFileNameWithoutExtension(RegistrarCertificates.CertificateFileName);
+
+    private static readonly System.Buffers.SearchValues<char> AllowedNameCharacters =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
+
     /// <summary>Builds the <c>cert</c> command and its subcommands.</summary>
     public static Command Create()
     {
         var cert = new Command("cert", "Manage the registrar's TLS certificate.");
         cert.Subcommands.Add(CreateCreateCommand());
+        cert.Subcommands.Add(CreateShowCommand());
         return cert;
     }
 
@@ -54,9 +61,15 @@ internal static class CertCommand
         };
         var output = new Option<string>("--out")
         {
-            Description = $"Directory to write {RegistrarCertificates.CertificateFileName} and {RegistrarCertificates.KeyFileName} to; created if missing. Defaults to the current directory.",
+            Description = "Directory to write NAME.crt and NAME.key to; created if missing. Defaults to the current directory.",
             HelpName = "dir",
             DefaultValueFactory = _ => ".",
+        };
+        var name = new Option<string>("--name")
+        {
+            Description = $"Base name of the files: NAME.crt and NAME.key. Defaults to {DefaultName} ({RegistrarCertificates.CertificateFileName} and {RegistrarCertificates.KeyFileName}, the names serve looks for in its data directory).",
+            HelpName = "name",
+            DefaultValueFactory = _ => DefaultName,
         };
         var force = new Option<bool>("--force")
         {
@@ -65,12 +78,13 @@ internal static class CertCommand
 
         var command = new Command(
             "create",
-            $"Write a self-signed ECDSA P-256 certificate ({RegistrarCertificates.CertificateFileName}) and its private key ({RegistrarCertificates.KeyFileName}, mode 0600) and print the SHA-256 fingerprint clients pin.")
+            $"Write a self-signed ECDSA P-256 certificate (NAME.crt, default {RegistrarCertificates.CertificateFileName}) and its private key (NAME.key, mode 0600) and print the SHA-256 fingerprint clients pin.")
         {
             commonName,
             alternativeNames,
             days,
             output,
+            name,
             force,
         };
 
@@ -79,6 +93,7 @@ internal static class CertCommand
             parseResult.GetValue(alternativeNames) ?? [],
             parseResult.GetValue(days),
             parseResult.GetValue(output),
+            parseResult.GetValue(name),
             parseResult.GetValue(force),
             parseResult.InvocationConfiguration.Output,
             parseResult.InvocationConfiguration.Error));
@@ -90,6 +105,7 @@ internal static class CertCommand
         string[] alternativeNames,
         string? daysText,
         string? outputDirectory,
+        string? baseName,
         bool force,
         TextWriter output,
         TextWriter error)
@@ -139,8 +155,14 @@ internal static class CertCommand
             return BadInput;
         }
 
-        string certificatePath = Path.Combine(directory, RegistrarCertificates.CertificateFileName);
-        string keyPath = Path.Combine(directory, RegistrarCertificates.KeyFileName);
+        if (!IsValidBaseName(baseName))
+        {
+            error.WriteLine($"{Prefix}--name '{baseName}' is not accepted; give a file name without folder or extension (letters, digits, '.', '-' and '_', not starting with '.'), e.g. e2e for e2e.crt and e2e.key.");
+            return BadInput;
+        }
+
+        string certificatePath = Path.Combine(directory, baseName + ".crt");
+        string keyPath = Path.Combine(directory, baseName + ".key");
         if (!force)
         {
             foreach (string path in new[] { certificatePath, keyPath })
@@ -161,7 +183,7 @@ internal static class CertCommand
             output.WriteLine($"Certificate:         {certificatePath}");
             output.WriteLine($"Private key:         {keyPath}");
             output.WriteLine($"SHA-256 fingerprint: {RegistrarCertificates.GetSha256Fingerprint(certificate)}");
-            output.WriteLine($"Valid until:         {certificate.NotAfter.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture)}");
+            output.WriteLine($"Valid until:         {Utc(certificate.NotAfter)}");
             return Success;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
@@ -170,4 +192,15 @@ internal static class CertCommand
             return Failure;
         }
     }
+
+    /// <summary>A base name for the files: letters, digits, '.', '-' and '_', not starting with '.', without a .crt or .key ending.</summary>
+    private static bool IsValidBaseName([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? name) =>
+        name is { Length: > 0 and <= 100 }
+        && name[0] != '.'
+        && name.AsSpan().IndexOfAnyExcept(AllowedNameCharacters) < 0
+        && !name.EndsWith(".crt", StringComparison.OrdinalIgnoreCase)
+        && !name.EndsWith(".key", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A certificate time as <c>yyyy-MM-dd HH:mm:ss UTC</c>.</summary>
+    private static string Utc(DateTime time) => time.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 }

@@ -147,7 +147,7 @@ internal static class ServeCommand
             {
                 // Ctrl-C or SIGTERM while the listeners were still starting: a clean stop all the same.
             }
-            catch (Exception ex) when (ex is InvalidOperationException or IOException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+            catch (Exception ex) when (ex is InvalidOperationException or IOException or System.Net.Sockets.SocketException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
                 await error.WriteLineAsync($"rendezvous serve: {ex.Message}").ConfigureAwait(false);
                 return StartFailed;

@@ -15,7 +15,7 @@ internal static partial class UsersCommand
     /// <summary>Exit code when the operation could not be done (UUID absent, database or Redis unreachable).</summary>
     public const int Failed = 1;
 
-    private const string DataDirectoryVariable = "Rendezvous__DataDirectory";
+    internal const string DataDirectoryVariable = "Rendezvous__DataDirectory";
 
     public static Command Create()
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -44,6 +45,17 @@ internal static class ServeLogging
 
         // A console that cannot keep up (a slow terminal or journald) drops records and says how many, instead of holding up the relay.
         builder.Services.Configure<ConsoleLoggerOptions>(console => console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
+
+        // A listener that cannot start is reported as one line on standard error (serve's exit code 3); the host's
+        // own "Hosting failed to start" record repeats it with a stack trace, so it shows at Debug only.
+        builder.Services.Replace(ServiceDescriptor.Singleton<ILoggerFactory>(services => new DemotingLoggerFactory(
+            new LoggerFactory(
+                services.GetServices<ILoggerProvider>(),
+                services.GetRequiredService<IOptionsMonitor<LoggerFilterOptions>>(),
+                services.GetService<IOptions<LoggerFactoryOptions>>(),
+                services.GetService<IExternalScopeProvider>()),
+            ownsInner: true,
+            LogDemotion.HostStartFailure)));
 
         // Under systemd (Type=notify): READY=1 once every listener is bound, STOPPING=1 on stop, and journald's console format.
         builder.Services.AddSystemd();

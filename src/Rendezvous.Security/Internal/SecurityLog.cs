@@ -16,4 +16,8 @@ internal static partial class SecurityLog
     [LoggerMessage(EventId = 2003, EventName = "RegistrationThrottled", Level = LogLevel.Debug,
         Message = "Registration for {Uuid} throttled for {RetryAfter}")]
     public static partial void RegistrationThrottled(ILogger logger, string uuid, TimeSpan retryAfter);
+
+    [LoggerMessage(EventId = 2004, EventName = "RegistrationReplayed", Level = LogLevel.Debug,
+        Message = "Registration for {Uuid} rejected: the code of an already accepted time step (a replay, not counted as a failure)")]
+    public static partial void RegistrationReplayed(ILogger logger, string uuid);
 }

@@ -18,12 +18,14 @@ internal sealed class SecurityMetrics
         _verifications = meter.CreateCounter<long>(
             VerificationsName,
             unit: "{verification}",
-            description: "Registration attempts checked by the TOTP policy, by outcome (accepted, rejected, throttled).");
+            description: "Registration attempts checked by the TOTP policy, by outcome (accepted, rejected, replayed, throttled).");
     }
 
     public void Accepted() => _verifications.Add(1, new KeyValuePair<string, object?>("outcome", "accepted"));
 
     public void Rejected() => _verifications.Add(1, new KeyValuePair<string, object?>("outcome", "rejected"));
+
+    public void Replayed() => _verifications.Add(1, new KeyValuePair<string, object?>("outcome", "replayed"));
 
     public void Throttled() => _verifications.Add(1, new KeyValuePair<string, object?>("outcome", "throttled"));
 }

@@ -14,7 +14,8 @@ namespace Rendezvous.Security;
 /// UUID's stored secret for the current time step or one within <see cref="TotpSecurityOptions.AllowedSkewSteps"/>
 /// of it, and later than any step accepted before for that UUID (codes are single-use, also across restarts).
 /// Unknown UUIDs, wrong, malformed and replayed codes are all refused alike. Repeated failures per UUID or per
-/// remote address are throttled, and a throttled attempt is answered without checking its code.
+/// remote address are throttled, and a throttled attempt is answered without checking its code. A replayed code
+/// (the right code of a step already accepted) is refused but is not a guess, so it does not count as a failure.
 /// </summary>
 public sealed class TotpRegistrationPolicy : IRegistrationPolicy
 {
@@ -91,14 +92,23 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
             // An unknown UUID costs the same code computations as a known one, so timing does not tell them apart.
             SecretEntry checkedEntry = entry ?? new SecretEntry(uuid, DecoySecret, SecretFormat.DefaultStep, request.Response.Length, default);
             bool verified = _verifier.TryVerify(checkedEntry, request.Response, _options.AllowedSkewSteps, out long step);
-            if (entry is not null
-                && verified
-                && await _store.TryAdvanceLastStepAsync(uuid, step, cancellationToken).ConfigureAwait(false))
+            if (entry is not null && verified)
             {
-                _uuidFailures.Clear(uuid);
-                _metrics.Accepted();
-                SecurityLog.RegistrationAccepted(_logger, uuid);
-                return RegistrationDecision.Accept();
+                if (await _store.TryAdvanceLastStepAsync(uuid, step, cancellationToken).ConfigureAwait(false))
+                {
+                    _uuidFailures.Clear(uuid);
+                    _metrics.Accepted();
+                    SecurityLog.RegistrationAccepted(_logger, uuid);
+                    return RegistrationDecision.Accept();
+                }
+
+                // The right code of a step already accepted (or older): refused like any other failure, but it is
+                // not a guess, so it does not count toward throttling (RFC 4226 section 7.3 throttles guessing).
+                // A legacy hidden server that registers again with its code after our restart is then refused
+                // only until the next step instead of being locked out for the whole failure window.
+                _metrics.Replayed();
+                SecurityLog.RegistrationReplayed(_logger, uuid);
+                return RegistrationDecision.Reject();
             }
         }
 

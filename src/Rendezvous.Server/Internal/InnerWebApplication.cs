@@ -66,7 +66,7 @@ internal sealed class InnerWebApplication : IAsyncDisposable
         return builder;
     }
 
-    /// <summary>Starts <paramref name="app"/>; when its endpoint cannot be bound, disposes it and throws a message that ends with <paramref name="fix"/>.</summary>
+    /// <summary>Starts <paramref name="app"/>; when its endpoint cannot be bound (in use, not an address of this machine, not allowed), disposes it and throws a message that ends with <paramref name="fix"/>.</summary>
     /// <exception cref="InvalidOperationException">The endpoint cannot be bound.</exception>
     public static async Task<InnerWebApplication> StartAsync(WebApplication app, SslStreamCertificateContext? certificate, string what, string url, string fix, CancellationToken cancellationToken)
     {
@@ -74,8 +74,10 @@ internal sealed class InnerWebApplication : IAsyncDisposable
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
         {
+            // Kestrel wraps "address in use" in an IOException but lets other bind errors through as they are
+            // (an address this machine does not have, a privileged port).
             await app.DisposeAsync().ConfigureAwait(false);
             certificate?.TargetCertificate.Dispose();
             throw new InvalidOperationException($"Cannot listen for {what} on {url}: {ex.Message.TrimEnd('.')}. {fix}", ex);

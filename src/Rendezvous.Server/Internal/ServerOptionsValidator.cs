@@ -17,6 +17,10 @@ internal sealed class ServerOptionsValidator :
         {
             errors.Add("Rendezvous:DataDirectory is empty; it must name a folder, e.g. ./rendezvous-data.");
         }
+        else if (File.Exists(options.DataDirectory))
+        {
+            errors.Add($"Rendezvous:DataDirectory is '{options.DataDirectory}', which is a file; it must name a folder (created if missing), e.g. ./rendezvous-data.");
+        }
 
         if (!EndpointParser.TryParseHostPort(options.RendezvousEndpoint, out _))
         {

@@ -9,7 +9,7 @@ namespace Rendezvous.Host.Tests.Admin;
 
 /// <summary>
 /// The admin page end to end in a real headless Chromium (Debian's chromium and chromium-driver, which eng/test.sh
-/// installs): sign in, create an entry, see it listed, download its config file, rotate, delete with confirmation.
+/// installs): sign in, create an entry, see it listed, download its config file, rotate and delete, each with confirmation.
 /// </summary>
 [NonParallelizable]
 public sealed class AdminBrowserTests
@@ -109,8 +109,11 @@ public sealed class AdminBrowserTests
             Assert.That(downloaded.RegistrarFingerprint, Is.EqualTo(_server.Fingerprint));
         });
 
-        // Rotate: a new secret in the store, and on the page.
+        // Rotate, after confirming: a new secret in the store, and on the page.
         driver.FindElement(By.Id("rotate")).Click();
+        _wait.Until(d => d.FindElement(By.TagName("h1")).Text == $"Rotate the secret of {Uuid}?");
+        Assert.That((await _server.Store.TryGetAsync(Uuid).WaitAsync(TestTimeouts.Short))!.Secret, Is.EqualTo(created!.Secret), "nothing is rotated before the confirmation");
+        driver.FindElement(By.Id("confirm-rotate")).Click();
         _wait.Until(d => d.FindElement(By.Id("notice")).Text.StartsWith("Rotated", StringComparison.Ordinal));
         var rotated = await _server.Store.TryGetAsync(Uuid).WaitAsync(TestTimeouts.Short);
         Assert.Multiple(() =>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Rendezvous.Host.Admin;
 using Rendezvous.Host.Commands;
 using Rendezvous.Security;
 using Rendezvous.Tests.Common;
@@ -236,7 +237,7 @@ public sealed partial class AdminEntriesTests
     {
         var entry = await _server.AddEntryAsync();
 
-        var reply = await _client.SubmitAsync("/entries/" + entry.Uuid, $"/entries/{entry.Uuid}/rotate");
+        var reply = await _client.SubmitAsync($"/entries/{entry.Uuid}/rotate", $"/entries/{entry.Uuid}/rotate");
         var page = await _client.GetAsync(reply.Header("Location")!);
 
         var stored = await _server.Store.TryGetAsync(entry.Uuid).WaitAsync(TestTimeouts.Short);
@@ -248,6 +249,56 @@ public sealed partial class AdminEntriesTests
             Assert.That(stored.Step, Is.EqualTo(entry.Step));
             Assert.That(shown.Secret, Is.EqualTo(SecretFormat.ToBase32(stored.Secret)));
             Assert.That(page.Body, Does.Contain("Rotated the secret of " + entry.Uuid));
+        });
+    }
+
+    [Test]
+    public async Task Rotate_asks_for_confirmation_before_the_secret_changes()
+    {
+        var entry = await _server.AddEntryAsync();
+
+        var page = await _client.GetAsync("/entries/" + entry.Uuid);
+        var confirm = await _client.GetAsync($"/entries/{entry.Uuid}/rotate");
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(page.Body, Does.Contain($"id=\"rotate\" class=\"button\" href=\"/entries/{entry.Uuid}/rotate\""));
+            Assert.That(page.Body, Does.Not.Contain($"action=\"/entries/{entry.Uuid}/rotate\""), "the entry page itself must not rotate");
+            Assert.That(confirm.Status, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(confirm.Body, Does.Contain($"Rotate the secret of {entry.Uuid}?"));
+            Assert.That(confirm.Body, Does.Contain("id=\"confirm-rotate\"").And.Contain($"<form method=\"post\" action=\"/entries/{entry.Uuid}/rotate\">"));
+            Assert.That(confirm.Body, Does.Contain($"name=\"{AdminEndpoints.CsrfField}\""));
+            Assert.That(confirm.Body, Does.Contain($"id=\"cancel\" href=\"/entries/{entry.Uuid}\""));
+            Assert.That((await _server.Store.TryGetAsync(entry.Uuid))!.Secret, Is.EqualTo(entry.Secret));
+        });
+    }
+
+    [Test]
+    public async Task Rotating_without_the_anti_forgery_token_is_refused_and_changes_nothing()
+    {
+        var entry = await _server.AddEntryAsync();
+
+        var reply = await _client.PostRawAsync($"/entries/{entry.Uuid}/rotate", []);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.BadRequest));
+            Assert.That((await _server.Store.TryGetAsync(entry.Uuid))!.Secret, Is.EqualTo(entry.Secret));
+        });
+    }
+
+    [Test]
+    public async Task Uuids_in_the_list_do_not_wrap()
+    {
+        var entry = await _server.AddEntryAsync();
+
+        var list = await _client.GetAsync("/");
+        var css = await _client.GetAsync("/admin.css");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Row(list.Body, entry.Uuid), Does.Contain($"<td class=\"uuid\"><a href=\"/entries/{entry.Uuid}\"><code>{entry.Uuid}</code></a></td>"));
+            Assert.That(css.Body, Does.Match(@"td\.uuid[^{]*\{[^}]*white-space: nowrap;"));
         });
     }
 
@@ -291,6 +342,7 @@ public sealed partial class AdminEntriesTests
     [TestCase("/entries/00000000-0000-0000-0000-000000000000")]
     [TestCase("/entries/00000000-0000-0000-0000-000000000000/config")]
     [TestCase("/entries/00000000-0000-0000-0000-000000000000/delete")]
+    [TestCase("/entries/00000000-0000-0000-0000-000000000000/rotate")]
     [TestCase("/entries/not-a-uuid")]
     public async Task An_unknown_uuid_gets_a_404_page(string path)
     {

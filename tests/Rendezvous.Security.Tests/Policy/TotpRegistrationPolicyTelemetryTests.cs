@@ -59,12 +59,14 @@ public sealed class TotpRegistrationPolicyTelemetryTests
         var policy = new TotpRegistrationPolicy(
             _store, Options.Create(new TotpSecurityOptions { MaxFailuresPerUuid = 1 }), _time, meterFactory: meterFactory);
 
-        await policy.AuthorizeAsync(Request(Code())).AsTask().WaitAsync(Timeout);
+        string code = Code();
+        await policy.AuthorizeAsync(Request(code)).AsTask().WaitAsync(Timeout);
+        await policy.AuthorizeAsync(Request(code)).AsTask().WaitAsync(Timeout);
         await policy.AuthorizeAsync(Request("000000")).AsTask().WaitAsync(Timeout);
         await policy.AuthorizeAsync(Request("000000")).AsTask().WaitAsync(Timeout);
 
         Assert.That(meterFactory.Meters.Select(m => m.Name), Is.EqualTo(new[] { "Rendezvous.Security" }));
-        Assert.That(counts, Is.EqualTo(new Dictionary<string, long> { ["accepted"] = 1, ["rejected"] = 1, ["throttled"] = 1 }));
+        Assert.That(counts, Is.EqualTo(new Dictionary<string, long> { ["accepted"] = 1, ["replayed"] = 1, ["rejected"] = 1, ["throttled"] = 1 }));
     }
 
     [Test]
@@ -91,13 +93,16 @@ public sealed class TotpRegistrationPolicyTelemetryTests
         var policy = new TotpRegistrationPolicy(
             _store, Options.Create(new TotpSecurityOptions { MaxFailuresPerUuid = 1 }), _time, logger);
 
-        await policy.AuthorizeAsync(Request(Code())).AsTask().WaitAsync(Timeout);
+        string code = Code();
+        await policy.AuthorizeAsync(Request(code)).AsTask().WaitAsync(Timeout);
+        await policy.AuthorizeAsync(Request(code)).AsTask().WaitAsync(Timeout);
         await policy.AuthorizeAsync(Request("000000")).AsTask().WaitAsync(Timeout);
         await policy.AuthorizeAsync(Request("000000")).AsTask().WaitAsync(Timeout);
 
         Assert.That(logger.Events.Select(e => $"{e.Id} {e.Name}"), Is.EqualTo(new[]
         {
             "2001 RegistrationAccepted",
+            "2004 RegistrationReplayed",
             "2002 RegistrationRejected",
             "2003 RegistrationThrottled",
         }));

@@ -120,6 +120,45 @@ public sealed class TotpRegistrationPolicyTests
         Assert.That(decision.Outcome, Is.EqualTo(RegistrationOutcome.Rejected));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Replays_of_an_accepted_code_are_not_throttled_and_the_next_step_is_accepted(bool restartFirst)
+    {
+        // Ten replays: twice the UUID's limit and five times the address's, so neither throttle may count them.
+        TotpRegistrationPolicy policy = CreatePolicy(o => o.MaxFailuresPerAddress = 2);
+        string code = Code();
+        await AuthorizeAsync(policy, Uuid, code).WaitAsync(Timeout);
+        if (restartFirst)
+        {
+            policy = CreatePolicy(new SqliteSecretStore(_directory.Combine("rendezvous.db")), o => o.MaxFailuresPerAddress = 2);
+        }
+
+        for (int i = 0; i < 10; i++)
+        {
+            RegistrationDecision replay = await AuthorizeAsync(policy, Uuid, code).WaitAsync(Timeout);
+            Assert.That(replay.Outcome, Is.EqualTo(RegistrationOutcome.Rejected), $"replay {i + 1}");
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+        RegistrationDecision decision = await AuthorizeAsync(policy, Uuid, Code()).WaitAsync(Timeout);
+
+        Assert.That(decision.Outcome, Is.EqualTo(RegistrationOutcome.Accepted));
+    }
+
+    [Test]
+    public async Task Wrong_codes_are_still_throttled_after_replays()
+    {
+        TotpRegistrationPolicy policy = CreatePolicy();
+        string code = Code();
+        await AuthorizeAsync(policy, Uuid, code).WaitAsync(Timeout);
+        await AuthorizeAsync(policy, Uuid, code).WaitAsync(Timeout);
+        await FailAsync(policy, Uuid, 5, Address);
+
+        RegistrationDecision decision = await AuthorizeAsync(policy, Uuid, code).WaitAsync(Timeout);
+
+        Assert.That(decision.Outcome, Is.EqualTo(RegistrationOutcome.Throttled));
+    }
+
     [Test]
     public async Task Older_step_after_a_newer_one_is_rejected()
     {

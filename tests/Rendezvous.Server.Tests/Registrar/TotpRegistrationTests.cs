@@ -262,6 +262,44 @@ public sealed class TotpRegistrationTests
     }
 
     [Test]
+    public async Task Replays_of_an_accepted_code_are_refused_but_not_throttled_and_the_next_step_registers()
+    {
+        var entry = await AddSecretAsync();
+        var code = Code(entry);
+        Assert.That((await _registrar.RegisterAsync(entry.Uuid, code)).Triple.Cookie, Does.StartWith("R"));
+
+        // A legacy hidden server retrying with the code it already used: refused, never 429.
+        for (var i = 0; i < 2 * Defaults.MaxFailuresPerUuid; i++)
+        {
+            AssertInvalidRequest(await _registrar.RegisterAsync(entry.Uuid, code));
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(entry.Step));
+
+        Assert.That((await _registrar.RegisterAsync(entry.Uuid, Code(entry))).Triple.Cookie, Does.StartWith("R"));
+    }
+
+    [Test]
+    public async Task Wrong_codes_are_still_throttled_after_replays()
+    {
+        var entry = await AddSecretAsync();
+        var code = Code(entry);
+        await _registrar.RegisterAsync(entry.Uuid, code);
+        for (var i = 0; i < 2 * Defaults.MaxFailuresPerUuid; i++)
+        {
+            AssertInvalidRequest(await _registrar.RegisterAsync(entry.Uuid, code));
+        }
+
+        for (var i = 0; i < Defaults.MaxFailuresPerUuid; i++)
+        {
+            AssertInvalidRequest(await _registrar.RegisterAsync(entry.Uuid, WrongCode(entry)));
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(entry.Step));
+        AssertThrottled(await _registrar.RegisterAsync(entry.Uuid, Code(entry)));
+    }
+
+    [Test]
     public async Task Throttling_one_uuid_leaves_other_uuids_alone()
     {
         var entry = await AddSecretAsync();

@@ -116,16 +116,55 @@ public sealed class RegistrarClientTests
     }
 
     [Test]
-    public void System_store_alone_refuses_the_self_signed_registrar_certificate()
+    public void System_store_alone_refuses_the_self_signed_registrar_certificate_as_not_trusted_naming_its_fingerprint()
     {
         using var client = new RegistrarClient(_server.RegistrarUrl, new RegistrarTrust());
 
-        var ex = Assert.ThrowsAsync<CertificatePinMismatchException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
+        var ex = Assert.ThrowsAsync<CertificateNotTrustedException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
 
         Assert.Multiple(() =>
         {
             Assert.That(ex!.Error, Is.EqualTo(RendezvousError.CertificateMismatch));
+            Assert.That(ex.Permanent, Is.True);
             Assert.That(ex.Presented, Is.EqualTo(CertificateFingerprint.Normalize(_server.CertificateFingerprint)));
+            Assert.That(ex.Message, Does.Contain("system trust store does not trust").And.Contain("self-signed").And.Contain(ex.Presented).And.Contain(_server.RegistrarUrl.ToString()));
+            Assert.That(ex.Message, Does.Not.Contain("pinned"));
+        });
+        _policy.Verify(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Test]
+    public void Registrar_url_naming_the_relay_port_says_it_did_not_speak_tls_and_which_port_is_whose()
+    {
+        var relayAsRegistrar = new Uri($"https://127.0.0.1:{_server.RelayEndPoint.Port}/");
+        using var client = new RegistrarClient(relayAsRegistrar, ClientTestKit.Pinned(_server));
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.Contain($"The registrar at {relayAsRegistrar} did not speak TLS"));
+            Assert.That(ex.Message, Does.Contain("'-ERR").And.Contain("as a rendezvous relay does"));
+            Assert.That(ex.Message, Does.Contain("registrar's (default 8898) and not the relay's (8899)"));
+        });
+    }
+
+    [Test]
+    public async Task Registrar_url_naming_a_plain_text_service_says_it_did_not_speak_tls_quoting_its_answer()
+    {
+        await using var plain = LocalTcpService.Answering("SSH-2.0-OpenSSH_9.6\r\n"u8.ToArray());
+        var url = new Uri($"https://127.0.0.1:{plain.Port}/");
+        using var client = new RegistrarClient(url, ClientTestKit.Pinned(_server));
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.Contain($"The registrar at {url} did not speak TLS: it answered 'SSH-2.0-OpenSSH_9.6' in plain text."));
+            Assert.That(ex.Message, Does.Contain("(default 8898)"));
+            Assert.That(ex.InnerException, Is.InstanceOf<System.Net.Http.HttpRequestException>());
         });
     }
 

@@ -110,7 +110,7 @@ public sealed class RegistrarTrust
                 return true;
             }
 
-            if (_anchors is not null && ChainsToAnchors(certificate, errors))
+            if (_anchors is not null && ChainsToAnchors(certificate, chain, errors))
             {
                 return true;
             }
@@ -120,7 +120,7 @@ public sealed class RegistrarTrust
             return false;
         }
 
-        private bool ChainsToAnchors(X509Certificate certificate, SslPolicyErrors errors)
+        private bool ChainsToAnchors(X509Certificate certificate, X509Chain? sent, SslPolicyErrors errors)
         {
             using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
             foreach (var anchor in _anchors!)
@@ -141,6 +141,14 @@ public sealed class RegistrarTrust
             chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
             chain.ChainPolicy.CustomTrustStore.AddRange(_anchors);
+
+            // The intermediates the registrar sent after its certificate (a fullchain.pem): without them a
+            // certificate issued by an intermediate of the pinned CA would not chain to it.
+            if (sent is not null)
+            {
+                chain.ChainPolicy.ExtraStore.AddRange(sent.ChainPolicy.ExtraStore);
+            }
+
             return chain.Build(presented);
         }
     }

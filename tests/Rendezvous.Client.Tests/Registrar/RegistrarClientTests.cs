@@ -97,6 +97,24 @@ public sealed class RegistrarClientTests
     }
 
     [Test]
+    public async Task Pin_by_the_root_ca_of_a_registrar_that_sends_its_intermediate_is_accepted()
+    {
+        using var chain = TestCertificateChain.Create();
+        var (certificatePath, keyPath) = chain.WriteFullChain();
+        await using var caServer = await RendezvousTestServer.StartAsync(
+            b => b.AddPolicy(_policy.Object),
+            new Dictionary<string, string?> { ["Rendezvous:CertificatePath"] = certificatePath, ["Rendezvous:KeyPath"] = keyPath });
+        using var directory = new TemporaryDirectory();
+        var root = directory.Combine("root-ca.pem");
+        File.WriteAllText(root, chain.Root.ExportCertificatePem());
+        using var client = new RegistrarClient(caServer.RegistrarUrl, new RegistrarTrust { CertificateAuthorityPath = root });
+
+        var triple = await client.RegisterAsync(Guid.NewGuid().ToString(), GoodCode).WaitAsync(TestTimeouts.Short);
+
+        Assert.That(triple.Cookie, Does.StartWith("R"));
+    }
+
+    [Test]
     public void Pin_by_a_different_pem_file_is_refused()
     {
         using var directory = new TemporaryDirectory();

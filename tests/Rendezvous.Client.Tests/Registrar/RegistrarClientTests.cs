@@ -169,6 +169,24 @@ public sealed class RegistrarClientTests
     }
 
     [Test]
+    public void Unreachable_registrar_is_Transport_with_the_connection_error_inside()
+    {
+        // The agent reuses a step whose request never reached the registrar; it tells by this inner error.
+        var url = new Uri($"https://127.0.0.1:{ClientTestKit.FreePort()}/");
+        using var client = new RegistrarClient(url, ClientTestKit.Pinned(_server));
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.RegisterAsync(Guid.NewGuid().ToString(), GoodCode).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.Contain($"The registrar at {url} could not be reached"));
+            Assert.That(ex.InnerException, Is.InstanceOf<System.Net.Http.HttpRequestException>()
+                .With.Property(nameof(System.Net.Http.HttpRequestException.HttpRequestError)).EqualTo(System.Net.Http.HttpRequestError.ConnectionError));
+        });
+    }
+
+    [Test]
     public async Task Registrar_url_naming_a_plain_text_service_says_it_did_not_speak_tls_quoting_its_answer()
     {
         await using var plain = LocalTcpService.Answering("SSH-2.0-OpenSSH_9.6\r\n"u8.ToArray());

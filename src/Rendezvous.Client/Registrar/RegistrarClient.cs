@@ -110,12 +110,11 @@ public sealed class RegistrarClient : IDisposable
             // that does not speak TLS, such as the relay's, which answers the TLS hello with "-ERR ...".
             var answer = Volatile.Read(ref _plainAnswers) != plainAnswersBefore ? Volatile.Read(ref _lastPlainAnswer) : null;
             var what = answer is null
-                ? $"the TLS handshake failed ({ex.InnerException?.Message ?? ex.Message})"
-                : AnswerText.IsRelayReply(answer) ? $"it answered {AnswerText.Quote(answer)} in plain text, as a rendezvous relay does"
-                : $"it answered {AnswerText.Quote(answer)} in plain text";
+                ? $"The TLS handshake with the registrar at {RegistrarUrl} failed ({ex.InnerException?.Message ?? ex.Message})."
+                : $"The registrar at {RegistrarUrl} did not speak TLS: it answered {AnswerText.Quote(answer)} in plain text{(AnswerText.IsRelayReply(answer) ? ", as a rendezvous relay does" : string.Empty)}.";
             throw new RendezvousException(
                 RendezvousError.Transport,
-                $"The registrar at {RegistrarUrl} did not speak TLS: {what}. Is the port the registrar's (default {DefaultRegistrarPort}) and not the relay's ({DefaultRelayPort})?",
+                $"{what} Is the port the registrar's (default {DefaultRegistrarPort}) and not the relay's ({DefaultRelayPort})?",
                 ex);
         }
         catch (HttpRequestException ex)

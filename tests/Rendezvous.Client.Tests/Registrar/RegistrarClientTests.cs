@@ -169,6 +169,23 @@ public sealed class RegistrarClientTests
     }
 
     [Test]
+    public async Task Registrar_url_naming_a_port_that_closes_during_the_handshake_says_the_tls_handshake_failed()
+    {
+        await using var silent = LocalTcpService.Answering([]);
+        var url = new Uri($"https://127.0.0.1:{silent.Port}/");
+        using var client = new RegistrarClient(url, ClientTestKit.Pinned(_server));
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.StartWith($"The TLS handshake with the registrar at {url} failed (").And.EndWith("Is the port the registrar's (default 8898) and not the relay's (8899)?"));
+            Assert.That(ex.Message, Does.Not.Contain("did not speak TLS"), "nothing was answered, so nothing is claimed about it");
+        });
+    }
+
+    [Test]
     public void Unreachable_registrar_is_Transport_with_the_connection_error_inside()
     {
         // The agent reuses a step whose request never reached the registrar; it tells by this inner error.

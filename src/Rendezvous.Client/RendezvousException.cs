@@ -24,7 +24,10 @@ public enum RendezvousError
     /// <summary>No answer in time.</summary>
     Timeout,
 
-    /// <summary>The registrar's or hidden server's certificate is not the pinned one.</summary>
+    /// <summary>
+    /// The registrar's or hidden server's certificate is not the pinned one (<see cref="CertificatePinMismatchException"/>),
+    /// or, with no pin, the system trust store does not trust it (<see cref="CertificateNotTrustedException"/>).
+    /// </summary>
     CertificateMismatch,
 
     /// <summary>The network failed: connection refused or reset, DNS, or an answer that is not the protocol's.</summary>
@@ -104,5 +107,28 @@ public sealed class CertificatePinMismatchException : RendezvousException
     public string Expected { get; }
 
     /// <summary>The fingerprint of the certificate that was presented.</summary>
+    public string Presented { get; }
+}
+
+/// <summary>
+/// No pin was configured, and the system trust store does not trust the certificate presented: it is
+/// self-signed (as <c>rendezvous serve</c> generates), issued by a CA this machine does not know, or issued
+/// for another name. The fix, when it is the right certificate, is to pin it by <see cref="Presented"/> or by
+/// a PEM file with it or its CA.
+/// </summary>
+public sealed class CertificateNotTrustedException : RendezvousException
+{
+    /// <summary>Creates an exception naming the certificate's fingerprint and why it is not trusted.</summary>
+    /// <param name="what">Whose certificate, e.g. "registrar at https://rendezvous.example.com:8898/".</param>
+    /// <param name="presented">The SHA-256 fingerprint of the certificate presented.</param>
+    /// <param name="reason">Why the system does not trust it, e.g. "it is self-signed or its issuer is not a trusted CA".</param>
+    /// <param name="innerException">The TLS failure.</param>
+    public CertificateNotTrustedException(string what, string presented, string reason, Exception? innerException = null)
+        : base(RendezvousError.CertificateMismatch, $"The {what} presented a certificate that the system trust store does not trust ({reason}); its SHA-256 fingerprint is {presented}.", innerException, permanent: true)
+    {
+        Presented = presented;
+    }
+
+    /// <summary>The SHA-256 fingerprint of the certificate that was presented, to pin if it is the right one.</summary>
     public string Presented { get; }
 }

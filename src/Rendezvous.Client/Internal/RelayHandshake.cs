@@ -48,7 +48,9 @@ internal static class RelayHandshake
 
     /// <summary>
     /// Reads the relay's one reply line (<c>+OK</c> or <c>-ERR ...</c>) a byte at a time, so not one byte
-    /// of the session after it is consumed. <see langword="null"/> when the relay closed first.
+    /// of the session after it is consumed. <see langword="null"/> when the relay closed before sending
+    /// anything; what it sent, when it closed before a line end (e.g. a TLS alert from a port that is not
+    /// a relay). Bytes are kept as they are (Latin-1), for <see cref="Refusal"/> to show.
     /// </summary>
     public static async Task<string?> ReadReplyAsync(Socket socket, CancellationToken cancellationToken)
     {
@@ -59,18 +61,18 @@ internal static class RelayHandshake
             var read = await socket.ReceiveAsync(line.AsMemory(length, 1), SocketFlags.None, cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
-                return null;
+                return length == 0 ? null : Encoding.Latin1.GetString(line, 0, length);
             }
 
             if (line[length] == (byte)'\n')
             {
-                return Encoding.ASCII.GetString(line, 0, length).TrimEnd('\r');
+                return Encoding.Latin1.GetString(line, 0, length).TrimEnd('\r');
             }
 
             length++;
         }
 
-        return Encoding.ASCII.GetString(line, 0, length);
+        return Encoding.Latin1.GetString(line, 0, length);
     }
 
     /// <summary>
@@ -95,6 +97,17 @@ internal static class RelayHandshake
         null => new RendezvousException(RendezvousError.Transport, $"The relay at {triple} closed the connection without answering."),
         "-ERR not registered" => new RendezvousException(RendezvousError.NotRegistered, $"The relay at {triple} says the hidden server is not registered (its cookie is not current)."),
         "-ERR not ready" => new RendezvousException(RendezvousError.NotReady, $"The hidden server is registered but had no connection waiting at {triple}; is it running?"),
-        _ => new RendezvousException(RendezvousError.Refused, $"The relay at {triple} refused: {reply}"),
+        _ when reply.StartsWith("-ERR", StringComparison.Ordinal) => new RendezvousException(RendezvousError.Refused, $"The relay at {triple} refused: {reply}"),
+        _ => NotTheProtocol(reply, triple),
     };
+
+    /// <summary>A reply that is not the protocol at all: the registrar handed out the address of another service.</summary>
+    private static RendezvousException NotTheProtocol(string reply, RendezvousTriple triple)
+    {
+        var bytes = Encoding.Latin1.GetBytes(reply);
+        var what = AnswerText.IsTls(bytes) ? "answered with TLS" : $"answered {AnswerText.Quote(bytes)}";
+        return new RendezvousException(
+            RendezvousError.Transport,
+            $"The relay at {triple} {what}, which is not the rendezvous protocol (+OK or -ERR ...): the registrar hands out a port that is not a Rendezvous relay (default 8899); check the server's Rendezvous:RendezvousEndpoint and Rendezvous:Registrar:PublicHost and PublicPort.");
+    }
 }

@@ -2,31 +2,44 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text.Json;
+using Rendezvous.Client.Internal;
 
 namespace Rendezvous.Client.Registrar;
 
 /// <summary>
-/// Talks to a Rendezvous (or node-rendezvous) registrar over HTTPS: registers a hidden server with a
+/// Talks to a Rendezvous (or node-rendezvous) registrar over HTTPS (never plain HTTP: the registrar's certificate
+/// is checked before a code is sent): registers a hidden server with a
 /// TOTP code, looks a UUID up. Reads the JSON body whatever the status, maps <c>permanent: true</c> to a
 /// non-retryable <see cref="RendezvousException"/>, and reports 429's <c>Retry-After</c>.
 /// </summary>
 public sealed class RegistrarClient : IDisposable
 {
+    /// <summary>The registrar's port by default, for messages.</summary>
+    private const int DefaultRegistrarPort = 8898;
+
+    /// <summary>The relay's port by default, for messages.</summary>
+    private const int DefaultRelayPort = 8899;
+
     private readonly HttpClient _http;
-    private readonly RegistrarTrust.CertificateValidator? _validator;
+    private readonly RegistrarTrust.CertificateValidator _validator;
+    private byte[]? _lastPlainAnswer;
+    private int _plainAnswers;
 
     /// <summary>Creates a client for <paramref name="registrarUrl"/>.</summary>
-    /// <param name="registrarUrl">The registrar's base URL, e.g. <c>https://rendezvous.example.com:8898/</c>.</param>
+    /// <param name="registrarUrl">The registrar's base URL, e.g. <c>https://rendezvous.example.com:8898/</c>; it must be https://.</param>
     /// <param name="trust">How to trust its certificate; the system store when <see langword="null"/>.</param>
     /// <param name="timeout">How long one request may take. Defaults to 10 seconds.</param>
+    /// <exception cref="ArgumentException">The URL is not https://, or <paramref name="trust"/> is invalid; the message names the value.</exception>
     public RegistrarClient(Uri registrarUrl, RegistrarTrust? trust = null, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(registrarUrl);
-        if (registrarUrl.Scheme != Uri.UriSchemeHttps && registrarUrl.Scheme != Uri.UriSchemeHttp)
+        if (OptionChecks.RegistrarUrlProblem(registrarUrl) is { } problem)
         {
-            throw new ArgumentException($"The registrar URL '{registrarUrl}' must start with https:// (or http:// behind a TLS proxy).", nameof(registrarUrl));
+            throw new ArgumentException(problem, nameof(registrarUrl));
         }
 
         RegistrarUrl = registrarUrl;
@@ -35,6 +48,7 @@ public sealed class RegistrarClient : IDisposable
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = timeout ?? TimeSpan.FromSeconds(10),
+            ConnectCallback = ConnectAsync,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             SslOptions = { RemoteCertificateValidationCallback = _validator.Validate },
         };
@@ -77,15 +91,31 @@ public sealed class RegistrarClient : IDisposable
         using var request = new HttpRequestMessage(method, new Uri(RegistrarUrl, query));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         HttpResponseMessage response;
-        var refusalsBefore = _validator?.Refusals ?? 0;
+        var refusalsBefore = _validator.Refusals;
+        var plainAnswersBefore = Volatile.Read(ref _plainAnswers);
         try
         {
             response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex) when (ex.InnerException is AuthenticationException
-            && _validator is { } validator && validator.Refusals != refusalsBefore && validator.LastRefused is { } presented)
+            && _validator.Refusals != refusalsBefore && _validator.LastRefused is { } refused)
         {
-            throw new CertificatePinMismatchException("registrar", validator.Expected, presented, ex);
+            throw _validator.SystemStoreOnly
+                ? new CertificateNotTrustedException($"registrar at {RegistrarUrl}", refused.Fingerprint, NotTrustedReason(refused.Errors), ex)
+                : new CertificatePinMismatchException($"registrar at {RegistrarUrl}", _validator.Expected, refused.Fingerprint, ex);
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.SecureConnectionError)
+        {
+            // The TLS handshake failed without a certificate being refused: most often the URL names a port
+            // that does not speak TLS, such as the relay's, which answers the TLS hello with "-ERR ...".
+            var answer = Volatile.Read(ref _plainAnswers) != plainAnswersBefore ? Volatile.Read(ref _lastPlainAnswer) : null;
+            var what = answer is null
+                ? $"The TLS handshake with the registrar at {RegistrarUrl} failed ({ex.InnerException?.Message ?? ex.Message})."
+                : $"The registrar at {RegistrarUrl} did not speak TLS: it answered {AnswerText.Quote(answer)} in plain text{(AnswerText.IsRelayReply(answer) ? ", as a rendezvous relay does" : string.Empty)}.";
+            throw new RendezvousException(
+                RendezvousError.Transport,
+                $"{what} Is the port the registrar's (default {DefaultRegistrarPort}) and not the relay's ({DefaultRelayPort})?",
+                ex);
         }
         catch (HttpRequestException ex)
         {
@@ -155,6 +185,46 @@ public sealed class RegistrarClient : IDisposable
         }
 
         throw new RendezvousException(RendezvousError.Transport, $"The registrar at {RegistrarUrl} answered {(int)status} with JSON that is neither a result nor an error.");
+    }
+
+    /// <summary>Why the system trust store refused a certificate, in words.</summary>
+    private string NotTrustedReason(SslPolicyErrors errors)
+    {
+        var reasons = new List<string>();
+        if ((errors & SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+        {
+            reasons.Add("it is self-signed or its issuer is not a trusted CA");
+        }
+
+        if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+        {
+            reasons.Add($"it is not issued for {RegistrarUrl.IdnHost}");
+        }
+
+        return reasons.Count == 0 ? $"TLS reports {errors}" : string.Join(", and ", reasons);
+    }
+
+    /// <summary>Connects as the handler would, keeping the first bytes each connection receives for <see cref="SendAsync"/>'s messages.</summary>
+    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+            return new FirstBytesStream(new NetworkStream(socket, ownsSocket: true), first =>
+            {
+                if (!AnswerText.IsTls(first))
+                {
+                    Volatile.Write(ref _lastPlainAnswer, first);
+                    Interlocked.Increment(ref _plainAnswers);
+                }
+            });
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     private static TimeSpan? RetryAfter(HttpResponseMessage response)

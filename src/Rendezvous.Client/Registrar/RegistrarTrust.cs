@@ -50,13 +50,16 @@ public sealed class RegistrarTrust
     /// <summary>Builds a validator that records the fingerprint it was shown, for error messages.</summary>
     internal CertificateValidator CreateValidator() => new(this);
 
+    /// <summary>A refused certificate: its SHA-256 fingerprint and the system's verdict on its chain and name.</summary>
+    internal sealed record Refusal(string Fingerprint, SslPolicyErrors Errors);
+
     /// <summary>A certificate validation callback bound to a <see cref="RegistrarTrust"/>.</summary>
     internal sealed class CertificateValidator
     {
         private readonly string? _pin;
         private readonly X509Certificate2Collection? _anchors;
         private readonly bool _system;
-        private string? _lastPresented;
+        private Refusal? _lastRefusal;
         private int _refusals;
 
         public CertificateValidator(RegistrarTrust trust)
@@ -74,13 +77,17 @@ public sealed class RegistrarTrust
             }
 
             _system = trust.TrustSystemStore ?? !trust.HasPin;
+            SystemStoreOnly = _system && !trust.HasPin;
         }
+
+        /// <summary>Whether only the system trust store decides (no fingerprint, no file): a refusal is then "not trusted", not "not the pinned one".</summary>
+        public bool SystemStoreOnly { get; }
 
         /// <summary>The pinned fingerprint, or a description of the pinned file, for messages.</summary>
         public string Expected => _pin ?? (_anchors is { Count: > 0 } ? string.Join(" or ", _anchors.Select(CertificateFingerprint.Compute)) : "the system trust store");
 
-        /// <summary>The fingerprint of the last certificate refused, if any.</summary>
-        public string? LastRefused => Volatile.Read(ref _lastPresented);
+        /// <summary>The last certificate refused, if any: its fingerprint and what the system found wrong with it.</summary>
+        public Refusal? LastRefused => Volatile.Read(ref _lastRefusal);
 
         /// <summary>How many certificates were refused so far; a request compares it before and after to know whether its own handshake refused one.</summary>
         public int Refusals => Volatile.Read(ref _refusals);
@@ -103,17 +110,17 @@ public sealed class RegistrarTrust
                 return true;
             }
 
-            if (_anchors is not null && ChainsToAnchors(certificate, errors))
+            if (_anchors is not null && ChainsToAnchors(certificate, chain, errors))
             {
                 return true;
             }
 
-            Volatile.Write(ref _lastPresented, presented);
+            Volatile.Write(ref _lastRefusal, new Refusal(presented, errors));
             Interlocked.Increment(ref _refusals);
             return false;
         }
 
-        private bool ChainsToAnchors(X509Certificate certificate, SslPolicyErrors errors)
+        private bool ChainsToAnchors(X509Certificate certificate, X509Chain? sent, SslPolicyErrors errors)
         {
             using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
             foreach (var anchor in _anchors!)
@@ -134,6 +141,14 @@ public sealed class RegistrarTrust
             chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
             chain.ChainPolicy.CustomTrustStore.AddRange(_anchors);
+
+            // The intermediates the registrar sent after its certificate (a fullchain.pem): without them a
+            // certificate issued by an intermediate of the pinned CA would not chain to it.
+            if (sent is not null)
+            {
+                chain.ChainPolicy.ExtraStore.AddRange(sent.ChainPolicy.ExtraStore);
+            }
+
             return chain.Build(presented);
         }
     }

@@ -78,19 +78,12 @@ internal sealed class AdminToken
     /// <returns>Whether its mode was changed.</returns>
     private static bool NarrowToOwner(string path)
     {
-        if (OperatingSystem.IsWindows())
+        if (OperatingSystem.IsWindows() || !Commands.SecretFileMode.IsOpenToOthers(path, out _))
         {
             return false;
         }
 
-        const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        var mode = File.GetUnixFileMode(path);
-        if ((mode & ~(OwnerOnly | UnixFileMode.UserExecute)) == 0)
-        {
-            return false;
-        }
-
-        File.SetUnixFileMode(path, OwnerOnly);
+        File.SetUnixFileMode(path, Commands.SecretFileMode.OwnerOnly);
         return true;
     }
 

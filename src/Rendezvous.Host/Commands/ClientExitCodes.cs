@@ -17,7 +17,7 @@ internal static class ClientExitCodes
     /// <summary><c>expose</c>: another hidden server registered the same UUID, and this one stepped back.</summary>
     public const int Superseded = 4;
 
-    /// <summary>The registrar's or the hidden server's certificate is not the pinned one.</summary>
+    /// <summary>The registrar's or the hidden server's certificate is not the pinned one, or (no pin) the system trust store does not trust the registrar's.</summary>
     public const int PinMismatch = 5;
 
     /// <summary><c>connect</c>: the hidden server is not registered (offline, or an unknown UUID: the two look the same).</summary>

@@ -81,6 +81,35 @@ internal static class CommandSupport
         return true;
     }
 
+    /// <summary>
+    /// Parses a registrar URL (<c>connect --registrar</c>, <c>users --registrar-url</c>, a config file's <c>registrarUrl</c>):
+    /// only an absolute https:// URL with a host is accepted, as the client library requires (codes and cookies go there).
+    /// </summary>
+    /// <param name="text">The URL as given.</param>
+    /// <param name="url">The URL, when accepted.</param>
+    /// <param name="problem">When not: what the value is and what is accepted, to follow "--flag 'VALUE' is ".</param>
+    public static bool TryParseRegistrarUrl(string? text, [NotNullWhen(true)] out Uri? url, [NotNullWhen(false)] out string? problem)
+    {
+        if (!Uri.TryCreate(text?.Trim(), UriKind.Absolute, out url) || string.IsNullOrEmpty(url.Host)
+            || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))
+        {
+            url = null;
+            problem = "not an https:// URL; expected e.g. https://rendezvous.example.com:8898/";
+            return false;
+        }
+
+        if (url.Scheme != Uri.UriSchemeHttps)
+        {
+            url = null;
+            problem = "http://, but https:// is required: the registrar's certificate must be checked before TOTP codes and cookies are sent to it; "
+                + "give https://HOST:PORT/ (the registrar's port is 8898 by default)";
+            return false;
+        }
+
+        problem = null;
+        return true;
+    }
+
     /// <summary>Connects a TCP socket to <paramref name="host"/>:<paramref name="port"/> within <paramref name="timeout"/>.</summary>
     public static async Task<Socket> ConnectTcpAsync(string host, int port, TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -84,10 +84,9 @@ internal static class ConnectCommand
             }
 
             string registrarText = parseResult.GetValue(registrarOption)!;
-            if (!Uri.TryCreate(registrarText, UriKind.Absolute, out var registrar)
-                || (registrar.Scheme != Uri.UriSchemeHttps && registrar.Scheme != Uri.UriSchemeHttp) || string.IsNullOrEmpty(registrar.Host))
+            if (!CommandSupport.TryParseRegistrarUrl(registrarText, out var registrar, out var registrarProblem))
             {
-                return await Refuse($"--registrar '{registrarText}' is not an https:// URL; expected e.g. https://rendezvous.example.com:8898.").ConfigureAwait(false);
+                return await Refuse($"--registrar '{registrarText}' is {registrarProblem}.").ConfigureAwait(false);
             }
 
             string uuidText = parseResult.GetValue(uuidOption)!;
@@ -172,7 +171,7 @@ internal static class ConnectCommand
         }
         catch (RendezvousException ex)
         {
-            await error.WriteLineAsync(Prefix + ex.Message).ConfigureAwait(false);
+            await error.WriteLineAsync(Prefix + Explain(ex)).ConfigureAwait(false);
             return ClientExitCodes.For(ex);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -284,7 +283,7 @@ internal static class ConnectCommand
                 }
                 catch (RendezvousException ex)
                 {
-                    Report($"connection from {from}: {ex.Message}");
+                    Report($"connection from {from}: {Explain(ex)}");
                     local.ResetAndDispose();
                     if (ex.Error == RendezvousError.CertificateMismatch)
                     {
@@ -363,4 +362,9 @@ internal static class ConnectCommand
         await Task.WhenAny(Task.WhenAll(running.Values.ToArray()), Task.Delay(SessionsStopTimeout, CancellationToken.None)).ConfigureAwait(false);
         return exitCode;
     }
+
+    /// <summary>The library's message, with the flags that fix it when the registrar's certificate is not trusted.</summary>
+    private static string Explain(RendezvousException exception) => exception is CertificateNotTrustedException notTrusted
+        ? $"{notTrusted.Message} If that is the registrar's certificate ('rendezvous serve' logs its fingerprint when it starts), pass --pin {notTrusted.Presented}, or --ca FILE with a PEM file of it or its CA."
+        : exception.Message;
 }

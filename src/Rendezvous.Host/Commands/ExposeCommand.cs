@@ -71,6 +71,11 @@ internal static class ExposeCommand
                 return ClientExitCodes.BadInput;
             }
 
+            if (SecretFileMode.Warning(configPath, "the TOTP secret in it") is { } modeWarning)
+            {
+                await error.WriteLineAsync(Prefix + modeWarning).ConfigureAwait(false);
+            }
+
             string toText = parseResult.GetValue(toOption)!;
             if (!CommandSupport.TryParseHostPort(toText, allowPortZero: false, out var toHost, out var toPort))
             {
@@ -81,7 +86,7 @@ internal static class ExposeCommand
             var options = new HiddenServerAgentOptions
             {
                 RegistrarUrl = config.RegistrarUrl,
-                Trust = new RegistrarTrust { PinnedFingerprint = config.RegistrarFingerprint },
+                Trust = config.ToTrust(),
                 Uuid = config.Uuid,
                 Secret = config.Secret,
                 Step = config.Step,
@@ -125,7 +130,7 @@ internal static class ExposeCommand
 
             using (certificate?.TargetCertificate)
             {
-                return await RunAsync(options, toHost, toPort, certificate, output, error, cancellationToken).ConfigureAwait(false);
+                return await RunAsync(options, configPath, toHost, toPort, certificate, output, error, cancellationToken).ConfigureAwait(false);
             }
         });
         return expose;
@@ -133,6 +138,7 @@ internal static class ExposeCommand
 
     private static async Task<int> RunAsync(
         HiddenServerAgentOptions options,
+        string configPath,
         string toHost,
         int toPort,
         SslStreamCertificateContext? certificate,
@@ -200,6 +206,11 @@ internal static class ExposeCommand
 
                 log.Write("stopped.");
                 return ClientExitCodes.Success;
+            }
+            catch (CertificateNotTrustedException ex)
+            {
+                log.Write($"{ex.Message} If that is the registrar's certificate, pin it in {Path.GetFullPath(configPath)}: \"registrarFingerprint\": \"{ex.Presented}\", or \"registrarCaFile\" with a PEM file of it or its CA.");
+                return ClientExitCodes.For(ex);
             }
             catch (RendezvousException ex)
             {

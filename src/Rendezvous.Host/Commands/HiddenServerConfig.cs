@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rendezvous.Client.Registrar;
 using Rendezvous.Protocol.Tls;
 using Rendezvous.Security;
 
@@ -11,15 +12,21 @@ namespace Rendezvous.Host.Commands;
 /// A hidden server's configuration file, written by <c>rendezvous users add --config-out</c> and read by
 /// <c>rendezvous expose --config</c>:
 /// <c>{"registrarUrl":"https://HOST:8898/","uuid":"...","secret":"BASE32","step":30,"digits":6,"registrarFingerprint":"AB:CD:..."}</c>.
-/// It holds the TOTP secret, so it is written with mode 0600.
+/// The registrar's certificate is trusted as <c>connect</c> trusts it (<see cref="RegistrarTrust"/>): by
+/// <c>registrarFingerprint</c> (<c>--pin</c>), by <c>registrarCaFile</c> (<c>--ca</c>, a PEM file with the
+/// certificate or its CA; relative to the config file's folder) or by <c>"trustSystemStore": true</c>; at least
+/// one is required, and any one that accepts is enough. It holds the TOTP secret, so it is written with mode 0600.
 /// </summary>
-/// <param name="RegistrarUrl">The registrar's URL.</param>
+/// <param name="RegistrarUrl">The registrar's URL (https://).</param>
 /// <param name="Uuid">The hidden server's UUID.</param>
 /// <param name="Secret">The shared TOTP secret, base32.</param>
 /// <param name="Step">The TOTP time step in seconds.</param>
 /// <param name="Digits">The TOTP code length.</param>
-/// <param name="RegistrarFingerprint">The registrar certificate's SHA-256 fingerprint, pinned.</param>
-internal sealed record HiddenServerConfig(Uri RegistrarUrl, string Uuid, string Secret, int Step, int Digits, string RegistrarFingerprint)
+/// <param name="RegistrarFingerprint">The registrar certificate's SHA-256 fingerprint, pinned; <see langword="null"/> when not given.</param>
+/// <param name="RegistrarCaFile">The full path of a PEM file with the registrar's certificate or its CA; <see langword="null"/> when not given.</param>
+/// <param name="TrustSystemStore">Whether the system trust store counts too; <see langword="null"/> when not given (it then counts only without a pin).</param>
+internal sealed record HiddenServerConfig(
+    Uri RegistrarUrl, string Uuid, string Secret, int Step, int Digits, string? RegistrarFingerprint, string? RegistrarCaFile = null, bool? TrustSystemStore = null)
 {
     /// <summary>The registrar's port when none is given: 8898.</summary>
     public const int DefaultRegistrarPort = 8898;
@@ -40,10 +47,32 @@ internal sealed record HiddenServerConfig(Uri RegistrarUrl, string Uuid, string 
             ["secret"] = Secret,
             ["step"] = Step,
             ["digits"] = Digits,
-            ["registrarFingerprint"] = RegistrarFingerprint,
         };
+        if (RegistrarFingerprint is not null)
+        {
+            json["registrarFingerprint"] = RegistrarFingerprint;
+        }
+
+        if (RegistrarCaFile is not null)
+        {
+            json["registrarCaFile"] = RegistrarCaFile;
+        }
+
+        if (TrustSystemStore is { } system)
+        {
+            json["trustSystemStore"] = system;
+        }
+
         return json.ToJsonString(WriteOptions) + "\n";
     }
+
+    /// <summary>How <c>expose</c> trusts the registrar's certificate, as the file says.</summary>
+    public RegistrarTrust ToTrust() => new()
+    {
+        PinnedFingerprint = RegistrarFingerprint,
+        CertificateAuthorityPath = RegistrarCaFile,
+        TrustSystemStore = TrustSystemStore,
+    };
 
     /// <summary>Writes the file, creating it with mode 0600 before any byte of the secret is written; an existing file is replaced.</summary>
     /// <exception cref="IOException">The file cannot be written.</exception>
@@ -105,10 +134,15 @@ internal sealed record HiddenServerConfig(Uri RegistrarUrl, string Uuid, string 
 
         string Bad(string field, string problem) => $"the config file '{path}' has a bad \"{field}\": {problem}";
 
-        if (!TryGetString(root, "registrarUrl", out var urlText) || !Uri.TryCreate(urlText, UriKind.Absolute, out var url)
-            || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp) || string.IsNullOrEmpty(url.Host))
+        if (!TryGetString(root, "registrarUrl", out var urlText))
         {
             error = Bad("registrarUrl", $"{Show(root, "registrarUrl")}; it must be an https:// URL such as https://rendezvous.example.com:8898/.");
+            return false;
+        }
+
+        if (!CommandSupport.TryParseRegistrarUrl(urlText, out var url, out var urlProblem))
+        {
+            error = Bad("registrarUrl", $"{Show(root, "registrarUrl")}, which is {urlProblem}.");
             return false;
         }
 
@@ -136,13 +170,52 @@ internal sealed record HiddenServerConfig(Uri RegistrarUrl, string Uuid, string 
             return false;
         }
 
-        if (!TryGetString(root, "registrarFingerprint", out var fingerprintText) || !CertificateFingerprint.TryNormalize(fingerprintText, out var fingerprint))
+        string? fingerprint = null;
+        if (root.ContainsKey("registrarFingerprint")
+            && (!TryGetString(root, "registrarFingerprint", out var fingerprintText) || !CertificateFingerprint.TryNormalize(fingerprintText, out fingerprint)))
         {
             error = Bad("registrarFingerprint", $"{Show(root, "registrarFingerprint")}; it must be the registrar certificate's SHA-256 fingerprint, 32 hex bytes such as AB:CD:...");
             return false;
         }
 
-        config = new HiddenServerConfig(url, uuid, secretText!.Trim(), step, digits, fingerprint);
+        string? caFile = null;
+        if (root.ContainsKey("registrarCaFile"))
+        {
+            if (!TryGetString(root, "registrarCaFile", out var caText))
+            {
+                error = Bad("registrarCaFile", $"{Show(root, "registrarCaFile")}; it must be the path of a PEM file with the registrar's certificate or the CA that issued it.");
+                return false;
+            }
+
+            // Relative to the config file, so that the file and its CA can be copied together.
+            caFile = Path.GetFullPath(caText, Path.GetDirectoryName(Path.GetFullPath(path))!);
+            if (!File.Exists(caFile))
+            {
+                error = Bad("registrarCaFile", $"{Show(root, "registrarCaFile")}, and {caFile} does not exist; it must be a PEM file with the registrar's certificate or the CA that issued it.");
+                return false;
+            }
+        }
+
+        bool? system = null;
+        if (root.TryGetPropertyValue("trustSystemStore", out var systemNode))
+        {
+            if (systemNode is not JsonValue systemValue || !systemValue.TryGetValue(out bool systemFlag))
+            {
+                error = Bad("trustSystemStore", $"{Show(root, "trustSystemStore")}; it must be true or false.");
+                return false;
+            }
+
+            system = systemFlag;
+        }
+
+        if (fingerprint is null && caFile is null && system != true)
+        {
+            error = $"the config file '{path}' does not say how to trust the registrar's certificate; give \"registrarFingerprint\" (its SHA-256 fingerprint, as 'rendezvous serve' logs it), "
+                + "\"registrarCaFile\" (a PEM file with the certificate or the CA that issued it) or \"trustSystemStore\": true (a certificate from a CA this machine trusts).";
+            return false;
+        }
+
+        config = new HiddenServerConfig(url, uuid, secretText!.Trim(), step, digits, fingerprint, caFile, system);
         error = null;
         return true;
     }

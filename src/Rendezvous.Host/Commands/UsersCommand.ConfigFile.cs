@@ -70,16 +70,19 @@ internal static partial class UsersCommand
             }
 
             Uri? registrarUrl;
+            string? warning = null;
             if (registrarUrlText is null)
             {
                 registrarUrl = HiddenServerConfig.DefaultRegistrarUrl(publicHost);
+                if (registrarUrl.IsLoopback)
+                {
+                    warning = $"Warning: the config file names the registrar as {registrarUrl.Host} ({registrarUrl}) because {(publicHost is null ? "--public-host is not given" : $"--public-host is '{publicHost}'")}: "
+                        + "a hidden server on another machine cannot reach it there. Give --public-host NAME (the server's public name) or --registrar-url URL, or edit registrarUrl in the file.";
+                }
             }
-            else if (!Uri.TryCreate(registrarUrlText, UriKind.Absolute, out registrarUrl)
-                || (registrarUrl.Scheme != Uri.UriSchemeHttps && registrarUrl.Scheme != Uri.UriSchemeHttp)
-                || string.IsNullOrEmpty(registrarUrl.Host))
+            else if (!CommandSupport.TryParseRegistrarUrl(registrarUrlText, out registrarUrl, out var problem))
             {
-                await error.WriteLineAsync(
-                    $"--registrar-url '{registrarUrlText}' is not an https:// URL; expected e.g. https://rendezvous.example.com:8898/.").ConfigureAwait(false);
+                await error.WriteLineAsync($"--registrar-url '{registrarUrlText}' is {problem}.").ConfigureAwait(false);
                 return (null, BadInput);
             }
 
@@ -90,7 +93,7 @@ internal static partial class UsersCommand
                     dataDirectory, publicHost is { Length: > 0 } ? [publicHost] : []);
                 string fingerprint = certificate.Sha256Fingerprint;
                 certificate.Certificate.Dispose();
-                return (new ConfigFileTarget(configOut, registrarUrl, fingerprint), 0);
+                return (new ConfigFileTarget(configOut, registrarUrl, fingerprint, warning), 0);
             }
             catch (ArgumentException e)
             {
@@ -105,17 +108,25 @@ internal static partial class UsersCommand
         }
     }
 
-    /// <summary>Where a config file goes, for which registrar, pinning which certificate.</summary>
-    private sealed record ConfigFileTarget(string Path, Uri RegistrarUrl, string Fingerprint)
+    /// <summary>
+    /// Where a config file goes, for which registrar, pinning which certificate; <paramref name="Warning"/> is printed
+    /// once it is written (a registrar URL that a hidden server elsewhere cannot reach).
+    /// </summary>
+    private sealed record ConfigFileTarget(string Path, Uri RegistrarUrl, string Fingerprint, string? Warning)
     {
-        /// <summary>Writes the file for <paramref name="entry"/> (mode 0600, an existing file replaced).</summary>
+        /// <summary>Writes the file for <paramref name="entry"/> (mode 0600, an existing file replaced), then the warning, if any, on <paramref name="error"/>.</summary>
         /// <returns>Whether it was written; when not, <paramref name="problem"/> names the file and the reason.</returns>
-        public bool TryWrite(SecretEntry entry, [NotNullWhen(false)] out string? problem)
+        public bool TryWrite(SecretEntry entry, TextWriter error, [NotNullWhen(false)] out string? problem)
         {
             var config = new HiddenServerConfig(RegistrarUrl, entry.Uuid, SecretFormat.ToBase32(entry.Secret), entry.Step, entry.Digits, Fingerprint);
             try
             {
                 config.Write(Path);
+                if (Warning is not null)
+                {
+                    error.WriteLine(Warning);
+                }
+
                 problem = null;
                 return true;
             }

@@ -33,7 +33,7 @@ internal static partial class UsersCommand
                 return configFailure;
             }
 
-            if (!configTarget!.TryWrite(entry, out string? writeProblem))
+            if (!configTarget!.TryWrite(entry, error, out string? writeProblem))
             {
                 await error.WriteLineAsync(writeProblem + ".").ConfigureAwait(false);
                 return Failed;

@@ -60,7 +60,7 @@ internal static partial class UsersCommand
             }
 
             SecretEntry rotated = previous with { Secret = secret };
-            if (configTarget is not null && !configTarget.TryWrite(rotated, out string? writeProblem))
+            if (configTarget is not null && !configTarget.TryWrite(rotated, error, out string? writeProblem))
             {
                 // Leave nothing half done: the hidden server keeps the secret it has when its new config file cannot be written.
                 await store.ReplaceSecretAsync(previous.Uuid, previous.Secret, CancellationToken.None).ConfigureAwait(false);

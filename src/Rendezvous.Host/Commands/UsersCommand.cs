@@ -141,7 +141,7 @@ internal static partial class UsersCommand
                 return await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false);
             }
 
-            if (configTarget is not null && !configTarget.TryWrite(entry, out string? writeProblem))
+            if (configTarget is not null && !configTarget.TryWrite(entry, error, out string? writeProblem))
             {
                 // Leave nothing half done: the entry goes again when its config file cannot be written.
                 await store.RemoveAsync(entry.Uuid, CancellationToken.None).ConfigureAwait(false);

@@ -114,6 +114,41 @@ public sealed class ConnectorRelayAnswerTests
     }
 
     [Test]
+    public async Task Relay_port_that_answers_another_protocol_is_Transport_quoting_the_answer()
+    {
+        using var connector = await ConnectorAsync();
+        var connecting = connector.ConnectAsync(Guid.NewGuid().ToString());
+        using var relaySide = await AnswerAsync("SSH-2.0-OpenSSH_9.6\r\n", close: true);
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => connecting.WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.Contain($"The relay at 127.0.0.1:{RelayPort}").And.Contain("answered 'SSH-2.0-OpenSSH_9.6', which is not the rendezvous protocol"));
+            Assert.That(ex.Message, Does.Contain("(default 8899)").And.Contain("Rendezvous:RendezvousEndpoint"));
+        });
+    }
+
+    [Test]
+    public async Task Relay_port_that_answers_with_a_tls_alert_is_Transport_saying_it_speaks_tls()
+    {
+        using var connector = await ConnectorAsync();
+        var connecting = connector.ConnectAsync(Guid.NewGuid().ToString());
+
+        // What a TLS server may answer to a line that is not a TLS record: a fatal alert (TLS 1.0 record, protocol_version).
+        using var relaySide = await AnswerAsync("\u0015\u0003\u0001\u0000\u0002\u0002\u0046", close: true);
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => connecting.WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.Contain("answered with TLS, which is not the rendezvous protocol").And.Contain("(default 8899)"));
+        });
+    }
+
+    [Test]
     public async Task Relay_named_by_host_name_is_reached()
     {
         using var connector = await ConnectorAsync(host: "localhost");

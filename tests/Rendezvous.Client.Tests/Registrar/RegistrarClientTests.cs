@@ -97,6 +97,24 @@ public sealed class RegistrarClientTests
     }
 
     [Test]
+    public async Task Pin_by_the_root_ca_of_a_registrar_that_sends_its_intermediate_is_accepted()
+    {
+        using var chain = TestCertificateChain.Create();
+        var (certificatePath, keyPath) = chain.WriteFullChain();
+        await using var caServer = await RendezvousTestServer.StartAsync(
+            b => b.AddPolicy(_policy.Object),
+            new Dictionary<string, string?> { ["Rendezvous:CertificatePath"] = certificatePath, ["Rendezvous:KeyPath"] = keyPath });
+        using var directory = new TemporaryDirectory();
+        var root = directory.Combine("root-ca.pem");
+        File.WriteAllText(root, chain.Root.ExportCertificatePem());
+        using var client = new RegistrarClient(caServer.RegistrarUrl, new RegistrarTrust { CertificateAuthorityPath = root });
+
+        var triple = await client.RegisterAsync(Guid.NewGuid().ToString(), GoodCode).WaitAsync(TestTimeouts.Short);
+
+        Assert.That(triple.Cookie, Does.StartWith("R"));
+    }
+
+    [Test]
     public void Pin_by_a_different_pem_file_is_refused()
     {
         using var directory = new TemporaryDirectory();
@@ -116,16 +134,90 @@ public sealed class RegistrarClientTests
     }
 
     [Test]
-    public void System_store_alone_refuses_the_self_signed_registrar_certificate()
+    public void System_store_alone_refuses_the_self_signed_registrar_certificate_as_not_trusted_naming_its_fingerprint()
     {
         using var client = new RegistrarClient(_server.RegistrarUrl, new RegistrarTrust());
 
-        var ex = Assert.ThrowsAsync<CertificatePinMismatchException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
+        var ex = Assert.ThrowsAsync<CertificateNotTrustedException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
 
         Assert.Multiple(() =>
         {
             Assert.That(ex!.Error, Is.EqualTo(RendezvousError.CertificateMismatch));
+            Assert.That(ex.Permanent, Is.True);
             Assert.That(ex.Presented, Is.EqualTo(CertificateFingerprint.Normalize(_server.CertificateFingerprint)));
+            Assert.That(ex.Message, Does.Contain("system trust store does not trust").And.Contain("self-signed").And.Contain(ex.Presented).And.Contain(_server.RegistrarUrl.ToString()));
+            Assert.That(ex.Message, Does.Not.Contain("pinned"));
+        });
+        _policy.Verify(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Test]
+    public void Registrar_url_naming_the_relay_port_says_it_did_not_speak_tls_and_which_port_is_whose()
+    {
+        var relayAsRegistrar = new Uri($"https://127.0.0.1:{_server.RelayEndPoint.Port}/");
+        using var client = new RegistrarClient(relayAsRegistrar, ClientTestKit.Pinned(_server));
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.Contain($"The registrar at {relayAsRegistrar} did not speak TLS"));
+            Assert.That(ex.Message, Does.Contain("'-ERR").And.Contain("as a rendezvous relay does"));
+            Assert.That(ex.Message, Does.Contain("registrar's (default 8898) and not the relay's (8899)"));
+        });
+    }
+
+    [Test]
+    public async Task Registrar_url_naming_a_port_that_closes_during_the_handshake_says_the_tls_handshake_failed()
+    {
+        await using var silent = LocalTcpService.Answering([]);
+        var url = new Uri($"https://127.0.0.1:{silent.Port}/");
+        using var client = new RegistrarClient(url, ClientTestKit.Pinned(_server));
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.StartWith($"The TLS handshake with the registrar at {url} failed (").And.EndWith("Is the port the registrar's (default 8898) and not the relay's (8899)?"));
+            Assert.That(ex.Message, Does.Not.Contain("did not speak TLS"), "nothing was answered, so nothing is claimed about it");
+        });
+    }
+
+    [Test]
+    public void Unreachable_registrar_is_Transport_with_the_connection_error_inside()
+    {
+        // The agent reuses a step whose request never reached the registrar; it tells by this inner error.
+        var url = new Uri($"https://127.0.0.1:{ClientTestKit.FreePort()}/");
+        using var client = new RegistrarClient(url, ClientTestKit.Pinned(_server));
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.RegisterAsync(Guid.NewGuid().ToString(), GoodCode).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.Contain($"The registrar at {url} could not be reached"));
+            Assert.That(ex.InnerException, Is.InstanceOf<System.Net.Http.HttpRequestException>()
+                .With.Property(nameof(System.Net.Http.HttpRequestException.HttpRequestError)).EqualTo(System.Net.Http.HttpRequestError.ConnectionError));
+        });
+    }
+
+    [Test]
+    public async Task Registrar_url_naming_a_plain_text_service_says_it_did_not_speak_tls_quoting_its_answer()
+    {
+        await using var plain = LocalTcpService.Answering("SSH-2.0-OpenSSH_9.6\r\n"u8.ToArray());
+        var url = new Uri($"https://127.0.0.1:{plain.Port}/");
+        using var client = new RegistrarClient(url, ClientTestKit.Pinned(_server));
+
+        var ex = Assert.ThrowsAsync<RendezvousException>(() => client.LookupAsync(Guid.NewGuid().ToString()).WaitAsync(TestTimeouts.Short));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ex!.Error, Is.EqualTo(RendezvousError.Transport));
+            Assert.That(ex.Message, Does.Contain($"The registrar at {url} did not speak TLS: it answered 'SSH-2.0-OpenSSH_9.6' in plain text."));
+            Assert.That(ex.Message, Does.Contain("(default 8898)"));
+            Assert.That(ex.InnerException, Is.InstanceOf<System.Net.Http.HttpRequestException>());
         });
     }
 

@@ -3,13 +3,13 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Rendezvous.Host.Tests;
+namespace Rendezvous.Tests.Common;
 
 /// <summary>
-/// A local TCP service on 127.0.0.1 (a port chosen by the system) for <c>expose --to</c>: each connection
-/// is served by <c>serve</c> until it returns, then closed.
+/// A local TCP service on 127.0.0.1 (a port chosen by the system), e.g. for <c>expose --to</c>, or a port that is
+/// not what a client expects there: each connection is served by <c>serve</c> until it returns, then closed.
 /// </summary>
-internal sealed class LocalTcpService : IAsyncDisposable
+public sealed class LocalTcpService : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
@@ -61,13 +61,24 @@ internal sealed class LocalTcpService : IAsyncDisposable
         socket.Shutdown(SocketShutdown.Send);
     });
 
+    /// <summary>
+    /// Not the service the client expects: once the client has sent something (a TLS hello, a line), answers
+    /// <paramref name="answer"/> and ends, as a plain-text service, an SSH server or a relay where a registrar was expected.
+    /// </summary>
+    public static LocalTcpService Answering(byte[] answer) => new(async (socket, ct) =>
+    {
+        await socket.ReceiveAsync(new byte[4096], SocketFlags.None, ct);
+        await socket.SendAsync(answer, SocketFlags.None, ct);
+        socket.Shutdown(SocketShutdown.Both);
+    });
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
         _listener.Stop();
         try
         {
-            await _accepting.WaitAsync(Rendezvous.Tests.Common.TestTimeouts.Short);
+            await _accepting.WaitAsync(TestTimeouts.Short);
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
         {

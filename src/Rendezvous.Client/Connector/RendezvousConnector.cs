@@ -71,7 +71,7 @@ public sealed class RendezvousConnector : IDisposable
                 {
                     throw new RendezvousException(
                         RendezvousError.NotReady,
-                        $"The hidden server {uuid} is registered but had no free parked connection at the relay {triple} after {Tries(tries)} over {elapsed.TotalSeconds:0.0} s: its parked connections were all taken (it may be busy with other clients or slow to park again).",
+                        $"The hidden server {uuid} is registered but had no free parked connection at the relay {triple} after {Tries(tries)} over {elapsed.TotalSeconds:0.0} s. A hidden server that serves many clients at once needs more connections parked (expose --pool, HiddenServerAgentOptions.PoolSize).",
                         ex);
                 }
 

@@ -32,6 +32,15 @@ internal static class ClientTestKit
         return identity;
     }
 
+    /// <summary>Registers a fresh UUID (the server's policy must accept any code) and returns it with its <c>R</c> cookie line.</summary>
+    public static async Task<(string Uuid, string Line)> RegisterAsync(RendezvousTestServer server)
+    {
+        using var registrar = new Rendezvous.Client.Registrar.RegistrarClient(server.RegistrarUrl, Pinned(server));
+        var uuid = Guid.NewGuid().ToString();
+        var triple = await registrar.RegisterAsync(uuid, "123456").WaitAsync(TestTimeouts.Short);
+        return (uuid, triple.Cookie);
+    }
+
     /// <summary>A registrar trust that pins the server's certificate by fingerprint.</summary>
     public static RegistrarTrust Pinned(RendezvousTestServer server) => new() { PinnedFingerprint = server.CertificateFingerprint };
 

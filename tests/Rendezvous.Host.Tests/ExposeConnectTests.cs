@@ -357,7 +357,7 @@ public sealed partial class ExposeConnectTests
         var result = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, [.. ConnectArgs(), "--stdio"]);
 
         Assert.That(result.ExitCode, Is.EqualTo(ClientExitCodes.NotReady), result.Error);
-        Assert.That(result.Error, Does.Contain("no connection waiting"));
+        Assert.That(result.Error, Does.Contain("no free parked connection").And.Not.Contain("running"));
     }
 
     [Test]

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Moq;
 using OtpNet;
 using Rendezvous.Protocol.Policy;
@@ -25,14 +26,9 @@ public sealed class EmbeddingTests
     [TearDown]
     public void DeleteDirectory() => _directory.Dispose();
 
-    [Test]
-    public async Task A_plain_generic_host_gets_the_registrar_and_the_relay_from_AddRendezvousServer()
+    /// <summary>A generic host builder with the server's listeners on free loopback ports and the data in the temporary directory.</summary>
+    private HostApplicationBuilder GenericHostBuilder()
     {
-        var policy = new Mock<IRegistrationPolicy>();
-        policy.Setup(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()))
-            .Returns((RegistrationRequest request, CancellationToken _) => ValueTask.FromResult(
-                request.Response == "123456" ? RegistrationDecision.Accept() : RegistrationDecision.Reject()));
-
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -41,6 +37,18 @@ public sealed class EmbeddingTests
             ["Rendezvous:RegistrarUrl"] = "https://127.0.0.1:0",
             ["Rendezvous:RendezvousEndpoint"] = "127.0.0.1:0",
         });
+        return builder;
+    }
+
+    [Test]
+    public async Task A_plain_generic_host_gets_the_registrar_and_the_relay_from_AddRendezvousServer()
+    {
+        var policy = new Mock<IRegistrationPolicy>();
+        policy.Setup(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()))
+            .Returns((RegistrationRequest request, CancellationToken _) => ValueTask.FromResult(
+                request.Response == "123456" ? RegistrationDecision.Accept() : RegistrationDecision.Reject()));
+
+        var builder = GenericHostBuilder();
         builder.Services.AddRendezvousServer().AddPolicy(policy.Object);
         using var host = builder.Build();
         await host.StartAsync().WaitAsync(TestTimeouts.Long);
@@ -106,6 +114,18 @@ public sealed class EmbeddingTests
         {
             await app.StopAsync().WaitAsync(TestTimeouts.Long);
         }
+    }
+
+    [Test]
+    public void A_server_without_a_policy_fails_at_start_naming_AddTotpSecurity_and_AddPolicy()
+    {
+        var builder = GenericHostBuilder();
+        builder.Services.AddRendezvousServer();
+        using var host = builder.Build();
+
+        var ex = Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync().WaitAsync(TestTimeouts.Long));
+
+        Assert.That(ex!.Message, Does.Contain("No registration policy is registered").And.Contain(".AddTotpSecurity()").And.Contain(".AddPolicy<TPolicy>()"));
     }
 
     [Test]

@@ -72,6 +72,17 @@ public sealed class LocalTcpService : IAsyncDisposable
         socket.Shutdown(SocketShutdown.Both);
     });
 
+    /// <summary>Sends <paramref name="greeting"/> and ends its sending direction at once, then reads to the client's end of stream.</summary>
+    public static LocalTcpService GreetAndEnd(byte[] greeting) => new(async (socket, ct) =>
+    {
+        await socket.SendAsync(greeting, SocketFlags.None, ct);
+        socket.Shutdown(SocketShutdown.Send);
+        var buffer = new byte[16 * 1024];
+        while (await socket.ReceiveAsync(buffer, SocketFlags.None, ct) > 0)
+        {
+        }
+    });
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();

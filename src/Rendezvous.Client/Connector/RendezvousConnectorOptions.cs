@@ -7,6 +7,12 @@ namespace Rendezvous.Client.Connector;
 /// <summary>Settings of a <see cref="RendezvousConnector"/> (the mobile-client side).</summary>
 public sealed class RendezvousConnectorOptions
 {
+    /// <summary>The most <see cref="NotReadyRetries"/> accepted.</summary>
+    private const int MaxNotReadyRetries = 20;
+
+    /// <summary>The longest <see cref="NotReadyRetryBudget"/> accepted.</summary>
+    private static readonly TimeSpan MaxNotReadyRetryBudget = TimeSpan.FromMinutes(1);
+
     /// <summary>The registrar's URL, e.g. <c>https://rendezvous.example.com:8898/</c>. Required.</summary>
     public Uri? RegistrarUrl { get; set; }
 
@@ -28,6 +34,25 @@ public sealed class RendezvousConnectorOptions
     /// <summary>How long authentication may take. Defaults to 10 seconds.</summary>
     public TimeSpan AuthenticationTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How many more times to look the UUID up and connect when the relay answers <c>-ERR not ready</c>:
+    /// the hidden server is registered but all its parked connections are taken for the moment, which is
+    /// common with a relay that does not wait for the hidden server to park again (the original
+    /// node-rendezvous) and a hidden server that parks one connection. The waits between tries start at
+    /// 250 ms, double up to 2 s and are drawn at random from the upper half of that (so clients refused
+    /// together do not come back together). 0 gives up at the first <c>not ready</c>. Defaults to 5; at most 20.
+    /// </summary>
+    public int NotReadyRetries { get; set; } = 5;
+
+    /// <summary>
+    /// The time the retries after <c>-ERR not ready</c> may take, counted from the first try: no retry
+    /// starts whose wait would end later. Our relay already waits its grace time (5 s by default) for the
+    /// hidden server before it answers <c>not ready</c>, so against it the default allows about one retry;
+    /// against a relay that answers at once, up to <see cref="NotReadyRetries"/>. Defaults to 5 seconds;
+    /// at most 1 minute.
+    /// </summary>
+    public TimeSpan NotReadyRetryBudget { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Checks the settings and lists every problem in one message.</summary>
     /// <exception cref="ArgumentException">A setting is missing or out of range.</exception>
     public void Validate()
@@ -38,6 +63,16 @@ public sealed class RendezvousConnectorOptions
         if (ConnectTimeout <= TimeSpan.Zero || PairingTimeout <= TimeSpan.Zero || AuthenticationTimeout <= TimeSpan.Zero)
         {
             errors.Add("ConnectTimeout, PairingTimeout and AuthenticationTimeout must be positive.");
+        }
+
+        if (NotReadyRetries is < 0 or > MaxNotReadyRetries)
+        {
+            errors.Add($"NotReadyRetries is {NotReadyRetries}; it must be between 0 and {MaxNotReadyRetries}.");
+        }
+
+        if (NotReadyRetryBudget < TimeSpan.Zero || NotReadyRetryBudget > MaxNotReadyRetryBudget)
+        {
+            errors.Add($"NotReadyRetryBudget is {NotReadyRetryBudget}; it must be between 00:00:00 and {MaxNotReadyRetryBudget}.");
         }
 
         OptionChecks.ThrowIfAny(errors);

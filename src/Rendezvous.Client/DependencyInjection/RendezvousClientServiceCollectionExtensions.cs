@@ -70,7 +70,10 @@ public static class RendezvousClientServiceCollectionExtensions
         }
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RendezvousConnectorOptions>, ClientOptionsValidator>());
-        services.TryAddSingleton(sp => new RendezvousConnector(sp.GetRequiredService<IOptions<RendezvousConnectorOptions>>().Value));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new RendezvousConnector(
+            sp.GetRequiredService<IOptions<RendezvousConnectorOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>()));
         return services;
     }
 

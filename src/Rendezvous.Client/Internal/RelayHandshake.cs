@@ -96,7 +96,7 @@ internal static class RelayHandshake
     {
         null => new RendezvousException(RendezvousError.Transport, $"The relay at {triple} closed the connection without answering."),
         "-ERR not registered" => new RendezvousException(RendezvousError.NotRegistered, $"The relay at {triple} says the hidden server is not registered (its cookie is not current)."),
-        "-ERR not ready" => new RendezvousException(RendezvousError.NotReady, $"The hidden server is registered but had no connection waiting at {triple}; is it running?"),
+        "-ERR not ready" => new RendezvousException(RendezvousError.NotReady, $"The hidden server is registered but had no free parked connection at the relay {triple}."),
         _ when reply.StartsWith("-ERR", StringComparison.Ordinal) => new RendezvousException(RendezvousError.Refused, $"The relay at {triple} refused: {reply}"),
         _ => NotTheProtocol(reply, triple),
     };

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Win32.SafeHandles;
 using Rendezvous.Client;
 using Rendezvous.Client.Connector;
 using Rendezvous.Client.Registrar;
@@ -74,7 +73,8 @@ internal static class ConnectCommand
         connect.Options.Add(stdioOption);
         connect.SetAction(async (parseResult, cancellationToken) =>
         {
-            TextWriter output = parseResult.InvocationConfiguration.Output;
+            // Standard output is not looked at before it is needed: the console's writer holds a duplicate
+            // of descriptor 1, which would keep --stdio's reader from seeing the end of the session.
             TextWriter error = parseResult.InvocationConfiguration.Error;
 
             async Task<int> Refuse(string message)
@@ -156,7 +156,7 @@ internal static class ConnectCommand
                 var id = uuid.ToString("D");
                 return listen is null
                     ? await RunStdioAsync(connector, id, error, termination.Token).ConfigureAwait(false)
-                    : await RunListenerAsync(connector, id, listen, output, error, termination.Token).ConfigureAwait(false);
+                    : await RunListenerAsync(connector, id, listen, parseResult.InvocationConfiguration.Output, error, termination.Token).ConfigureAwait(false);
             }
         });
         return connect;
@@ -206,27 +206,87 @@ internal static class ConnectCommand
     }
 
     /// <summary>
-    /// Unbuffered binary streams over file descriptors 0 and 1. Closing the output stream closes
-    /// descriptor 1 itself, so the reader of our standard output sees the end of the session at once
-    /// (a half-close), not only when the process exits.
+    /// Unbuffered binary streams over standard input and output that read and write at the descriptors'
+    /// shared file offset (the console streams call read(2) and write(2) on duplicates of descriptors 0 and
+    /// 1), so a regular file as standard input or output is left where the next command of a shell expects
+    /// it: <c>{ connect --stdio; echo x; } &gt; out</c> appends after what connect wrote, and
+    /// <c>{ connect --stdio; cat; } &lt; in</c> does not read the same bytes again. A <see cref="FileStream"/>
+    /// over a seekable descriptor would keep a position of its own (pread/pwrite) and never move the shared
+    /// one. When standard output is a socket, disposing the output shuts its sending direction down, so the
+    /// peer sees the end of the session at once (a half-close); a pipe ends when the process exits, since
+    /// the runtime keeps a duplicate of descriptor 1 from its start that no stream can close.
     /// </summary>
-    private static (Stream Input, Stream Output) OpenStandardStreams()
+    private static (Stream Input, Stream Output) OpenStandardStreams() =>
+        (Console.OpenStandardInput(), new StandardOutputStream(Console.OpenStandardOutput()));
+
+    /// <summary>Standard output whose disposal closes the console stream and, when descriptor 1 is a socket, shuts its sending direction down.</summary>
+    private sealed class StandardOutputStream(Stream console) : Stream
     {
-        if (!OperatingSystem.IsWindows())
+        private int _disposed;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
         {
-            try
-            {
-                var input = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
-                var output = new FileStream(new SafeFileHandle(1, ownsHandle: true), FileAccess.Write, bufferSize: 0);
-                return (input, output);
-            }
-            catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
-            {
-                // Fall back to the console's streams, which close only duplicates of the descriptors.
-            }
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
         }
 
-        return (Console.OpenStandardInput(), Console.OpenStandardOutput());
+        public override void Flush() => console.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => console.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => console.Write(buffer, offset, count);
+
+        public override void Write(ReadOnlySpan<byte> buffer) => console.Write(buffer);
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            console.WriteAsync(buffer, offset, count, cancellationToken);
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            console.WriteAsync(buffer, cancellationToken);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                console.Dispose();
+                ShutDownIfSocket();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        private static void ShutDownIfSocket()
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                return;
+            }
+
+            try
+            {
+                // Not owned: disposing this Socket leaves descriptor 1 open.
+                using var socket = new Socket(new SafeSocketHandle(1, ownsHandle: false));
+                socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (SocketException)
+            {
+                // Not a socket (a pipe, a file, a terminal), or no longer connected.
+            }
+        }
     }
 
     private static async Task<int> RunListenerAsync(

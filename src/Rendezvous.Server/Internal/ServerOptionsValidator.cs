@@ -1,11 +1,18 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol;
+using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
 
 namespace Rendezvous.Server.Internal;
 
-/// <summary>Checks every server setting and reports all bad values at once, naming each key.</summary>
-internal sealed class ServerOptionsValidator :
+/// <summary>
+/// Checks every server setting and reports all bad values at once, naming each key; and, given the
+/// container, that a registration policy was added (a forgotten <c>AddTotpSecurity()</c> is otherwise a
+/// bare "unable to resolve IRegistrationPolicy" from deep in the registrar).
+/// </summary>
+/// <param name="services">Tells whether a policy is registered; <see langword="null"/> skips that check.</param>
+internal sealed class ServerOptionsValidator(IServiceProviderIsService? services = null) :
     IValidateOptions<RendezvousServerOptions>,
     IValidateOptions<RendezvousRelayOptions>,
     IValidateOptions<RegistrarOptions>
@@ -13,6 +20,14 @@ internal sealed class ServerOptionsValidator :
     public ValidateOptionsResult Validate(string? name, RendezvousServerOptions options)
     {
         var errors = new List<string>();
+        if (services is not null && !services.IsService(typeof(IRegistrationPolicy)))
+        {
+            errors.Add(
+                "No registration policy is registered, so nobody could register: add one after AddRendezvousServer(), "
+                + "either .AddTotpSecurity() (the TOTP policy of Rendezvous.Security, with its secret store) "
+                + "or .AddPolicy<TPolicy>() / .AddPolicy(instance) with your own IRegistrationPolicy.");
+        }
+
         if (string.IsNullOrWhiteSpace(options.DataDirectory))
         {
             errors.Add("Rendezvous:DataDirectory is empty; it must name a folder, e.g. ./rendezvous-data.");

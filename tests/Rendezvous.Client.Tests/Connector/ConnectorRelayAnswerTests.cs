@@ -45,6 +45,9 @@ public sealed class ConnectorRelayAnswerTests
             RegistrarUrl = _registrar.Url,
             Trust = new RegistrarTrust { PinnedFingerprint = _registrar.Fingerprint },
             PairingTimeout = pairingTimeout ?? TimeSpan.FromSeconds(15),
+
+            // One answer per test: a retry after "not ready" would find no relay answering.
+            NotReadyRetries = 0,
         });
     }
 

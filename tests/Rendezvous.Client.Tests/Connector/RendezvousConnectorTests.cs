@@ -2,7 +2,6 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Rendezvous.Client.Connector;
 using Rendezvous.Tests.Common;
-using RegistrarClient = Rendezvous.Client.Registrar.RegistrarClient;
 
 namespace Rendezvous.Client.Tests.Connector;
 
@@ -31,14 +30,7 @@ public sealed class RendezvousConnectorTests
         await _server.DisposeAsync();
     }
 
-    /// <summary>Registers a UUID and returns it with its <c>R</c> cookie line.</summary>
-    private async Task<(string Uuid, string Line)> RegisterAsync()
-    {
-        using var registrar = new RegistrarClient(_server.RegistrarUrl, ClientTestKit.Pinned(_server));
-        var uuid = Guid.NewGuid().ToString();
-        var triple = await registrar.RegisterAsync(uuid, "123456").WaitAsync(TestTimeouts.Short);
-        return (uuid, triple.Cookie);
-    }
+    private Task<(string Uuid, string Line)> RegisterAsync() => ClientTestKit.RegisterAsync(_server);
 
     private async Task<(string Uuid, LoopbackClient Parked)> ParkAsync()
     {

@@ -13,18 +13,29 @@ namespace Rendezvous.Client.Tests.Agent;
 /// </summary>
 public sealed class HiddenServerAgentTakeoverTests
 {
-    private static async Task<(RendezvousTestServer Server, OriginalRelay Relay)> StartAsync()
+    /// <summary>A registrar that accepts every code, the original's relay behind it, and an agent (fake clock) parked there.</summary>
+    private static async Task<Scene> StartParkedAsync(LogCapture? logs = null)
     {
         var relay = new OriginalRelay();
+        RendezvousTestServer? server = null;
         try
         {
-            var server = await RendezvousTestServer.StartAsync(
+            server = await RendezvousTestServer.StartAsync(
                 b => b.AddPolicy(ClientTestKit.AcceptingPolicy().Object),
                 new Dictionary<string, string?> { ["Rendezvous:Registrar:PublicPort"] = relay.Port.ToString(CultureInfo.InvariantCulture) });
-            return (server, relay);
+            var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+            var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
+            var scene = new Scene(server, relay, time, identity, RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time, logs: logs));
+            await ClientTestKit.WaitUntilAsync(() => scene.Agent.Agent.Status.Parked == 1 && relay.ParkedCount == 1, "parked at the relay");
+            return scene;
         }
         catch
         {
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+
             await relay.DisposeAsync();
             throw;
         }
@@ -40,14 +51,9 @@ public sealed class HiddenServerAgentTakeoverTests
     [Test]
     public async Task Takeover_is_noticed_by_the_periodic_ownership_check_when_the_relay_keeps_the_old_park_open()
     {
-        var (server, relay) = await StartAsync();
-        await using var _ = server;
-        await using var __ = relay;
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
         using var logs = new LogCapture();
-        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time, logs: logs);
-        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Parked == 1 && relay.ParkedCount == 1, "parked at the relay");
+        await using var scene = await StartParkedAsync(logs);
+        var (server, _, time, identity, agent) = scene;
 
         await TakeOverAsync(server, identity);
         await Task.Delay(TestTimeouts.Quiet);
@@ -70,13 +76,8 @@ public sealed class HiddenServerAgentTakeoverTests
     [Test]
     public async Task Takeover_is_noticed_at_once_when_the_parked_connection_is_reset()
     {
-        var (server, relay) = await StartAsync();
-        await using var _ = server;
-        await using var __ = relay;
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
-        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time);
-        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Parked == 1 && relay.ParkedCount == 1, "parked at the relay");
+        await using var scene = await StartParkedAsync();
+        var (server, relay, _, identity, agent) = scene;
 
         await TakeOverAsync(server, identity);
         relay.ResetAll();
@@ -89,13 +90,8 @@ public sealed class HiddenServerAgentTakeoverTests
     [Test]
     public async Task Ownership_check_that_finds_the_registration_still_ours_changes_nothing()
     {
-        var (server, relay) = await StartAsync();
-        await using var _ = server;
-        await using var __ = relay;
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
-        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time);
-        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Parked == 1 && relay.ParkedCount == 1, "parked at the relay");
+        await using var scene = await StartParkedAsync();
+        var (_, _, time, _, agent) = scene;
         var changes = 0;
         agent.Agent.StatusChanged += (_, _) => Interlocked.Increment(ref changes);
 
@@ -112,5 +108,22 @@ public sealed class HiddenServerAgentTakeoverTests
             Assert.That(Volatile.Read(ref changes), Is.Zero, "no churn");
             Assert.That(agent.Run.IsCompleted, Is.False);
         });
+    }
+
+    /// <summary>What a test works with; disposing stops the agent, then the server and the relay.</summary>
+    private sealed record Scene(RendezvousTestServer Server, OriginalRelay Relay, FakeTimeProvider Time, HiddenServerIdentity Identity, RunningAgent Agent) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await Agent.DisposeAsync();
+                await Server.DisposeAsync();
+            }
+            finally
+            {
+                await Relay.DisposeAsync();
+            }
+        }
     }
 }

@@ -31,6 +31,23 @@ public enum HiddenServerStopReason
 /// never logs the secret or codes. Use it as a hosted <see cref="BackgroundService"/> or call
 /// <see cref="RunAsync"/> yourself.
 /// </summary>
+/// <remarks>
+/// <para>
+/// It works against any registrar that accepts the current TOTP step's code, such as the original
+/// node-rendezvous (current step only, a code reusable within its step): it always sends the current
+/// step's code, also to register again within the step of its last registration. After a refusal it
+/// sends nothing more in that step and tries the next step's code 2 seconds into the next step (a
+/// registrar that refuses reuse, as ours does, accepts that one); it never sends a future step's code.
+/// A request that did not reach the registrar does not spend the code. After
+/// <see cref="RefusalsBeforeBackoff"/> refusals in a row it says what to check and waits minutes
+/// between attempts.
+/// </para>
+/// <para>
+/// A takeover of the UUID by another hidden server is noticed when a parked connection is closed or
+/// reset without <c>+OK</c>, and by a lookup every <see cref="HiddenServerAgentOptions.OwnershipCheckInterval"/>,
+/// for relays that leave a superseded registration's parked connections open.
+/// </para>
+/// </remarks>
 public sealed class HiddenServerAgent : BackgroundService
 {
     private readonly HiddenServerAgentOptions _options;

@@ -109,7 +109,7 @@ public sealed class HiddenServerAgentLifecycleTests
         await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Parked == 0, "the agent notices the relay is gone");
 
         await server.StartAgainAsync();
-        await ClientTestKit.AdvanceUntilAsync(time, () => agent.Agent.Status.Registrations == 2 && server.Running.Broker.ParkedCount == 2, TimeSpan.FromSeconds(40), "registered again with both parked");
+        await ClientTestKit.AdvanceUntilAsync(time, () => agent.Agent.Status.Registrations == 2 && server.Running.Broker.ParkedCount == 2, TimeSpan.FromSeconds(40), "registered again with both parked", () => agent.Agent.Status.NextAttempt);
         time.Advance(TimeSpan.FromSeconds(1));
         await Task.Delay(TimeSpan.FromSeconds(1));
 

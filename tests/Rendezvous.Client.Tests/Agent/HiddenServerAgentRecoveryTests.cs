@@ -77,7 +77,8 @@ public sealed class HiddenServerAgentRecoveryTests
             time,
             () => agent.Agent.Status.Registrations == 2 && server.Current?.Broker.ParkedCount == 1,
             TimeSpan.FromSeconds(boundSeconds + 30),
-            "the agent registers again and parks");
+            "the agent registers again and parks",
+            () => agent.Agent.Status.NextAttempt);
 
         var recovery = agent.Agent.Status.LastRegistration!.Value - restarted;
         Assert.Multiple(() =>
@@ -108,7 +109,7 @@ public sealed class HiddenServerAgentRecoveryTests
         await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time);
         await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.NextAttempt is not null, "the first code is refused");
 
-        await ClientTestKit.AdvanceUntilAsync(time, () => agent.Agent.Status.Registrations == 1, TimeSpan.FromSeconds(90), "the agent registers");
+        await ClientTestKit.AdvanceUntilAsync(time, () => agent.Agent.Status.Registrations == 1, TimeSpan.FromSeconds(90), "the agent registers", () => agent.Agent.Status.NextAttempt);
 
         var seen = attempts.ToArray();
         Assert.Multiple(() =>

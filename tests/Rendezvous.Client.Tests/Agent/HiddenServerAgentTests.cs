@@ -138,7 +138,7 @@ public sealed class HiddenServerAgentTests
         await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Parked == 0, "the agent notices the relay is gone");
 
         await server.StartAgainAsync();
-        await ClientTestKit.AdvanceUntilAsync(time, () => agent.Agent.Status.Registrations == 2 && agent.Agent.Status.Parked == 1, TimeSpan.FromSeconds(40), "the agent registers again and parks");
+        await ClientTestKit.AdvanceUntilAsync(time, () => agent.Agent.Status.Registrations == 2 && agent.Agent.Status.Parked == 1, TimeSpan.FromSeconds(40), "the agent registers again and parks", () => agent.Agent.Status.NextAttempt);
         var echoed = await ClientTestKit.RoundTripAsync(connector, identity.Uuid, [2]);
 
         Assert.Multiple(() =>

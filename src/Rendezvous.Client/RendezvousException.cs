@@ -86,6 +86,13 @@ public class RendezvousException : Exception
 
     /// <summary>How long the server asked to wait before retrying, when it did.</summary>
     public TimeSpan? RetryAfter { get; }
+
+    /// <summary>
+    /// The registrar's clock when it answered (its HTTP <c>Date</c> header, to the second), when this is
+    /// the registrar's answer and it sent the header; <see langword="null"/> otherwise. Compared with the
+    /// local clock it shows a skew that makes TOTP codes fail.
+    /// </summary>
+    public DateTimeOffset? RegistrarDate { get; init; }
 }
 
 /// <summary>A certificate was presented that is not the pinned one.</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Time.Testing;
 using Moq;
 using OtpNet;
 using Rendezvous.Client.Agent;
@@ -23,9 +24,12 @@ internal sealed record HiddenServerIdentity(string Uuid, byte[] Secret)
 internal static class ClientTestKit
 {
     /// <summary>Adds a fresh UUID and secret to the server's TOTP store.</summary>
-    public static async Task<HiddenServerIdentity> ProvisionAsync(RendezvousTestServer server, DateTimeOffset? now = null)
+    public static Task<HiddenServerIdentity> ProvisionAsync(RendezvousTestServer server, DateTimeOffset? now = null) =>
+        ProvisionAsync(server, new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20)), now);
+
+    /// <summary>Adds <paramref name="identity"/> (30 s step, 6 digits) to the server's TOTP store.</summary>
+    public static async Task<HiddenServerIdentity> ProvisionAsync(RendezvousTestServer server, HiddenServerIdentity identity, DateTimeOffset? now = null)
     {
-        var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
         await SqliteSecretStore.ForDataDirectory(server.DataDirectory)
             .AddAsync(new SecretEntry(identity.Uuid, identity.Secret, 30, 6, now ?? DateTimeOffset.UtcNow))
             .WaitAsync(TestTimeouts.Short);
@@ -142,6 +146,38 @@ internal static class ClientTestKit
             }
 
             await Task.Delay(10);
+        }
+    }
+
+    /// <summary>
+    /// Moves a fake clock forward until <paramref name="condition"/> holds; fails the test when it still
+    /// does not after <paramref name="limit"/> of fake time. When <paramref name="waitingUntil"/> names a
+    /// moment ahead (e.g. <see cref="HiddenServerStatus.NextAttempt"/>), the clock jumps there; otherwise
+    /// it moves in 10 ms ticks with a few real milliseconds between them, so that work done in real time
+    /// (a TLS handshake) adds little fake time to what is measured.
+    /// </summary>
+    public static async Task AdvanceUntilAsync(FakeTimeProvider time, Func<bool> condition, TimeSpan limit, string what, Func<DateTimeOffset?>? waitingUntil = null)
+    {
+        var end = time.GetUtcNow() + limit;
+        var deadline = DateTime.UtcNow + TestTimeouts.Long;
+        while (!condition())
+        {
+            var now = time.GetUtcNow();
+            if (now >= end || DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out waiting until {what} ({limit} of fake time).");
+            }
+
+            if (waitingUntil?.Invoke() is { } until && until > now && until <= end)
+            {
+                time.SetUtcNow(until);
+            }
+            else
+            {
+                time.Advance(TimeSpan.FromMilliseconds(10));
+            }
+
+            await Task.Delay(5);
         }
     }
 

@@ -35,6 +35,9 @@ public sealed partial class ExposeConnectTests
     [GeneratedRegex(@"registered (?<uuid>\S+); parking")]
     private static partial Regex Registered();
 
+    [GeneratedRegex(@"^rendezvous expose: .* Retrying[^\n]*$", RegexOptions.Multiline)]
+    private static partial Regex RetryingLine();
+
     [GeneratedRegex(@"Listening on 127\.0\.0\.1:(?<port>[0-9]+)")]
     private static partial Regex Listening();
 
@@ -304,10 +307,27 @@ public sealed partial class ExposeConnectTests
         var echo = AddService(LocalTcpService.Echo());
         var first = await StartExposeAsync(echo.Port);
 
-        await StartExposeAsync(echo.Port);
+        // The second one's first code is likely the one the first used in this TOTP step, which our
+        // registrar refuses as a replay: it registers with the next step's code, up to 32 s later.
+        var second = Track(RendezvousProcess.Start(_directory.Path, ["expose", "--config", _configPath, "--to", $"127.0.0.1:{echo.Port}"]));
+        await second.WaitForErrorAsync(Registered(), TimeSpan.FromSeconds(60));
 
         Assert.That(await first.WaitForExitAsync(ExitTimeout), Is.EqualTo(ClientExitCodes.Superseded), first.Error);
         Assert.That(first.Error, Does.Contain("registered by another hidden server"));
+    }
+
+    [Test]
+    public async Task Expose_status_lines_end_the_problem_with_a_full_stop_before_saying_it_retries()
+    {
+        var unreachable = _directory.Combine("unreachable.json");
+        await File.WriteAllTextAsync(unreachable, File.ReadAllText(_configPath).Replace(_server.RegistrarUrl.ToString(), $"https://127.0.0.1:{FreePort()}/", StringComparison.Ordinal));
+        File.SetUnixFileMode(unreachable, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var expose = Track(RendezvousProcess.Start(_directory.Path, "expose", "--config", unreachable, "--to", "127.0.0.1:22"));
+
+        var line = await expose.WaitForErrorAsync(RetryingLine());
+        await expose.TerminateAsync();
+
+        Assert.That(line.Value, Does.Contain("could not be reached").And.Match(@"\S\. Retrying\.$"), "the problem and the next sentence run together");
     }
 
     [Test]

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using System.Net.Http;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -32,6 +31,23 @@ public enum HiddenServerStopReason
 /// never logs the secret or codes. Use it as a hosted <see cref="BackgroundService"/> or call
 /// <see cref="RunAsync"/> yourself.
 /// </summary>
+/// <remarks>
+/// <para>
+/// It works against any registrar that accepts the current TOTP step's code, such as the original
+/// node-rendezvous (current step only, a code reusable within its step): it always sends the current
+/// step's code, also to register again within the step of its last registration. After a refusal it
+/// sends nothing more in that step and tries the next step's code 2 seconds into the next step (a
+/// registrar that refuses reuse, as ours does, accepts that one); it never sends a future step's code.
+/// A request that did not reach the registrar does not spend the code. After
+/// <see cref="RefusalsBeforeBackoff"/> refusals in a row it says what to check and waits minutes
+/// between attempts.
+/// </para>
+/// <para>
+/// A takeover of the UUID by another hidden server is noticed when a parked connection is closed or
+/// reset without <c>+OK</c>, and by a lookup every <see cref="HiddenServerAgentOptions.OwnershipCheckInterval"/>,
+/// for relays that leave a superseded registration's parked connections open.
+/// </para>
+/// </remarks>
 public sealed class HiddenServerAgent : BackgroundService
 {
     private readonly HiddenServerAgentOptions _options;
@@ -45,10 +61,20 @@ public sealed class HiddenServerAgent : BackgroundService
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
     private readonly Lock _statusLock = new();
     private HiddenServerStatus _status = new(HiddenServerState.Starting, 0, 0, 0, 0, null, null);
-    private long _lastStepUsed = long.MinValue;
+    private long _refusedStep = long.MinValue;
+    private int _consecutiveRefusals;
     private long _nextSessionId;
     private int _effectivePool;
     private CancellationToken _stoppingToken;
+
+    /// <summary>
+    /// After this many refusals of its code in a row the agent says what to check (UUID, secret, clock) and
+    /// waits minutes between attempts (up to <see cref="HiddenServerAgentOptions.MaxRefusalBackoff"/>)
+    /// instead of trying again at each new time step.
+    /// </summary>
+    public const int RefusalsBeforeBackoff = 3;
+
+    private static readonly TimeSpan ClockSkewWorthReporting = TimeSpan.FromSeconds(5);
 
     /// <summary>Creates an agent.</summary>
     /// <param name="options">Registrar, identity, pool and timing. Validated here.</param>
@@ -117,7 +143,7 @@ public sealed class HiddenServerAgent : BackgroundService
                 if (end == GenerationEnd.Superseded)
                 {
                     ClientLog.Superseded(_logger, _uuid);
-                    Update(s => s with { State = HiddenServerState.Superseded, LastError = $"{_uuid} was registered by another hidden server." });
+                    Update(s => s with { State = HiddenServerState.Superseded, LastError = $"{_uuid} was registered by another hidden server; stepping back." });
                     return HiddenServerStopReason.Superseded;
                 }
 
@@ -159,14 +185,16 @@ public sealed class HiddenServerAgent : BackgroundService
     private async Task<RendezvousTriple> RegisterAsync(CancellationToken cancellationToken)
     {
         var backoff = new Backoff(_options.InitialBackoff, _options.MaxBackoff);
+        var refusalBackoff = new Backoff(TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, _options.MaxRefusalBackoff.Ticks)), _options.MaxRefusalBackoff);
         Update(s => s with { State = HiddenServerState.Registering });
         while (true)
         {
-            var previousStep = _lastStepUsed;
-            var code = await NextCodeAsync(cancellationToken).ConfigureAwait(false);
+            var (step, code) = await NextCodeAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 var triple = await _registrar.RegisterAsync(_uuid, code, cancellationToken).ConfigureAwait(false);
+                _refusedStep = long.MinValue;
+                _consecutiveRefusals = 0;
                 ClientLog.Registered(_logger, _uuid, triple.ToString());
                 Update(s => s with
                 {
@@ -174,52 +202,113 @@ public sealed class HiddenServerAgent : BackgroundService
                     Registrations = s.Registrations + 1,
                     LastRegistration = _time.GetUtcNow(),
                     LastError = null,
+                    NextAttempt = null,
                 });
                 return triple;
             }
             catch (RendezvousException ex) when (!ex.Permanent)
             {
-                if (ex.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError })
+                TimeSpan delay;
+                var problem = ex.Message;
+                if (ex.Error is RendezvousError.InvalidRequest or RendezvousError.Refused)
                 {
-                    // The request never reached the registrar, so the code was not spent: using the step
-                    // again keeps the agent from waiting for the next step once the registrar is back.
-                    _lastStepUsed = previousStep;
+                    // The registrar checked this step's code and refused it. Sending it again in this step
+                    // cannot help, and a future step's code is no way out (a registrar that accepts only the
+                    // current step refuses it too): the next try is this step's successor, at its start.
+                    _refusedStep = step;
+                    _consecutiveRefusals++;
+                    if (_consecutiveRefusals >= RefusalsBeforeBackoff)
+                    {
+                        delay = refusalBackoff.Next();
+                        problem = DescribeRefusals(ex);
+                    }
+                    else
+                    {
+                        delay = StepStart(step + 1) + RetryMargin - _time.GetUtcNow();
+                    }
+                }
+                else
+                {
+                    // Throttled, unreachable, timed out: the code was not refused, so the next try sends this
+                    // step's code again (the registrar may accept a code again within its step; if it
+                    // refuses it as a replay, that refusal moves the agent on to the next step).
+                    delay = ex.RetryAfter is { } retryAfter && retryAfter > TimeSpan.Zero ? retryAfter : backoff.Next();
                 }
 
-                var delay = ex.RetryAfter is { } retryAfter && retryAfter > TimeSpan.Zero ? retryAfter : backoff.Next();
-                ClientLog.RegistrationFailed(_logger, _uuid, ex.Message, delay);
-                Update(s => s with { State = HiddenServerState.Registering, LastError = ex.Message });
+                delay = delay > TimeSpan.Zero ? delay : TimeSpan.Zero;
+                ClientLog.RegistrationFailed(_logger, _uuid, problem, delay);
+                var next = _time.GetUtcNow() + delay;
+                Update(s => s with { State = HiddenServerState.Registering, LastError = problem, NextAttempt = next });
                 await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
     /// <summary>
-    /// The code for the earliest time step not used yet: the registrar never accepts a step twice, and
-    /// accepts the next step early, so a quick re-registration uses the next step's code.
+    /// The time step and code of the next registration: the current step's code, also when the registrar
+    /// accepted it already (a registrar that accepts only the current step, as the original does, accepts
+    /// it again within the step). Only when the registrar refused the current step's code does this wait
+    /// for the next step to begin. A future step's code is never sent: a registrar that accepts only the
+    /// current step would refuse it every time.
     /// </summary>
-    private async Task<string> NextCodeAsync(CancellationToken cancellationToken)
+    private async Task<(long Step, string Code)> NextCodeAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
             var now = _time.GetUtcNow();
             var current = now.ToUnixTimeSeconds() / _options.Step;
-            var step = Math.Max(current, _lastStepUsed + 1);
-            if (step <= current + 1)
+            if (current != _refusedStep)
             {
-                _lastStepUsed = step;
-                return _totp.ComputeTotp(DateTimeOffset.FromUnixTimeSeconds(step * _options.Step).UtcDateTime);
+                return (current, _totp.ComputeTotp(StepStart(current).UtcDateTime));
             }
 
-            var wait = DateTimeOffset.FromUnixTimeSeconds((current + 1) * _options.Step) - now;
+            var wait = StepStart(current + 1) + RetryMargin - now;
             await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(10), _time, cancellationToken).ConfigureAwait(false);
         }
     }
 
+    private DateTimeOffset StepStart(long step) => DateTimeOffset.FromUnixTimeSeconds(step * _options.Step);
+
+    /// <summary>
+    /// How far into a step a retry after a refusal waits, so that a registrar whose clock is up to this
+    /// much behind is in the new step too: 2 seconds, or a quarter of a shorter step.
+    /// </summary>
+    private TimeSpan RetryMargin => TimeSpan.FromSeconds(Math.Min(2.0, _options.Step / 4.0));
+
+    /// <summary>What to check after repeated refusals: the UUID and secret, and the clock, with its offset from the registrar's when that is large.</summary>
+    private string DescribeRefusals(RendezvousException refusal)
+    {
+        var refused = $"{refusal.Message.TrimEnd('.')}, {_consecutiveRefusals} times in a row.";
+        var identity = $"that the UUID {_uuid} and its secret are the ones provisioned on the registrar (uuid and secret in the config file)";
+        if (refusal.RegistrarDate is not { } registrarDate)
+        {
+            return $"{refused} Check {identity}, and that this machine's clock is right.";
+        }
+
+        // The Date header has whole seconds: compare the local time truncated the same way.
+        var now = _time.GetUtcNow();
+        var offset = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds()) - registrarDate;
+        if (offset.Duration() <= ClockSkewWorthReporting)
+        {
+            return $"{refused} Check {identity}; this machine's clock agrees with the registrar's within {ClockSkewWorthReporting.TotalSeconds:0} s.";
+        }
+
+        return $"{refused} This machine's clock is {DescribeDuration(offset.Duration())} {(offset > TimeSpan.Zero ? "ahead of" : "behind")} the registrar's "
+            + $"(here {now.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC, the registrar {registrarDate.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC) and codes depend on the time: "
+            + $"set the clock right (e.g. with NTP). Also check {identity}.";
+    }
+
+    private static string DescribeDuration(TimeSpan duration) => duration.TotalSeconds switch
+    {
+        < 120 => $"{duration.TotalSeconds:0} s",
+        < 7200 => $"{(int)duration.TotalMinutes} min {duration.Seconds} s",
+        _ => $"{(int)duration.TotalHours} h {duration.Minutes} min",
+    };
+
     private async Task<GenerationEnd> RunGenerationAsync(RendezvousTriple triple, CancellationToken cancellationToken)
     {
         using var generation = new Generation(triple, cancellationToken);
-        var slots = Enumerable.Range(0, _options.PoolSize).Select(i => RunSlotAsync(generation, i)).ToArray();
+        var slots = Enumerable.Range(0, _options.PoolSize).Select(i => RunSlotAsync(generation, i)).Append(WatchOwnershipAsync(generation)).ToArray();
         GenerationEnd end;
         try
         {
@@ -275,22 +364,22 @@ public sealed class HiddenServerAgent : BackgroundService
                     generation.End(GenerationEnd.NotRegistered);
                     return;
 
-                case ParkReply.ClosedByRelay:
+                case ParkReply.ClosedByRelay or ParkReply.Reset:
+                    // Closed or reset without +OK: the relay restarted, forgot the registration, keeps
+                    // fewer per UUID, or (the original) another hidden server took the UUID over.
                     socket?.Dispose();
                     var parkedNow = Status.Parked;
-                    switch (await CheckRegistrationAsync(generation.Triple, token).ConfigureAwait(false))
+                    var ownership = await CheckRegistrationAsync(generation.Triple, token).ConfigureAwait(false);
+                    if (EndUnlessOurs(generation, ownership))
                     {
-                        case Ownership.Other:
-                            generation.End(GenerationEnd.NotRegistered);
-                            return;
-                        case Ownership.Nobody:
-                            generation.End(GenerationEnd.NotRegistered);
-                            return;
-                        case Ownership.Ours when parkedFor < TimeSpan.FromSeconds(5):
-                            // Still ours, and closed right after parking: the relay keeps fewer per UUID,
-                            // and it was full, so it keeps as many as are parked now.
-                            ReducePool(parkedNow);
-                            break;
+                        return;
+                    }
+
+                    if (ownership == Ownership.Ours && reply == ParkReply.ClosedByRelay && parkedFor < TimeSpan.FromSeconds(5))
+                    {
+                        // Still ours, and closed right after parking: the relay keeps fewer per UUID,
+                        // and it was full, so it keeps as many as are parked now.
+                        ReducePool(parkedNow);
                     }
 
                     break;
@@ -311,6 +400,53 @@ public sealed class HiddenServerAgent : BackgroundService
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Looks the UUID up every <see cref="HiddenServerAgentOptions.OwnershipCheckInterval"/> while the
+    /// generation runs: the original node-rendezvous leaves a superseded registration's parked connections
+    /// open, so without this the agent would notice a takeover only when it re-parks.
+    /// </summary>
+    private async Task WatchOwnershipAsync(Generation generation)
+    {
+        if (_options.OwnershipCheckInterval == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
+
+        var token = generation.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await Task.Delay(_options.OwnershipCheckInterval, _time, token).ConfigureAwait(false);
+                if (EndUnlessOurs(generation, await CheckRegistrationAsync(generation.Triple, token).ConfigureAwait(false)))
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Ends the generation when the registrar says the UUID is another's (superseded) or nobody's (register again).</summary>
+    /// <returns>Whether it ended the generation.</returns>
+    private static bool EndUnlessOurs(Generation generation, Ownership ownership)
+    {
+        GenerationEnd? end = ownership switch
+        {
+            Ownership.Other => GenerationEnd.Superseded,
+            Ownership.Nobody => GenerationEnd.NotRegistered,
+            _ => null,
+        };
+        if (end is { } ended)
+        {
+            generation.End(ended);
+        }
+
+        return end is not null;
     }
 
     private async Task<(ParkReply Reply, Socket? Socket, TimeSpan ParkedFor)> ParkOnceAsync(RendezvousTriple triple, CancellationToken token)

@@ -45,6 +45,23 @@ public sealed class HiddenServerAgentOptions
     /// </summary>
     public TimeSpan ReparkInterval { get; set; } = TimeSpan.FromMinutes(4);
 
+    /// <summary>
+    /// How often to look the UUID up while connections are parked, to notice that another hidden server
+    /// registered it. Our relay closes a superseded registration's parked connections at once, so the agent
+    /// notices there without this; the original node-rendezvous leaves them open, and this check is then
+    /// what makes the agent step back. <see cref="Timeout.InfiniteTimeSpan"/> turns it off. Defaults to 60 seconds.
+    /// </summary>
+    public TimeSpan OwnershipCheckInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The longest wait between registration attempts once the registrar has refused this hidden server's
+    /// code <see cref="HiddenServerAgent.RefusalsBeforeBackoff"/> times in a row (a wrong secret or UUID, or a
+    /// skewed clock): the waits start at 1 minute (or this, when shorter) and double up to it, so that a
+    /// misconfigured agent neither floods the registrar nor uses up the UUID's failure throttle.
+    /// Defaults to 5 minutes.
+    /// </summary>
+    public TimeSpan MaxRefusalBackoff { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Idle time before TCP keep-alive probes on parked connections. Defaults to 30 seconds.</summary>
     public TimeSpan KeepAliveTime { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -97,6 +114,16 @@ public sealed class HiddenServerAgentOptions
         if (ReparkInterval < TimeSpan.FromSeconds(1) || KeepAliveTime < TimeSpan.FromSeconds(1) || ConnectTimeout <= TimeSpan.Zero || AuthenticationTimeout <= TimeSpan.Zero)
         {
             errors.Add("ReparkInterval and KeepAliveTime must be at least 1 second; ConnectTimeout and AuthenticationTimeout must be positive.");
+        }
+
+        if (OwnershipCheckInterval != Timeout.InfiniteTimeSpan && (OwnershipCheckInterval < TimeSpan.FromSeconds(1) || OwnershipCheckInterval > TimeSpan.FromDays(1)))
+        {
+            errors.Add($"OwnershipCheckInterval is {OwnershipCheckInterval}; it must be from 1 second to 1 day, or Timeout.InfiniteTimeSpan (-00:00:00.001) to turn the check off.");
+        }
+
+        if (MaxRefusalBackoff < TimeSpan.FromSeconds(1) || MaxRefusalBackoff > TimeSpan.FromDays(1))
+        {
+            errors.Add($"MaxRefusalBackoff is {MaxRefusalBackoff}; it must be from 1 second to 1 day.");
         }
 
         OptionChecks.ThrowIfAny(errors);

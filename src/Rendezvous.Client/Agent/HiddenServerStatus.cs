@@ -37,4 +37,11 @@ public sealed record HiddenServerStatus(
     long TotalSessions,
     long Registrations,
     DateTimeOffset? LastRegistration,
-    string? LastError);
+    string? LastError)
+{
+    /// <summary>
+    /// When the agent tries to register next, while it waits after a failed attempt (by the agent's
+    /// clock); <see langword="null"/> otherwise.
+    /// </summary>
+    public DateTimeOffset? NextAttempt { get; init; }
+}

@@ -14,7 +14,7 @@ internal static partial class ClientLog
     [LoggerMessage(4003, LogLevel.Information, "The relay no longer knows {Uuid}'s registration (relay restarted?); registering again", EventName = "Reregistering")]
     public static partial void Reregistering(ILogger logger, string uuid);
 
-    [LoggerMessage(4004, LogLevel.Warning, "{Uuid} was registered by another hidden server; this one is superseded and stops", EventName = "Superseded")]
+    [LoggerMessage(4004, LogLevel.Warning, "{Uuid} was registered by another hidden server; stepping back", EventName = "Superseded")]
     public static partial void Superseded(ILogger logger, string uuid);
 
     [LoggerMessage(4005, LogLevel.Warning, "The relay keeps fewer parked connections per UUID than the pool size; parking {Pool}", EventName = "PoolReduced")]

@@ -138,11 +138,11 @@ public sealed class RegistrarClient : IDisposable
                 throw new RendezvousException(RendezvousError.Transport, $"The registrar at {RegistrarUrl} broke off its answer: {ex.Message}", ex);
             }
 
-            return Interpret(response.StatusCode, RetryAfter(response), body);
+            return Interpret(response.StatusCode, RetryAfter(response), response.Headers.Date, body);
         }
     }
 
-    private RendezvousTriple Interpret(HttpStatusCode status, TimeSpan? retryAfter, string body)
+    private RendezvousTriple Interpret(HttpStatusCode status, TimeSpan? retryAfter, DateTimeOffset? date, string body)
     {
         JsonElement root;
         try
@@ -172,7 +172,7 @@ public sealed class RegistrarClient : IDisposable
                     "invalid request" => RendezvousError.InvalidRequest,
                     _ => RendezvousError.Refused,
                 };
-            throw new RendezvousException(kind, $"The registrar refused: {diagnostic} (HTTP {(int)status}).", permanent: permanent, retryAfter: retryAfter);
+            throw new RendezvousException(kind, $"The registrar refused: {diagnostic} (HTTP {(int)status}).", permanent: permanent, retryAfter: retryAfter) { RegistrarDate = date };
         }
 
         if (root.ValueKind == JsonValueKind.Object

@@ -255,7 +255,8 @@ internal static class ExposeCommand
                 if (status.LastError is { } problem && !string.Equals(problem, _lastError, StringComparison.Ordinal)
                     && status.State is HiddenServerState.Registering or HiddenServerState.Registered)
                 {
-                    line = line is null ? $"{problem} Retrying." : $"{line} {problem} Retrying.";
+                    var retrying = $"{Sentence(problem)} {Retrying(status.NextAttempt)}";
+                    line = line is null ? retrying : $"{line} {retrying}";
                 }
 
                 _lastError = status.LastError;
@@ -265,6 +266,25 @@ internal static class ExposeCommand
             {
                 Write(line);
             }
+        }
+
+        /// <summary>Ends a message with a full stop unless it ends a sentence already, so that the next sentence is set apart.</summary>
+        private static string Sentence(string message)
+        {
+            var trimmed = message.TrimEnd();
+            return trimmed.Length == 0 || trimmed[^1] is '.' or '!' or '?' ? trimmed : trimmed + ".";
+        }
+
+        /// <summary>"Retrying.", with how long until then when that is long enough to matter.</summary>
+        private static string Retrying(DateTimeOffset? nextAttempt)
+        {
+            var wait = nextAttempt is { } at ? at - DateTimeOffset.UtcNow : TimeSpan.Zero;
+            return wait.TotalSeconds switch
+            {
+                < 10 => "Retrying.",
+                < 120 => $"Retrying in {wait.TotalSeconds:0} s.",
+                _ => $"Retrying in {wait.TotalMinutes:0} min.",
+            };
         }
     }
 }

@@ -100,36 +100,22 @@ public sealed class HiddenServerAgentLifecycleTests
     [Test]
     public async Task Comes_back_with_its_whole_pool_after_a_server_restart()
     {
-        using var data = new TemporaryDirectory();
-        var settings = new Dictionary<string, string?>
-        {
-            ["Rendezvous:RegistrarUrl"] = $"https://127.0.0.1:{ClientTestKit.FreePort()}",
-            ["Rendezvous:RendezvousEndpoint"] = $"127.0.0.1:{ClientTestKit.FreePort()}",
-            ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "2",
-        };
-        var first = await RendezvousTestServer.StartAsync(b => b.AddTotpSecurity(), settings, dataDirectory: data.Path);
-        HiddenServerIdentity identity;
-        try
-        {
-            identity = await ClientTestKit.ProvisionAsync(first);
-        }
-        catch
-        {
-            await first.DisposeAsync();
-            throw;
-        }
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RestartableServer.StartAsync(b => b.AddTotpSecurity(), time, new Dictionary<string, string?> { ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "2" });
+        var identity = await ClientTestKit.ProvisionAsync(server.Running, time.GetUtcNow());
+        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server.Running, identity, poolSize: 2), time: time);
+        await ClientTestKit.WaitUntilAsync(() => server.Running.Broker.ParkedCount == 2, "two parked");
+        await server.StopAsync();
+        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Parked == 0, "the agent notices the relay is gone");
 
-        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(first, identity, poolSize: 2));
-        await ClientTestKit.WaitUntilAsync(() => first.Broker.ParkedCount == 2, "two parked");
-        await first.DisposeAsync();
-
-        await using var second = await RendezvousTestServer.StartAsync(b => b.AddTotpSecurity(), settings, dataDirectory: data.Path);
-        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Registrations == 2 && second.Broker.ParkedCount >= 1, "registered again", TimeSpan.FromSeconds(5));
+        await server.StartAgainAsync();
+        await ClientTestKit.AdvanceUntilAsync(time, () => agent.Agent.Status.Registrations == 2 && server.Running.Broker.ParkedCount == 2, TimeSpan.FromSeconds(40), "registered again with both parked", () => agent.Agent.Status.NextAttempt);
+        time.Advance(TimeSpan.FromSeconds(1));
         await Task.Delay(TimeSpan.FromSeconds(1));
 
         Assert.Multiple(() =>
         {
-            Assert.That(second.Broker.ParkedCount, Is.EqualTo(2), "the pool shrank across the restart");
+            Assert.That(server.Running.Broker.ParkedCount, Is.EqualTo(2), "the pool shrank across the restart");
             Assert.That(agent.Agent.Status.Parked, Is.EqualTo(2));
         });
     }

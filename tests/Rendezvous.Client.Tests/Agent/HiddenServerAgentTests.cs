@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using Rendezvous.Client.Agent;
 using Rendezvous.Client.Connector;
 using Rendezvous.Client.Sessions;
@@ -123,46 +124,26 @@ public sealed class HiddenServerAgentTests
     }
 
     [Test]
-    public async Task Registers_again_and_serves_within_5_seconds_of_a_server_restart()
+    public async Task Registers_again_and_serves_after_a_server_restart()
     {
-        using var data = new TemporaryDirectory();
-        var registrarPort = ClientTestKit.FreePort();
-        var relayPort = ClientTestKit.FreePort();
-        var settings = new Dictionary<string, string?>
-        {
-            ["Rendezvous:RegistrarUrl"] = $"https://127.0.0.1:{registrarPort}",
-            ["Rendezvous:RendezvousEndpoint"] = $"127.0.0.1:{relayPort}",
-        };
-        var first = await StartTotpServerAsync(settings, data.Path);
-        HiddenServerIdentity identity;
-        try
-        {
-            identity = await ClientTestKit.ProvisionAsync(first);
-        }
-        catch
-        {
-            await first.DisposeAsync();
-            throw;
-        }
-
-        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(first, identity));
-        using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(first));
+        // How soon, in every TOTP window, is HiddenServerAgentRecoveryTests' part; this one serves across it.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RestartableServer.StartAsync(b => b.AddTotpSecurity(), time);
+        var identity = await ClientTestKit.ProvisionAsync(server.Running, time.GetUtcNow());
+        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server.Running, identity), time: time);
+        using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(server.Running));
         await agent.WaitParkedAsync();
         Assert.That(await ClientTestKit.RoundTripAsync(connector, identity.Uuid, [1]), Is.EqualTo(new byte[] { 1 }));
-        await first.DisposeAsync();
+        await server.StopAsync();
         await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Parked == 0, "the agent notices the relay is gone");
 
-        await using var second = await StartTotpServerAsync(settings, data.Path);
-        var restarted = DateTime.UtcNow;
-        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Registrations == 2 && agent.Agent.Status.Parked == 1, "the agent registers again and parks", TimeSpan.FromSeconds(5));
+        await server.StartAgainAsync();
+        await ClientTestKit.AdvanceUntilAsync(time, () => agent.Agent.Status.Registrations == 2 && agent.Agent.Status.Parked == 1, TimeSpan.FromSeconds(40), "the agent registers again and parks", () => agent.Agent.Status.NextAttempt);
         var echoed = await ClientTestKit.RoundTripAsync(connector, identity.Uuid, [2]);
-        var elapsed = DateTime.UtcNow - restarted;
 
         Assert.Multiple(() =>
         {
-            Assert.That(second.RegistrarUrl.Port, Is.EqualTo(registrarPort));
             Assert.That(echoed, Is.EqualTo(new byte[] { 2 }));
-            Assert.That(elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
             Assert.That(agent.Agent.Status.State, Is.EqualTo(HiddenServerState.Registered));
         });
     }
@@ -170,18 +151,21 @@ public sealed class HiddenServerAgentTests
     [Test]
     public async Task A_second_agent_for_the_same_uuid_takes_over_and_the_first_stops_superseded()
     {
-        await using var server = await StartTotpServerAsync();
-        var identity = await ClientTestKit.ProvisionAsync(server);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RendezvousTestServer.StartAsync(b => b.AddTotpSecurity(), time: time);
+        var identity = await ClientTestKit.ProvisionAsync(server, time.GetUtcNow());
         var served = new ConcurrentQueue<string>();
         Func<RendezvousSession, CancellationToken, Task> Tagged(string name) => (session, ct) =>
         {
             served.Enqueue(name);
             return ClientTestKit.EchoAsync(session, ct);
         };
-        await using var firstAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), Tagged("first"));
+        await using var firstAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), Tagged("first"), time);
         await firstAgent.WaitParkedAsync();
 
-        await using var secondAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), Tagged("second"));
+        // In a later TOTP step: our registrar accepts each step's code once.
+        time.Advance(TimeSpan.FromSeconds(30));
+        await using var secondAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), Tagged("second"), time);
         var reason = await firstAgent.Run.WaitAsync(TestTimeouts.Short);
         await secondAgent.WaitParkedAsync();
         using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(server));
@@ -228,15 +212,17 @@ public sealed class HiddenServerAgentTests
     [Test]
     public async Task Superseded_agent_reports_it_at_once_and_lets_its_running_session_finish()
     {
-        await using var server = await StartTotpServerAsync();
-        var identity = await ClientTestKit.ProvisionAsync(server);
-        await using var firstAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await RendezvousTestServer.StartAsync(b => b.AddTotpSecurity(), time: time);
+        var identity = await ClientTestKit.ProvisionAsync(server, time.GetUtcNow());
+        await using var firstAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time);
         using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(server));
         await firstAgent.WaitParkedAsync();
         await using var session = await connector.ConnectAsync(identity.Uuid).WaitAsync(TestTimeouts.Short);
         await ClientTestKit.WaitUntilAsync(() => firstAgent.Agent.Status.ActiveSessions == 1, "the session is active");
 
-        await using var secondAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity));
+        time.Advance(TimeSpan.FromSeconds(30));
+        await using var secondAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time);
         await ClientTestKit.WaitUntilAsync(() => firstAgent.Agent.Status.State == HiddenServerState.Superseded, "the first agent steps back");
         var echoed = await ClientTestKit.RoundTripAsync(session, [6, 6]);
 

@@ -74,23 +74,37 @@ public sealed partial class SocketRelayConnection : RelayConnection
     {
         ArgumentNullException.ThrowIfNull(socket);
         options ??= new SocketTransportOptions();
-        if (options.NoDelay && socket.ProtocolType == ProtocolType.Tcp)
-        {
-            socket.NoDelay = true;
-        }
-
+        ApplySocketOptions(socket, options);
         return new SocketRelayConnection(socket, options, pool, onClosed: null);
     }
 
     /// <summary>Wraps a connected socket; <paramref name="onClosed"/> runs once when the socket is closed (abort or dispose).</summary>
     internal static SocketRelayConnection Create(Socket socket, SocketTransportOptions options, Action? onClosed)
     {
-        if (options.NoDelay && socket.ProtocolType == ProtocolType.Tcp)
+        ApplySocketOptions(socket, options);
+        return new SocketRelayConnection(socket, options, pool: null, onClosed);
+    }
+
+    /// <summary>Sets Nagle and keep-alive on a TCP socket as <paramref name="options"/> say.</summary>
+    private static void ApplySocketOptions(Socket socket, SocketTransportOptions options)
+    {
+        if (socket.ProtocolType != ProtocolType.Tcp)
+        {
+            return;
+        }
+
+        if (options.NoDelay)
         {
             socket.NoDelay = true;
         }
 
-        return new SocketRelayConnection(socket, options, pool: null, onClosed);
+        if (options.KeepAlive)
+        {
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)options.KeepAliveTime.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)options.KeepAliveInterval.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, options.KeepAliveRetryCount);
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        }
     }
 
     /// <summary>Connects to <paramref name="endPoint"/> and wraps the socket.</summary>

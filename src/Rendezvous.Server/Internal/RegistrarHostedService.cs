@@ -57,7 +57,7 @@ internal sealed class RegistrarHostedService(
         {
             limits.MaxRequestBodySize = 4096;
             limits.KeepAliveTimeout = TimeSpan.FromSeconds(60);
-        });
+        }, listen => listen.UseJsonErrorBodies());
         builder.Services.AddSingleton(services.GetRequiredService<RegistrarService>());
         var app = builder.Build();
         app.Run(RegistrarEndpoint.HandleAsync);

@@ -67,7 +67,7 @@ public sealed partial class SocketRelayConnection : RelayConnection
 
     /// <summary>Wraps a connected socket and starts its receive and send loops.</summary>
     /// <param name="socket">A connected stream socket; the connection owns it from now on.</param>
-    /// <param name="options">Buffer limits; defaults when <see langword="null"/>.</param>
+    /// <param name="options">Buffer limits, Nagle and TCP keep-alive (on by default); defaults when <see langword="null"/>.</param>
     /// <param name="pool">The memory pool for buffers; the shared pool when <see langword="null"/>.</param>
     /// <returns>The connection.</returns>
     public static SocketRelayConnection Create(Socket socket, SocketTransportOptions? options = null, MemoryPool<byte>? pool = null)
@@ -109,7 +109,7 @@ public sealed partial class SocketRelayConnection : RelayConnection
 
     /// <summary>Connects to <paramref name="endPoint"/> and wraps the socket.</summary>
     /// <param name="endPoint">Where to connect.</param>
-    /// <param name="options">Buffer limits; defaults when <see langword="null"/>.</param>
+    /// <param name="options">Buffer limits, Nagle and TCP keep-alive (on by default); defaults when <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
     /// <returns>The connection.</returns>
     public static async Task<SocketRelayConnection> ConnectAsync(EndPoint endPoint, SocketTransportOptions? options = null, CancellationToken cancellationToken = default)

@@ -21,7 +21,7 @@ public sealed class SocketRelayListener : IAsyncDisposable
 
     /// <summary>Binds and starts listening.</summary>
     /// <param name="endPoint">Where to listen. <c>[::]</c> accepts IPv4 as well.</param>
-    /// <param name="options">Buffer limits of accepted connections.</param>
+    /// <param name="options">Buffer limits, Nagle and TCP keep-alive of accepted connections (keep-alive on by default).</param>
     /// <param name="backlog">The listen backlog. Defaults to 4096.</param>
     /// <returns>The listener.</returns>
     /// <exception cref="SocketException">
@@ -60,7 +60,7 @@ public sealed class SocketRelayListener : IAsyncDisposable
         return new SocketRelayListener(socket, options ?? new SocketTransportOptions());
     }
 
-    /// <summary>The buffer limits given to accepted connections.</summary>
+    /// <summary>The buffer limits, Nagle and keep-alive settings given to accepted connections.</summary>
     public SocketTransportOptions Options => _options;
 
     /// <summary>Waits for the next connection.</summary>

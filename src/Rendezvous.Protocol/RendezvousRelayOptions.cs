@@ -37,4 +37,21 @@ public sealed class RendezvousRelayOptions
     /// Parked and spliced connections do not count. Defaults to 64.
     /// </summary>
     public int MaxHandshakesPerAddress { get; set; } = 64;
+
+    /// <summary>
+    /// Whether rendezvous connections send TCP keep-alive probes once idle, so that a parked or spliced
+    /// connection whose peer vanished without a FIN or a reset is closed instead of held for ever (after
+    /// <see cref="KeepAliveTime"/>, then <see cref="KeepAliveRetryCount"/> probes <see cref="KeepAliveInterval"/>
+    /// apart: 2 minutes with the defaults). Defaults to <see langword="true"/>.
+    /// </summary>
+    public bool KeepAlive { get; set; } = true;
+
+    /// <summary>How long a connection may be silent before the first keep-alive probe (whole seconds, 1 to 32,767). Defaults to 60 seconds.</summary>
+    public TimeSpan KeepAliveTime { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The time between unanswered keep-alive probes (whole seconds, 1 to 32,767). Defaults to 10 seconds.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many unanswered keep-alive probes close a connection (1 to 127). Defaults to 6.</summary>
+    public int KeepAliveRetryCount { get; set; } = 6;
 }

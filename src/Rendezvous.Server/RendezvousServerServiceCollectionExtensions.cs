@@ -47,6 +47,7 @@ public static class RendezvousServerServiceCollectionExtensions
         services.TryAddSingleton<RendezvousConnectionHandler>();
         services.TryAddSingleton<RegistrarService>();
         services.TryAddSingleton<RegistrarListenerInfo>();
+        services.TryAddSingleton<StartedListeners>();
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RelayListenerService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RegistrarHostedService>());

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Rendezvous.Host.Commands;
+using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests;
 
@@ -54,6 +55,33 @@ public sealed partial class ServeCommandTests
 
         AssertOneCleanFailureLine(exitCode, output, error, mentions);
         Assert.That(error, Does.Contain(value));
+    }
+
+    [TestCase(true, TestName = "A_second_serve_on_the_same_ports_exits_with_one_line_and_the_first_keeps_every_relay_connection")]
+    [TestCase(false, TestName = "A_second_serve_on_the_same_relay_endpoint_exits_with_one_line_and_the_first_keeps_every_relay_connection")]
+    public async Task A_second_serve_on_the_same_relay_port_exits_and_leaves_the_port_to_the_first(bool sameRegistrarPort)
+    {
+        var started = await StartServeAsync();
+        var secondDirectory = _directory.Combine("second");
+        var relayEndpoint = $"127.0.0.1:{started.RelayPort}";
+
+        var (exitCode, output, error) = await RendezvousProcess.RunAsync(
+            _directory.Path,
+            ExitTimeout,
+            "serve", "--data-dir", secondDirectory, "--registrar-url", sameRegistrarPort ? started.RegistrarUrl.ToString().TrimEnd('/') : "https://127.0.0.1:0",
+            "--rendezvous-endpoint", relayEndpoint, "--admin-url", "http://127.0.0.1:0");
+
+        // The relay starts first: its port is the one named, and nothing of the second instance is left bound.
+        AssertOneCleanFailureLine(exitCode, output, error, "--rendezvous-endpoint");
+        Assert.That(error, Does.Contain(relayEndpoint));
+
+        // Every connection to the relay port reaches the first instance (a shared port would give some to the other).
+        var (_, _, _, registered, lookedUp) = await AddUserThenRegisterAndLookUpAsync(started);
+        var relay = new IPEndPoint(IPAddress.Loopback, started.RelayPort);
+        for (var pairing = 0; pairing < 40; pairing++)
+        {
+            await RelayRoundTrip.AssertPairsAndSplicesAsync(relay, registered.Triple.Cookie, lookedUp.Triple.Cookie);
+        }
     }
 
     // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding it fails at once, and nothing is sent.

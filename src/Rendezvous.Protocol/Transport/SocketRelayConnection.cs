@@ -67,35 +67,49 @@ public sealed partial class SocketRelayConnection : RelayConnection
 
     /// <summary>Wraps a connected socket and starts its receive and send loops.</summary>
     /// <param name="socket">A connected stream socket; the connection owns it from now on.</param>
-    /// <param name="options">Buffer limits; defaults when <see langword="null"/>.</param>
+    /// <param name="options">Buffer limits, Nagle and TCP keep-alive (on by default); defaults when <see langword="null"/>.</param>
     /// <param name="pool">The memory pool for buffers; the shared pool when <see langword="null"/>.</param>
     /// <returns>The connection.</returns>
     public static SocketRelayConnection Create(Socket socket, SocketTransportOptions? options = null, MemoryPool<byte>? pool = null)
     {
         ArgumentNullException.ThrowIfNull(socket);
         options ??= new SocketTransportOptions();
-        if (options.NoDelay && socket.ProtocolType == ProtocolType.Tcp)
-        {
-            socket.NoDelay = true;
-        }
-
+        ApplySocketOptions(socket, options);
         return new SocketRelayConnection(socket, options, pool, onClosed: null);
     }
 
     /// <summary>Wraps a connected socket; <paramref name="onClosed"/> runs once when the socket is closed (abort or dispose).</summary>
     internal static SocketRelayConnection Create(Socket socket, SocketTransportOptions options, Action? onClosed)
     {
-        if (options.NoDelay && socket.ProtocolType == ProtocolType.Tcp)
+        ApplySocketOptions(socket, options);
+        return new SocketRelayConnection(socket, options, pool: null, onClosed);
+    }
+
+    /// <summary>Sets Nagle and keep-alive on a TCP socket as <paramref name="options"/> say.</summary>
+    private static void ApplySocketOptions(Socket socket, SocketTransportOptions options)
+    {
+        if (socket.ProtocolType != ProtocolType.Tcp)
+        {
+            return;
+        }
+
+        if (options.NoDelay)
         {
             socket.NoDelay = true;
         }
 
-        return new SocketRelayConnection(socket, options, pool: null, onClosed);
+        if (options.KeepAlive)
+        {
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)options.KeepAliveTime.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)options.KeepAliveInterval.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, options.KeepAliveRetryCount);
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        }
     }
 
     /// <summary>Connects to <paramref name="endPoint"/> and wraps the socket.</summary>
     /// <param name="endPoint">Where to connect.</param>
-    /// <param name="options">Buffer limits; defaults when <see langword="null"/>.</param>
+    /// <param name="options">Buffer limits, Nagle and TCP keep-alive (on by default); defaults when <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
     /// <returns>The connection.</returns>
     public static async Task<SocketRelayConnection> ConnectAsync(EndPoint endPoint, SocketTransportOptions? options = null, CancellationToken cancellationToken = default)

@@ -21,9 +21,13 @@ public sealed class SocketRelayListener : IAsyncDisposable
 
     /// <summary>Binds and starts listening.</summary>
     /// <param name="endPoint">Where to listen. <c>[::]</c> accepts IPv4 as well.</param>
-    /// <param name="options">Buffer limits of accepted connections.</param>
+    /// <param name="options">Buffer limits, Nagle and TCP keep-alive of accepted connections (keep-alive on by default).</param>
     /// <param name="backlog">The listen backlog. Defaults to 4096.</param>
     /// <returns>The listener.</returns>
+    /// <exception cref="SocketException">
+    /// The endpoint cannot be bound, for instance <see cref="SocketError.AddressAlreadyInUse"/> when another socket
+    /// (in this or another process) listens on it: the port is never shared.
+    /// </exception>
     public static SocketRelayListener Bind(IPEndPoint endPoint, SocketTransportOptions? options = null, int backlog = 4096)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
@@ -35,7 +39,15 @@ public sealed class SocketRelayListener : IAsyncDisposable
                 socket.DualMode = true;
             }
 
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // No ReuseAddress: on Linux and macOS .NET maps it to SO_REUSEADDR *and* SO_REUSEPORT, which lets a
+            // second process bind the same port and take a share of the connections. .NET already sets
+            // SO_REUSEADDR alone on every TCP bind outside Windows (a restart may bind over TIME_WAIT); on
+            // Windows the port is claimed exclusively so no other socket can bind over it.
+            if (OperatingSystem.IsWindows())
+            {
+                socket.ExclusiveAddressUse = true;
+            }
+
             socket.Bind(endPoint);
             socket.Listen(backlog);
         }
@@ -48,7 +60,7 @@ public sealed class SocketRelayListener : IAsyncDisposable
         return new SocketRelayListener(socket, options ?? new SocketTransportOptions());
     }
 
-    /// <summary>The buffer limits given to accepted connections.</summary>
+    /// <summary>The buffer limits, Nagle and keep-alive settings given to accepted connections.</summary>
     public SocketTransportOptions Options => _options;
 
     /// <summary>Waits for the next connection.</summary>

@@ -3,6 +3,16 @@ namespace Rendezvous.Protocol.Transport;
 /// <summary>Limits of the socket transport used by the rendezvous port and the client library.</summary>
 public sealed class SocketTransportOptions
 {
+    /// <summary>The longest keep-alive time or interval the socket layer takes (Linux's limit, 32,767 seconds).</summary>
+    internal const int MaxKeepAliveSeconds = 32_767;
+
+    /// <summary>The most keep-alive probes the socket layer takes (Linux's limit).</summary>
+    internal const int MaxKeepAliveRetryCount = 127;
+
+    private TimeSpan _keepAliveTime = TimeSpan.FromSeconds(60);
+    private TimeSpan _keepAliveInterval = TimeSpan.FromSeconds(10);
+    private int _keepAliveRetryCount = 6;
+
     /// <summary>
     /// How many received bytes one direction may hold before the server stops reading from that socket
     /// (backpressure). Together with <see cref="MaxSendBufferSize"/> this bounds a session's memory.
@@ -15,4 +25,49 @@ public sealed class SocketTransportOptions
 
     /// <summary>Whether to disable Nagle's algorithm on relayed sockets. Defaults to <see langword="true"/>.</summary>
     public bool NoDelay { get; set; } = true;
+
+    /// <summary>
+    /// Whether connections send TCP keep-alive probes once idle, so that one whose peer vanished without a FIN
+    /// or a reset (power cut, NAT state dropped) is closed instead of held for ever: after
+    /// <see cref="KeepAliveTime"/> of silence, then <see cref="KeepAliveRetryCount"/> unanswered probes
+    /// <see cref="KeepAliveInterval"/> apart (2 minutes with the defaults). Defaults to <see langword="true"/>.
+    /// </summary>
+    public bool KeepAlive { get; set; } = true;
+
+    /// <summary>How long a connection may be silent before the first keep-alive probe: whole seconds from 1 to 32,767. Defaults to 60 seconds.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not whole seconds from 1 to 32,767.</exception>
+    public TimeSpan KeepAliveTime
+    {
+        get => _keepAliveTime;
+        set => _keepAliveTime = CheckKeepAliveSeconds(value);
+    }
+
+    /// <summary>The time between unanswered keep-alive probes: whole seconds from 1 to 32,767. Defaults to 10 seconds.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not whole seconds from 1 to 32,767.</exception>
+    public TimeSpan KeepAliveInterval
+    {
+        get => _keepAliveInterval;
+        set => _keepAliveInterval = CheckKeepAliveSeconds(value);
+    }
+
+    /// <summary>How many unanswered keep-alive probes close the connection: 1 to 127. Defaults to 6.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not from 1 to 127.</exception>
+    public int KeepAliveRetryCount
+    {
+        get => _keepAliveRetryCount;
+        set => _keepAliveRetryCount = IsValidKeepAliveRetryCount(value)
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, $"A keep-alive retry count is 1 to {MaxKeepAliveRetryCount}.");
+    }
+
+    /// <summary>Whether <paramref name="value"/> is whole seconds from 1 to 32,767.</summary>
+    internal static bool IsValidKeepAliveSeconds(TimeSpan value) =>
+        value >= TimeSpan.FromSeconds(1) && value <= TimeSpan.FromSeconds(MaxKeepAliveSeconds) && value.Ticks % TimeSpan.TicksPerSecond == 0;
+
+    /// <summary>Whether <paramref name="value"/> is from 1 to 127.</summary>
+    internal static bool IsValidKeepAliveRetryCount(int value) => value is >= 1 and <= MaxKeepAliveRetryCount;
+
+    private static TimeSpan CheckKeepAliveSeconds(TimeSpan value) => IsValidKeepAliveSeconds(value)
+        ? value
+        : throw new ArgumentOutOfRangeException(nameof(value), value, $"A keep-alive time or interval is whole seconds from 00:00:01 to {TimeSpan.FromSeconds(MaxKeepAliveSeconds)}.");
 }

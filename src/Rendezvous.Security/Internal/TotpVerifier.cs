@@ -7,12 +7,16 @@ namespace Rendezvous.Security.Internal;
 internal sealed class TotpVerifier
 {
     private readonly TimeProvider _timeProvider;
+    private long _codesComputed;
 
     public TotpVerifier(TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
         _timeProvider = timeProvider;
     }
+
+    /// <summary>How many codes (one HMAC each) this verifier has computed: a seam for tests that check every refusal costs the same.</summary>
+    internal long CodesComputed => Interlocked.Read(ref _codesComputed);
 
     /// <summary>Whether a response has the shape of a code: 6 to 8 ASCII digits.</summary>
     public static bool IsWellFormed(string? response) =>
@@ -29,17 +33,24 @@ internal sealed class TotpVerifier
     /// <param name="allowedSkewSteps">How many steps either side are accepted.</param>
     /// <param name="matchedStep">The time step the code belongs to, when it matches.</param>
     /// <returns><see langword="true"/> when the code matches one of the accepted steps.</returns>
+    /// <remarks>
+    /// A well-formed code costs the same whatever the entry: one of another length than the entry's digits (or an
+    /// entry with an invalid step) is still computed and compared for every candidate step, then refused, so the
+    /// time taken tells neither the entry's length from another nor a real entry from the policy's decoy.
+    /// </remarks>
     public bool TryVerify(SecretEntry entry, string? response, int allowedSkewSteps, out long matchedStep)
     {
         ArgumentNullException.ThrowIfNull(entry);
         matchedStep = -1;
-        if (!IsWellFormed(response) || response!.Length != entry.Digits || !SecretFormat.IsValidStep(entry.Step))
+        if (!IsWellFormed(response))
         {
             return false;
         }
 
-        long currentStep = _timeProvider.GetUtcNow().ToUnixTimeSeconds() / entry.Step;
-        var totp = new Totp(entry.Secret, entry.Step, OtpHashMode.Sha1, entry.Digits);
+        bool acceptable = response!.Length == entry.Digits && SecretFormat.IsValidStep(entry.Step);
+        int stepSeconds = SecretFormat.IsValidStep(entry.Step) ? entry.Step : SecretFormat.DefaultStep;
+        long currentStep = _timeProvider.GetUtcNow().ToUnixTimeSeconds() / stepSeconds;
+        var totp = new Totp(entry.Secret, stepSeconds, OtpHashMode.Sha1, response.Length);
         Span<byte> expected = stackalloc byte[SecretFormat.MaximumDigits];
         Span<byte> actual = stackalloc byte[SecretFormat.MaximumDigits];
         actual = actual[..response.Length];
@@ -57,7 +68,8 @@ internal sealed class TotpVerifier
                 continue;
             }
 
-            string code = totp.ComputeTotp(DateTimeOffset.FromUnixTimeSeconds(step * entry.Step).UtcDateTime);
+            string code = totp.ComputeTotp(DateTimeOffset.FromUnixTimeSeconds(step * stepSeconds).UtcDateTime);
+            Interlocked.Increment(ref _codesComputed);
             Span<byte> candidate = expected[..code.Length];
             for (int i = 0; i < code.Length; i++)
             {
@@ -69,6 +81,12 @@ internal sealed class TotpVerifier
                 matched = true;
                 matchedStep = step;
             }
+        }
+
+        if (!acceptable)
+        {
+            matchedStep = -1;
+            return false;
         }
 
         return matched;

@@ -59,6 +59,9 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
     /// <summary>How many UUIDs and addresses have failures tracked now (for tests and diagnostics).</summary>
     internal int TrackedKeyCount => _uuidFailures.Count + _addressFailures.Count;
 
+    /// <summary>How many TOTP codes (one HMAC each) the policy has computed, for tests that check every refusal costs the same.</summary>
+    internal long CodesComputed => _verifier.CodesComputed;
+
     /// <inheritdoc/>
     public async ValueTask<RegistrationDecision> AuthorizeAsync(RegistrationRequest request, CancellationToken cancellationToken = default)
     {
@@ -89,8 +92,10 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
         {
             SecretEntry? entry = await _store.TryGetAsync(uuid, cancellationToken).ConfigureAwait(false);
 
-            // An unknown UUID costs the same code computations as a known one, so timing does not tell them apart.
-            SecretEntry checkedEntry = entry ?? new SecretEntry(uuid, DecoySecret, SecretFormat.DefaultStep, request.Response.Length, default);
+            // An unknown UUID is checked against a decoy entry, and the verifier computes every candidate code of a
+            // well-formed response whatever its length against the entry's digits: every refusal costs the same code
+            // computations, so timing tells neither whether the UUID exists nor how many digits its codes have.
+            SecretEntry checkedEntry = entry ?? new SecretEntry(uuid, DecoySecret, SecretFormat.DefaultStep, SecretFormat.DefaultDigits, default);
             bool verified = _verifier.TryVerify(checkedEntry, request.Response, _options.AllowedSkewSteps, out long step);
             if (entry is not null && verified)
             {

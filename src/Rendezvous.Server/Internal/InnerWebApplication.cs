@@ -34,9 +34,10 @@ internal sealed class InnerWebApplication : IAsyncDisposable
 
     /// <summary>
     /// A builder listening on <paramref name="bindTo"/> (HTTPS with <paramref name="certificate"/> when given, which
-    /// sends the context's intermediates in every handshake), with common limits.
+    /// sends the context's intermediates in every handshake), with common limits; <paramref name="connection"/>, when
+    /// given, adds connection middleware inside TLS (after <c>UseHttps</c>).
     /// </summary>
-    public static WebApplicationBuilder CreateBuilder(string? applicationName, ILoggerFactory loggerFactory, IPEndPoint bindTo, SslStreamCertificateContext? certificate, Action<KestrelServerLimits> limits)
+    public static WebApplicationBuilder CreateBuilder(string? applicationName, ILoggerFactory loggerFactory, IPEndPoint bindTo, SslStreamCertificateContext? certificate, Action<KestrelServerLimits> limits, Action<ListenOptions>? connection = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = applicationName });
         builder.Logging.ClearProviders();
@@ -61,6 +62,8 @@ internal sealed class InnerWebApplication : IAsyncDisposable
                         OnConnection = _ => ValueTask.FromResult(new SslServerAuthenticationOptions { ServerCertificateContext = certificate }),
                     });
                 }
+
+                connection?.Invoke(listen);
             });
         });
         return builder;

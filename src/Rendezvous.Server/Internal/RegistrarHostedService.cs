@@ -18,6 +18,7 @@ internal sealed class RegistrarHostedService(
     IOptions<RendezvousServerOptions> serverOptions,
     IOptions<RegistrarOptions> registrarOptions,
     RegistrarListenerInfo info,
+    StartedListeners startedListeners,
     ILoggerFactory loggerFactory,
     TimeProvider time) : IHostedService, IAsyncDisposable
 {
@@ -25,6 +26,20 @@ internal sealed class RegistrarHostedService(
     private InnerWebApplication? _app;
 
     public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await StartListeningAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The relay started before us: release its port too, so a failed start leaves nothing bound.
+            await startedListeners.CloseAllAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task StartListeningAsync(CancellationToken cancellationToken)
     {
         var options = serverOptions.Value;
         if (string.IsNullOrEmpty(options.RegistrarUrl))
@@ -42,7 +57,7 @@ internal sealed class RegistrarHostedService(
         {
             limits.MaxRequestBodySize = 4096;
             limits.KeepAliveTimeout = TimeSpan.FromSeconds(60);
-        });
+        }, listen => listen.UseJsonErrorBodies());
         builder.Services.AddSingleton(services.GetRequiredService<RegistrarService>());
         var app = builder.Build();
         app.Run(RegistrarEndpoint.HandleAsync);

@@ -22,6 +22,7 @@ internal sealed class RelayListenerService(
     IOptions<RendezvousRelayOptions> relayOptions,
     TimeProvider time,
     RendezvousMetrics metrics,
+    StartedListeners startedListeners,
     ILogger<RelayListenerService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly CancellationTokenSource _hardStop = new();
@@ -44,10 +45,15 @@ internal sealed class RelayListenerService(
             throw new InvalidOperationException($"Rendezvous:RendezvousEndpoint '{serverOptions.Value.RendezvousEndpoint}' is not HOST:PORT.");
         }
 
+        var relay = relayOptions.Value;
         var transport = new SocketTransportOptions
         {
-            MaxReceiveBufferSize = relayOptions.Value.MaxBufferedBytesPerDirection,
-            MaxSendBufferSize = relayOptions.Value.MaxBufferedBytesPerDirection,
+            MaxReceiveBufferSize = relay.MaxBufferedBytesPerDirection,
+            MaxSendBufferSize = relay.MaxBufferedBytesPerDirection,
+            KeepAlive = relay.KeepAlive,
+            KeepAliveTime = relay.KeepAliveTime,
+            KeepAliveInterval = relay.KeepAliveInterval,
+            KeepAliveRetryCount = relay.KeepAliveRetryCount,
         };
         try
         {
@@ -58,6 +64,7 @@ internal sealed class RelayListenerService(
             throw new InvalidOperationException($"Cannot listen for rendezvous connections on {bindTo}: {ex.Message}. Choose another Rendezvous:RendezvousEndpoint (--rendezvous-endpoint).", ex);
         }
 
+        startedListeners.Add(_listener);
         endpoint.Port = _listener.LocalEndPoint.Port;
         ServerLog.RelayListening(logger, _listener.LocalEndPoint);
         _acceptLoop = AcceptLoopAsync(_listener);
@@ -124,6 +131,9 @@ internal sealed class RelayListenerService(
     /// <summary>How many accepted sockets are open now (parked, waiting, spliced or handshaking).</summary>
     internal int OpenConnections => Volatile.Read(ref _open);
 
+    /// <summary>Test seam: sees each accepted connection before its handler runs (to read its socket options back).</summary>
+    internal Action<SocketRelayConnection>? ConnectionAccepted { get; set; }
+
     private async Task AcceptLoopAsync(SocketRelayListener listener)
     {
         var maxConnections = relayOptions.Value.MaxConnections;
@@ -171,6 +181,7 @@ internal sealed class RelayListenerService(
                 continue;
             }
 
+            ConnectionAccepted?.Invoke(connection);
             Interlocked.Increment(ref _handlers);
             _ = RunAsync(connection);
         }

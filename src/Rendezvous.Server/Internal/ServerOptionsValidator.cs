@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Rendezvous.Protocol;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
+using Rendezvous.Protocol.Transport;
 
 namespace Rendezvous.Server.Internal;
 
@@ -101,6 +102,22 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
         if (options.MaxHandshakesPerAddress is < 1 or > 1_000_000)
         {
             errors.Add($"Rendezvous:Relay:MaxHandshakesPerAddress is {options.MaxHandshakesPerAddress}; it must be between 1 and 1000000.");
+        }
+
+        var maxKeepAlive = TimeSpan.FromSeconds(SocketTransportOptions.MaxKeepAliveSeconds);
+        if (!SocketTransportOptions.IsValidKeepAliveSeconds(options.KeepAliveTime))
+        {
+            errors.Add($"Rendezvous:Relay:KeepAliveTime is {options.KeepAliveTime}; it must be whole seconds between 00:00:01 and {maxKeepAlive}.");
+        }
+
+        if (!SocketTransportOptions.IsValidKeepAliveSeconds(options.KeepAliveInterval))
+        {
+            errors.Add($"Rendezvous:Relay:KeepAliveInterval is {options.KeepAliveInterval}; it must be whole seconds between 00:00:01 and {maxKeepAlive}.");
+        }
+
+        if (!SocketTransportOptions.IsValidKeepAliveRetryCount(options.KeepAliveRetryCount))
+        {
+            errors.Add($"Rendezvous:Relay:KeepAliveRetryCount is {options.KeepAliveRetryCount}; it must be between 1 and {SocketTransportOptions.MaxKeepAliveRetryCount}.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

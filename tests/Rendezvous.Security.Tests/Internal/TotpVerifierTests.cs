@@ -71,6 +71,25 @@ public sealed class TotpVerifierTests
         Assert.That(verifier.TryVerify(entry, eightDigits, 1, out _), Is.False);
     }
 
+    [TestCase(6, 7)]
+    [TestCase(6, 8)]
+    [TestCase(8, 6)]
+    [TestCase(6, 6)]
+    public void A_code_of_any_well_formed_length_computes_every_candidate_step_whatever_the_entry_digits(int entryDigits, int codeDigits)
+    {
+        var (verifier, entry) = Create(digits: entryDigits);
+        string code = new Totp(entry.Secret, entry.Step, OtpHashMode.Sha1, codeDigits).ComputeTotp(Now.UtcDateTime);
+
+        bool accepted = verifier.TryVerify(entry, code, allowedSkewSteps: 2, out long step);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(accepted, Is.EqualTo(entryDigits == codeDigits));
+            Assert.That(step, entryDigits == codeDigits ? Is.EqualTo(CurrentStep(entry)) : Is.EqualTo(-1));
+            Assert.That(verifier.CodesComputed, Is.EqualTo(5), "2 steps either side of the current one");
+        });
+    }
+
     [TestCase("12345a")]
     [TestCase("12 456")]
     [TestCase("١٢٣٤٥٦")]

@@ -349,6 +349,50 @@ public sealed class TotpRegistrationPolicyTests
         Assert.That(policy.TrackedKeyCount, Is.LessThanOrEqualTo(200));
     }
 
+    // Issue 11: codes of the wrong length for a known UUID were refused before any HMAC, an unknown UUID's decoy
+    // computed them all, so 7 or 8 digits told which UUIDs exist (313 against 350 microseconds). Counting the
+    // HMACs is exact where timing is noisy.
+    [TestCase("known, 6 digits", 6)]
+    [TestCase("known, 6 digits", 7)]
+    [TestCase("known, 6 digits", 8)]
+    [TestCase("known, 8 digits", 6)]
+    [TestCase("known, 8 digits", 7)]
+    [TestCase("known, 8 digits", 8)]
+    [TestCase("unknown", 6)]
+    [TestCase("unknown", 7)]
+    [TestCase("unknown", 8)]
+    public async Task Every_refused_code_costs_the_same_hmac_computations_whether_the_uuid_exists_and_whatever_its_length(string uuidKind, int digits)
+    {
+        const string EightDigitUuid = "00000000-0000-0000-0000-0000000000b8";
+        await _store.AddAsync(new SecretEntry(EightDigitUuid, Secret, 30, 8, _time.GetUtcNow())).WaitAsync(Timeout);
+        string uuid = uuidKind switch
+        {
+            "known, 6 digits" => Uuid,
+            "known, 8 digits" => EightDigitUuid,
+            _ => OtherUuid,
+        };
+        string right = new Totp(Secret, 30, OtpHashMode.Sha1, digits).ComputeTotp(_time.GetUtcNow().UtcDateTime);
+        string wrong = right[..^1] + (char)('0' + ((right[^1] - '0' + 1) % 10));
+        TotpRegistrationPolicy policy = CreatePolicy();
+        int candidateSteps = (2 * new TotpSecurityOptions().AllowedSkewSteps) + 1;
+
+        RegistrationDecision decision = await AuthorizeAsync(policy, uuid, wrong).WaitAsync(Timeout);
+
+        Assert.That(decision.Outcome, Is.EqualTo(RegistrationOutcome.Rejected));
+        Assert.That(policy.CodesComputed, Is.EqualTo(candidateSteps));
+    }
+
+    [Test]
+    public async Task An_accepted_code_costs_the_same_hmac_computations_as_a_refused_one()
+    {
+        TotpRegistrationPolicy policy = CreatePolicy();
+
+        RegistrationDecision decision = await AuthorizeAsync(policy, Uuid, Code()).WaitAsync(Timeout);
+
+        Assert.That(decision.Outcome, Is.EqualTo(RegistrationOutcome.Accepted));
+        Assert.That(policy.CodesComputed, Is.EqualTo((2 * new TotpSecurityOptions().AllowedSkewSteps) + 1));
+    }
+
     private TotpRegistrationPolicy CreatePolicy(Action<TotpSecurityOptions>? configure = null) => CreatePolicy(_store, configure);
 
     private TotpRegistrationPolicy CreatePolicy(SecretStore store, Action<TotpSecurityOptions>? configure = null)

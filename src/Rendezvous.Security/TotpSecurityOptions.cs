@@ -28,7 +28,9 @@ public sealed class TotpSecurityOptions
     public int AllowedSkewSteps { get; set; } = 1;
 
     /// <summary>
-    /// Failed attempts for one UUID within <see cref="FailureWindow"/> after which that UUID is throttled.
+    /// Failed attempts for one UUID within <see cref="FailureWindow"/> after which that UUID is throttled for every
+    /// address except its known ones (see <see cref="KnownAddressLifetime"/>), each of which has a budget of this
+    /// many failures of its own, so guessing from elsewhere cannot lock the hidden server out.
     /// Between 1 and 1,000. Defaults to 5.
     /// </summary>
     public int MaxFailuresPerUuid { get; set; } = 5;
@@ -50,4 +52,23 @@ public sealed class TotpSecurityOptions
     /// when full, expired and then oldest entries are forgotten. Between 100 and 10,000,000. Defaults to 100,000.
     /// </summary>
     public int MaxTrackedKeys { get; set; } = 100_000;
+
+    /// <summary>
+    /// How long an address (an IPv6 /64) that registered a UUID successfully stays known for that UUID after its
+    /// last success. A known address has its own budget of <see cref="MaxFailuresPerUuid"/> failures, and is still
+    /// limited by <see cref="MaxFailuresPerAddress"/>. Between 1 minute and 30 days. Defaults to 24 hours.
+    /// </summary>
+    public TimeSpan KnownAddressLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// The most known addresses remembered per UUID; when full, the least recently successful is forgotten.
+    /// Between 1 and 100. Defaults to 4.
+    /// </summary>
+    public int MaxKnownAddressesPerUuid { get; set; } = 4;
+
+    /// <summary>
+    /// The most known addresses remembered over all UUIDs, bounding memory; when full, the expired and then the least
+    /// recently successful are forgotten. Between 100 and 10,000,000. Defaults to 100,000.
+    /// </summary>
+    public int MaxKnownAddresses { get; set; } = 100_000;
 }

@@ -7,7 +7,9 @@ namespace Rendezvous.Security.Internal;
 /// Counts failures per key in fixed windows that start at a key's first failure; a key with
 /// <c>limit</c> failures in its window is throttled until the window ends. Memory is bounded:
 /// at most <c>maxKeys</c> keys are tracked, and when full the expired and then the oldest are forgotten.
-/// Thread-safe.
+/// Thread-safe. <see cref="TryReserve"/> checks and counts in one step, so however many attempts run at once, at
+/// most <c>limit</c> of them pass in a window: an attempt that turns out not to be a failure gives its slot back
+/// with <see cref="Release"/>.
 /// </summary>
 internal sealed class FailureThrottle
 {
@@ -99,8 +101,7 @@ internal sealed class FailureThrottle
                 return false;
             }
 
-            TimeSpan left = end - now;
-            retryAfter = left < MinimumRetryAfter ? MinimumRetryAfter : left;
+            retryAfter = RetryAfter(bucket, now);
             return true;
         }
     }
@@ -111,25 +112,64 @@ internal sealed class FailureThrottle
         DateTimeOffset now = _timeProvider.GetUtcNow();
         lock (_lock)
         {
-            if (_buckets.TryGetValue(key, out LinkedListNode<Bucket>? node))
-            {
-                if (now < node.Value.WindowStart + _window)
-                {
-                    node.Value.Failures++;
-                    return;
-                }
+            CurrentBucket(key, now).Value.Failures++;
+        }
+    }
 
+    /// <summary>
+    /// Counts one failure for <paramref name="key"/> in advance, unless the key is throttled: then nothing is
+    /// counted and <paramref name="retryAfter"/> says for how long (at least one second). Checking and counting are
+    /// one step, so concurrent attempts cannot all pass the check before any of them is counted.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="reservation">The counted failure, to give back with <see cref="Release"/> if the attempt succeeds.</param>
+    /// <param name="retryAfter">How long the key stays throttled when the answer is <see langword="false"/>.</param>
+    /// <returns>Whether the attempt may go on.</returns>
+    public bool TryReserve(string key, out Reservation reservation, out TimeSpan retryAfter)
+    {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        lock (_lock)
+        {
+            if (_buckets.TryGetValue(key, out LinkedListNode<Bucket>? existing)
+                && now < existing.Value.WindowStart + _window
+                && existing.Value.Failures >= _limit)
+            {
+                reservation = default;
+                retryAfter = RetryAfter(existing.Value, now);
+                return false;
+            }
+
+            LinkedListNode<Bucket> node = CurrentBucket(key, now);
+            node.Value.Failures++;
+            reservation = new Reservation(node);
+            retryAfter = TimeSpan.Zero;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Gives back a failure counted by <see cref="TryReserve"/> (the attempt was not a failure); a key left with no
+    /// failures is forgotten. Does nothing for a default reservation, or once the reservation's window has been
+    /// forgotten (a later window is never touched).
+    /// </summary>
+    public void Release(Reservation reservation)
+    {
+        if (reservation.Node is not { } node)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (node.Value.Failures > 0)
+            {
+                node.Value.Failures--;
+            }
+
+            if (node.Value.Failures == 0 && node.List is not null)
+            {
                 Remove(node);
             }
-
-            EvictExpired(now);
-            while (_buckets.Count >= _maxKeys)
-            {
-                Remove(_order.First!);
-            }
-
-            var added = _order.AddLast(new Bucket(key, now));
-            _buckets.Add(key, added);
         }
     }
 
@@ -143,6 +183,36 @@ internal sealed class FailureThrottle
                 Remove(node);
             }
         }
+    }
+
+    // The bucket of the key's current window, added (with no failures yet) when there is none. Under _lock.
+    private LinkedListNode<Bucket> CurrentBucket(string key, DateTimeOffset now)
+    {
+        if (_buckets.TryGetValue(key, out LinkedListNode<Bucket>? node))
+        {
+            if (now < node.Value.WindowStart + _window)
+            {
+                return node;
+            }
+
+            Remove(node);
+        }
+
+        EvictExpired(now);
+        while (_buckets.Count >= _maxKeys)
+        {
+            Remove(_order.First!);
+        }
+
+        LinkedListNode<Bucket> added = _order.AddLast(new Bucket(key, now));
+        _buckets.Add(key, added);
+        return added;
+    }
+
+    private TimeSpan RetryAfter(Bucket bucket, DateTimeOffset now)
+    {
+        TimeSpan left = bucket.WindowStart + _window - now;
+        return left < MinimumRetryAfter ? MinimumRetryAfter : left;
     }
 
     private void EvictExpired(DateTimeOffset now)
@@ -159,12 +229,20 @@ internal sealed class FailureThrottle
         _buckets.Remove(node.Value.Key);
     }
 
-    private sealed class Bucket(string key, DateTimeOffset windowStart)
+    internal sealed class Bucket(string key, DateTimeOffset windowStart)
     {
         public string Key { get; } = key;
 
         public DateTimeOffset WindowStart { get; } = windowStart;
 
-        public int Failures { get; set; } = 1;
+        public int Failures { get; set; }
+    }
+
+    /// <summary>A failure counted in advance by <see cref="TryReserve"/>; the default one holds nothing.</summary>
+    internal readonly struct Reservation
+    {
+        internal Reservation(LinkedListNode<Bucket> node) => Node = node;
+
+        internal LinkedListNode<Bucket>? Node { get; }
     }
 }

@@ -124,6 +124,44 @@ public sealed class TotpSecurityServerBuilderExtensionsTests
     }
 
     [Test]
+    public void Bad_known_address_options_name_the_value_and_the_range()
+    {
+        using ServiceProvider provider = Build(configuration: new()
+        {
+            ["Rendezvous:Security:KnownAddressLifetime"] = "00:00:30",
+            ["Rendezvous:Security:MaxKnownAddressesPerUuid"] = "0",
+            ["Rendezvous:Security:MaxKnownAddresses"] = "99",
+        });
+
+        OptionsValidationException? thrown = Assert.Throws<OptionsValidationException>(
+            () => _ = provider.GetRequiredService<IOptions<TotpSecurityOptions>>().Value);
+
+        Assert.That(thrown!.Failures, Is.EquivalentTo(new[]
+        {
+            "Rendezvous:Security:KnownAddressLifetime is 00:00:30; it must be between 00:01:00 and 30.00:00:00.",
+            "Rendezvous:Security:MaxKnownAddressesPerUuid is 0; it must be between 1 and 100.",
+            "Rendezvous:Security:MaxKnownAddresses is 99; it must be between 100 and 10,000,000.",
+        }));
+    }
+
+    [Test]
+    public void Known_address_options_have_documented_defaults_and_bind_from_configuration()
+    {
+        var defaults = new TotpSecurityOptions();
+        using ServiceProvider provider = Build(configuration: new()
+        {
+            ["Rendezvous:Security:KnownAddressLifetime"] = "2.00:00:00",
+            ["Rendezvous:Security:MaxKnownAddressesPerUuid"] = "8",
+            ["Rendezvous:Security:MaxKnownAddresses"] = "5000",
+        });
+
+        TotpSecurityOptions bound = provider.GetRequiredService<IOptions<TotpSecurityOptions>>().Value;
+
+        Assert.That((defaults.KnownAddressLifetime, defaults.MaxKnownAddressesPerUuid, defaults.MaxKnownAddresses), Is.EqualTo((TimeSpan.FromHours(24), 4, 100_000)));
+        Assert.That((bound.KnownAddressLifetime, bound.MaxKnownAddressesPerUuid, bound.MaxKnownAddresses), Is.EqualTo((TimeSpan.FromDays(2), 8, 5000)));
+    }
+
+    [Test]
     public void Bad_options_fail_start_up_validation()
     {
         using ServiceProvider provider = Build(o => o.MaxTrackedKeys = 0);

@@ -116,4 +116,60 @@ public sealed class FailureThrottleTests
 
         Assert.That(throttle.Count, Is.EqualTo(1));
     }
+
+    [Test]
+    public void Reserve_counts_a_failure_and_refuses_at_the_limit()
+    {
+        var throttle = new FailureThrottle(new FakeTimeProvider(), 2, Window, 100);
+
+        Assert.That(throttle.TryReserve("k", out _, out _), Is.True);
+        Assert.That(throttle.TryReserve("k", out _, out _), Is.True);
+        Assert.That(throttle.TryReserve("k", out _, out TimeSpan retryAfter), Is.False);
+        Assert.That(retryAfter, Is.EqualTo(Window));
+        Assert.That(throttle.IsThrottled("k", out _), Is.True);
+    }
+
+    [Test]
+    public void Released_reservation_gives_its_slot_back_and_an_empty_key_is_forgotten()
+    {
+        var throttle = new FailureThrottle(new FakeTimeProvider(), 1, Window, 100);
+        Assert.That(throttle.TryReserve("k", out FailureThrottle.Reservation reservation, out _), Is.True);
+
+        throttle.Release(reservation);
+
+        Assert.That(throttle.Count, Is.Zero);
+        Assert.That(throttle.TryReserve("k", out _, out _), Is.True);
+    }
+
+    [Test]
+    public void Release_after_the_window_does_not_touch_the_next_window()
+    {
+        var time = new FakeTimeProvider();
+        var throttle = new FailureThrottle(time, 1, Window, 100);
+        Assert.That(throttle.TryReserve("k", out FailureThrottle.Reservation old, out _), Is.True);
+        time.Advance(Window);
+        throttle.RecordFailure("k");
+
+        throttle.Release(old);
+        throttle.Release(default);
+
+        Assert.That(throttle.IsThrottled("k", out _), Is.True);
+    }
+
+    [Test]
+    public void Concurrent_reservations_never_exceed_the_limit()
+    {
+        var throttle = new FailureThrottle(new FakeTimeProvider(), 5, Window, 100);
+        int granted = 0;
+
+        Parallel.For(0, 1000, attempt =>
+        {
+            if (throttle.TryReserve("k", out _, out _))
+            {
+                Interlocked.Increment(ref granted);
+            }
+        });
+
+        Assert.That(granted, Is.EqualTo(5));
+    }
 }

@@ -7,7 +7,7 @@ using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Security.Tests.Policy;
 
-public sealed class TotpRegistrationPolicyTests
+public sealed partial class TotpRegistrationPolicyTests
 {
     private const string Uuid = "5f0c3f1e-8a3b-4c55-9d6e-0123456789ab";
     private const string OtherUuid = "00000000-0000-0000-0000-0000000000aa";

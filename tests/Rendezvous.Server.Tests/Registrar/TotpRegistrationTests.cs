@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using OtpNet;
+using Rendezvous.Protocol.Registrar;
 using Rendezvous.Security;
 using Rendezvous.Tests.Common;
 
@@ -355,6 +356,57 @@ public sealed class TotpRegistrationTests
         _time.Advance(Defaults.FailureWindow + TimeSpan.FromSeconds(1));
 
         Assert.That((await _registrar.RegisterAsync(entry.Uuid, Code(entry))).Triple.Cookie, Does.StartWith("R"));
+    }
+
+    [Test]
+    public async Task A_hidden_server_that_registered_before_is_not_locked_out_by_guesses_from_another_address()
+    {
+        // Through the real registrar with the addresses HTTP would pass it (a loopback test sees only 127.0.0.1).
+        var registrar = _server.Services.GetRequiredService<RegistrarService>();
+        var entry = await AddSecretAsync();
+        Task<RegistrarResponse> Register(string code, string address) =>
+            registrar.HandleAsync(new RegistrarRequest("PUT", entry.Uuid, code, IPAddress.Parse(address), null)).AsTask().WaitAsync(TestTimeouts.Short);
+
+        Assert.That((await Register(Code(entry), "2001:db8:1:2::10")).Body, Does.Contain("\"R"));
+        for (var i = 0; i < Defaults.MaxFailuresPerUuid; i++)
+        {
+            Assert.That((await Register(WrongCode(entry), "198.51.100.7")).Body, Is.EqualTo(InvalidRequest));
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(entry.Step));
+        Assert.That((await Register(Code(entry), "203.0.113.3")).StatusCode, Is.EqualTo(429), "an unknown address");
+        Assert.That((await Register(Code(entry), "2001:db8:1:2::99")).Body, Does.Contain("\"R"), "the hidden server's /64");
+    }
+
+    [Test]
+    public async Task A_loopback_address_that_registered_before_is_still_limited_by_its_own_budget()
+    {
+        var entry = await AddSecretAsync();
+        Assert.That((await _registrar.RegisterAsync(entry.Uuid, Code(entry))).Triple.Cookie, Does.StartWith("R"));
+        for (var i = 0; i < Defaults.MaxFailuresPerUuid; i++)
+        {
+            AssertInvalidRequest(await _registrar.RegisterAsync(entry.Uuid, WrongCode(entry)));
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(entry.Step));
+
+        AssertThrottled(await _registrar.RegisterAsync(entry.Uuid, Code(entry)));
+    }
+
+    [Test]
+    public async Task Concurrent_wrong_codes_over_https_are_checked_at_most_up_to_the_limit()
+    {
+        const int concurrent = 60;
+        var entry = await AddSecretAsync();
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, concurrent)
+            .Select(_ => Task.Run(() => _registrar.RegisterAsync(entry.Uuid, WrongCode(entry))))).WaitAsync(TestTimeouts.Long);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(replies.Count(r => r.Body == InvalidRequest), Is.EqualTo(Defaults.MaxFailuresPerUuid));
+            Assert.That(replies.Count(r => r.Status == HttpStatusCode.TooManyRequests), Is.EqualTo(concurrent - Defaults.MaxFailuresPerUuid));
+        });
     }
 
     [Test]

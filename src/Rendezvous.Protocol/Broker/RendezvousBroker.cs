@@ -79,6 +79,7 @@ public sealed class RendezvousBroker
     {
         ArgumentException.ThrowIfNullOrEmpty(uuid);
         var cookie = NewCookie();
+        var initiatorCookie = RendezvousCookies.InitiatorValueFor(cookie);
         Registration? previous;
         lock (_lock)
         {
@@ -88,7 +89,7 @@ public sealed class RendezvousBroker
                 Forget(previous);
             }
 
-            var registration = new Registration(uuid, cookie, RendezvousCookies.InitiatorValueFor(cookie));
+            var registration = new Registration(uuid, cookie, initiatorCookie);
             _byUuid[uuid] = registration;
             _byResponderCookie[registration.ResponderCookie] = registration;
             _byInitiatorCookie[registration.InitiatorCookie] = registration;

@@ -136,7 +136,7 @@ public sealed partial class ServeCommandTests
             Assert.That(registered.Triple.Port, Is.EqualTo(started.RelayPort));
             Assert.That(registered.Triple.Cookie, Does.StartWith("R"));
             Assert.That(lookedUp.Status, Is.EqualTo(HttpStatusCode.OK));
-            Assert.That(lookedUp.Triple.Cookie, Is.EqualTo("I" + registered.Triple.Bare));
+            Assert.That(lookedUp.Triple.Cookie, Is.EqualTo(registered.Triple.InitiatorCookie));
         });
 
         await RelayRoundTrip.AssertPairsAndSplicesAsync(new IPEndPoint(IPAddress.Loopback, started.RelayPort), registered.Triple.Cookie, lookedUp.Triple.Cookie);

@@ -19,6 +19,7 @@ public sealed class RendezvousConnectionHandlerTests
     private CancellationTokenSource _stop = null!;
     private List<(PipeRelayConnection Connection, Task Handling)> _running = null!;
     private string _cookie = null!;
+    private string _initiatorCookie = null!;
 
     [SetUp]
     public void SetUp()
@@ -31,6 +32,7 @@ public sealed class RendezvousConnectionHandlerTests
         _stop = new CancellationTokenSource();
         _running = [];
         _cookie = _broker.Register("uuid-1");
+        _initiatorCookie = RendezvousCookies.InitiatorValueFor(_cookie);
     }
 
     [TearDown]
@@ -53,7 +55,7 @@ public sealed class RendezvousConnectionHandlerTests
         var (responder, _) = await ConnectAsync("R" + _cookie + "\n");
         Assert.That(_broker.ParkedCount, Is.EqualTo(1));
 
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
 
         Assert.That(await initiator.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         Assert.That(await responder.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
@@ -73,7 +75,7 @@ public sealed class RendezvousConnectionHandlerTests
     public async Task Paired_connections_relay_bytes_both_ways_after_ok()
     {
         var (responder, _) = await ConnectAsync("R" + _cookie + "\n");
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
         await initiator.ReadAsciiAsync(4);
         await responder.ReadAsciiAsync(4);
 
@@ -88,7 +90,7 @@ public sealed class RendezvousConnectionHandlerTests
     public async Task A_session_is_counted_for_its_uuid_with_the_bytes_it_relays()
     {
         var (responder, _) = await ConnectAsync("R" + _cookie + "\n");
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
         await initiator.ReadAsciiAsync(4);
         await responder.ReadAsciiAsync(4);
 
@@ -111,7 +113,7 @@ public sealed class RendezvousConnectionHandlerTests
         byte[] fromInitiator = [0xFF, 0x00, 0x0A, 0xC3, 0x28, 0x00];
         var (responder, _) = await ConnectAsync([.. Encoding.ASCII.GetBytes("R" + _cookie + "\n"), .. fromResponder]);
 
-        var (initiator, _) = await ConnectAsync([.. Encoding.ASCII.GetBytes("I" + _cookie + "\n"), .. fromInitiator]);
+        var (initiator, _) = await ConnectAsync([.. Encoding.ASCII.GetBytes("I" + _initiatorCookie + "\n"), .. fromInitiator]);
 
         Assert.That(await initiator.ReadExactlyAsync(4 + fromResponder.Length), Is.EqualTo((byte[])[.. "+OK\n"u8, .. fromResponder]));
         Assert.That(await responder.ReadExactlyAsync(4 + fromInitiator.Length), Is.EqualTo((byte[])[.. "+OK\n"u8, .. fromInitiator]));
@@ -125,7 +127,7 @@ public sealed class RendezvousConnectionHandlerTests
         await responder.SendAsync(whileParked);
         Assert.That(_broker.ParkedCount, Is.EqualTo(1), "bytes while parked do not unpark");
 
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
 
         Assert.That(await initiator.ReadExactlyAsync(4 + whileParked.Length), Is.EqualTo((byte[])[.. "+OK\n"u8, .. whileParked]));
     }
@@ -134,7 +136,7 @@ public sealed class RendezvousConnectionHandlerTests
     public async Task Bytes_an_initiator_sends_while_waiting_arrive_after_ok_unchanged()
     {
         byte[] whileWaiting = [0xFF, 0x00, 0x7F, 0x0A];
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
         await initiator.SendAsync(whileWaiting);
 
         var (responder, _) = await ConnectAsync("R" + _cookie + "\n");
@@ -147,7 +149,7 @@ public sealed class RendezvousConnectionHandlerTests
     public async Task Line_ending_in_carriage_return_newline_pairs()
     {
         var (responder, _) = await ConnectAsync("R" + _cookie + "\r\n");
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\r\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\r\n");
 
         Assert.That(await initiator.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         Assert.That(await responder.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
@@ -160,7 +162,7 @@ public sealed class RendezvousConnectionHandlerTests
         var initiator = new PipeRelayConnection();
         var handling = Start(initiator);
 
-        foreach (var b in Encoding.ASCII.GetBytes("I" + _cookie + "\n"))
+        foreach (var b in Encoding.ASCII.GetBytes("I" + _initiatorCookie + "\n"))
         {
             await initiator.SendAsync(new[] { b });
         }
@@ -174,7 +176,7 @@ public sealed class RendezvousConnectionHandlerTests
     public async Task Session_ends_and_both_connections_close_when_both_sides_half_close()
     {
         var (responder, responding) = await ConnectAsync("R" + _cookie + "\n");
-        var (initiator, initiating) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, initiating) = await ConnectAsync("I" + _initiatorCookie + "\n");
         await initiator.SendAsync("request");
         initiator.CompleteSending();
         Assert.That(await responder.ReadToEndAsciiAsync(), Is.EqualTo("+OK\nrequest"));
@@ -212,6 +214,28 @@ public sealed class RendezvousConnectionHandlerTests
         var (responder, _) = await ConnectAsync("R\n");
 
         Assert.That(await responder.ReadToEndAsciiAsync(), Is.EqualTo("-ERR not registered\n"));
+    }
+
+    [Test]
+    public async Task Responder_with_the_initiator_value_gets_not_registered_and_the_parked_responder_stays()
+    {
+        var (owner, _) = await ConnectAsync("R" + _cookie + "\n");
+
+        var (attacker, _) = await ConnectAsync("R" + _initiatorCookie + "\n");
+
+        Assert.That(await attacker.ReadToEndAsciiAsync(), Is.EqualTo("-ERR not registered\n"));
+        Assert.That(_broker.ParkedCount, Is.EqualTo(1));
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
+        Assert.That(await owner.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
+        Assert.That(await initiator.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
+    }
+
+    [Test]
+    public async Task Initiator_with_the_responder_value_gets_not_registered()
+    {
+        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+
+        Assert.That(await initiator.ReadToEndAsciiAsync(), Is.EqualTo("-ERR not registered\n"));
     }
 
     [Test]
@@ -296,7 +320,7 @@ public sealed class RendezvousConnectionHandlerTests
         _time.Advance(FirstLineTimeout - TimeSpan.FromMilliseconds(1));
 
         await connection.SendAsync("R" + _cookie + "\n");
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
 
         Assert.That(await connection.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         Assert.That(await initiator.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
@@ -309,7 +333,7 @@ public sealed class RendezvousConnectionHandlerTests
         var (responder, _) = await ConnectAsync("R" + _cookie[..5]);
 
         await responder.SendAsync(_cookie[5..] + "\n");
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
 
         Assert.That(await responder.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         Assert.That(await initiator.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
@@ -357,7 +381,7 @@ public sealed class RendezvousConnectionHandlerTests
     [Test]
     public async Task Initiator_waits_and_is_paired_when_a_responder_parks_within_grace()
     {
-        var (initiator, initiating) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, initiating) = await ConnectAsync("I" + _initiatorCookie + "\n");
         _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
         Assert.That(initiating.IsCompleted, Is.False);
 
@@ -370,7 +394,7 @@ public sealed class RendezvousConnectionHandlerTests
     [Test]
     public async Task Initiator_gets_not_ready_when_nothing_parks_within_grace()
     {
-        var (initiator, initiating) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, initiating) = await ConnectAsync("I" + _initiatorCookie + "\n");
 
         _time.Advance(Grace);
 
@@ -387,7 +411,7 @@ public sealed class RendezvousConnectionHandlerTests
         await responding.WaitAsync(TestTimeouts.Short);
 
         Assert.That(_broker.ParkedCount, Is.Zero);
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
         _time.Advance(Grace);
         Assert.That(await initiator.ReadToEndAsciiAsync(), Is.EqualTo("-ERR not ready\n"));
         Assert.That(responder.WasAborted, Is.True, "a connection unparked for its peer leaving is torn down");
@@ -402,7 +426,7 @@ public sealed class RendezvousConnectionHandlerTests
         await responding.WaitAsync(TestTimeouts.Short);
 
         Assert.That(_broker.ParkedCount, Is.Zero);
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
         _time.Advance(Grace);
         Assert.That(await initiator.ReadToEndAsciiAsync(), Is.EqualTo("-ERR not ready\n"));
         Assert.That(responder.WasAborted, Is.True);
@@ -437,7 +461,7 @@ public sealed class RendezvousConnectionHandlerTests
     public async Task Reregistration_does_not_end_a_session_already_spliced()
     {
         var (responder, _) = await ConnectAsync("R" + _cookie + "\n");
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
         await initiator.ReadAsciiAsync(4);
         await responder.ReadAsciiAsync(4);
 
@@ -457,7 +481,7 @@ public sealed class RendezvousConnectionHandlerTests
         await olderHandling.WaitAsync(TestTimeouts.Short);
         Assert.That(await older.ReadToEndAsync(), Is.Empty);
         Assert.That(_broker.ParkedCount, Is.EqualTo(1));
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n");
         Assert.That(await newer.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         Assert.That(await initiator.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
     }
@@ -477,7 +501,7 @@ public sealed class RendezvousConnectionHandlerTests
     [Test]
     public async Task Stopping_aborts_a_waiting_initiator()
     {
-        var (initiator, initiating) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, initiating) = await ConnectAsync("I" + _initiatorCookie + "\n");
 
         await _stop.CancelAsync();
 
@@ -489,7 +513,7 @@ public sealed class RendezvousConnectionHandlerTests
     public async Task Stopping_aborts_both_sides_of_a_session()
     {
         var (responder, responding) = await ConnectAsync("R" + _cookie + "\n");
-        var (initiator, initiating) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, initiating) = await ConnectAsync("I" + _initiatorCookie + "\n");
         await initiator.ReadAsciiAsync(4);
 
         await _stop.CancelAsync();
@@ -501,7 +525,7 @@ public sealed class RendezvousConnectionHandlerTests
     [Test]
     public async Task Initiator_that_resets_while_waiting_stops_waiting_and_a_later_responder_stays_parked()
     {
-        var (initiator, initiating) = await ConnectAsync("I" + _cookie + "\n");
+        var (initiator, initiating) = await ConnectAsync("I" + _initiatorCookie + "\n");
 
         initiator.CompleteSending(new IOException("connection reset"));
         await initiating.WaitAsync(TestTimeouts.Short);
@@ -515,7 +539,7 @@ public sealed class RendezvousConnectionHandlerTests
     [Test]
     public async Task Initiator_that_half_closes_while_waiting_is_still_paired()
     {
-        var (initiator, _) = await ConnectAsync("I" + _cookie + "\n" + "hello");
+        var (initiator, _) = await ConnectAsync("I" + _initiatorCookie + "\n" + "hello");
         initiator.CompleteSending();
 
         var (responder, _) = await ConnectAsync("R" + _cookie + "\n");

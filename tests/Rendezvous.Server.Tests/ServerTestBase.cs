@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Tests.Common;
 
@@ -85,6 +86,9 @@ public abstract class ServerTestBase
         return advanced;
     }
 
+    /// <summary>The <c>I</c> line (without its line end) that goes with the <c>R</c> value <paramref name="responderValue"/>.</summary>
+    protected static string InitiatorLine(string responderValue) => "I" + RendezvousCookies.InitiatorValueFor(responderValue);
+
     /// <summary>Registers <paramref name="uuid"/> and returns the cookie without its <c>R</c>.</summary>
     protected async Task<string> RegisterAsync(string uuid)
     {
@@ -108,7 +112,7 @@ public abstract class ServerTestBase
     protected async Task<(LoopbackClient Initiator, LoopbackClient Responder)> PairAsync()
     {
         var (responder, cookie) = await ParkAsync();
-        var initiator = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie);
+        var initiator = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, InitiatorLine(cookie));
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
         Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
         return (initiator, responder);

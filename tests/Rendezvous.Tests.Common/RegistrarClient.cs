@@ -102,4 +102,10 @@ public sealed record RegistrarTriple(string Host, int Port, string Cookie)
 {
     /// <summary>The cookie without its mode letter.</summary>
     public string Bare => Cookie[1..];
+
+    /// <summary>
+    /// For an <c>R</c> triple from our registrar: the <c>I</c> cookie (with its letter) a lookup hands out, derived
+    /// from the <c>R</c> value by <see cref="Rendezvous.Protocol.RendezvousCookies.InitiatorValueFor"/>.
+    /// </summary>
+    public string InitiatorCookie => "I" + Rendezvous.Protocol.RendezvousCookies.InitiatorValueFor(Bare);
 }

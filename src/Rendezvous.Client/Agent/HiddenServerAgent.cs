@@ -502,7 +502,7 @@ public sealed class HiddenServerAgent : BackgroundService
         try
         {
             var current = await _registrar.LookupAsync(_uuid, token).ConfigureAwait(false);
-            return string.Equals(current.CookieValue, ours.CookieValue, StringComparison.Ordinal) ? Ownership.Ours : Ownership.Other;
+            return IsOwnRegistration(current.CookieValue, ours.CookieValue) ? Ownership.Ours : Ownership.Other;
         }
         catch (RendezvousException ex) when (ex.Error == RendezvousError.NotRegistered)
         {
@@ -517,6 +517,18 @@ public sealed class HiddenServerAgent : BackgroundService
             return Ownership.Unknown;
         }
     }
+
+    /// <summary>
+    /// Whether a lookup's <c>I</c> value belongs to the registration whose <c>R</c> value we hold: the same
+    /// value (the original node-rendezvous hands out one value for both modes) or the value derived from ours
+    /// by <see cref="RendezvousCookies.InitiatorValueFor"/> (ours keeps the <c>R</c> value for the registrant).
+    /// </summary>
+    /// <param name="lookedUp">The cookie value a lookup of our UUID returned, without its mode letter.</param>
+    /// <param name="responderValue">The <c>R</c> value of our registration, without its mode letter.</param>
+    /// <returns>Whether the lookup found our registration.</returns>
+    internal static bool IsOwnRegistration(string lookedUp, string responderValue) =>
+        string.Equals(lookedUp, responderValue, StringComparison.Ordinal)
+        || string.Equals(lookedUp, RendezvousCookies.InitiatorValueFor(responderValue), StringComparison.Ordinal);
 
     private void ReducePool(int kept)
     {

@@ -10,14 +10,17 @@ public enum ParkStatus
     /// <summary>The responder is parked (or was paired at once with a waiting initiator).</summary>
     Parked,
 
-    /// <summary>The cookie is not current; the responder was not parked.</summary>
+    /// <summary>The cookie is not a current <c>R</c> value; the responder was not parked.</summary>
     NotRegistered,
 }
 
 /// <summary>
-/// Pairs hidden servers with mobile clients. Holds the cookie table (UUID → current cookie), the
-/// connections parked per cookie and the initiators waiting for one. Thread-safe; one lock guards
-/// the tables and is never held across an await.
+/// Pairs hidden servers with mobile clients. Holds the cookie tables (UUID → current registration, with
+/// its <c>R</c> value and the <c>I</c> value derived from it by <see cref="RendezvousCookies.InitiatorValueFor"/>),
+/// the connections parked per registration and the initiators waiting for one. <c>R</c> lines are matched
+/// against <c>R</c> values only and <c>I</c> lines against <c>I</c> values only, so the <c>I</c> value a
+/// lookup hands anyone cannot park a connection. Thread-safe; one lock guards the tables and is never
+/// held across an await.
 /// </summary>
 public sealed class RendezvousBroker
 {
@@ -25,7 +28,8 @@ public sealed class RendezvousBroker
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Registration> _byUuid = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, Registration> _byCookie = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Registration> _byResponderCookie = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Registration> _byInitiatorCookie = new(StringComparer.Ordinal);
     private readonly IOptionsMonitor<RendezvousRelayOptions> _options;
     private readonly TimeProvider _time;
     private int _parked;
@@ -62,28 +66,33 @@ public sealed class RendezvousBroker
     }
 
     /// <summary>
-    /// Issues a fresh cookie for <paramref name="uuid"/>. The previous cookie stops being current at once:
+    /// Issues a fresh registration for <paramref name="uuid"/>. The previous one stops being current at once:
     /// connections parked with it are closed and initiators waiting on it are told it is not registered.
     /// Sessions already spliced are not affected.
     /// </summary>
     /// <param name="uuid">The UUID that registered.</param>
-    /// <returns>The new cookie (printable ASCII, 192 random bits).</returns>
+    /// <returns>
+    /// The new <c>R</c> value (printable ASCII, 192 random bits), for the registrant only; initiators use
+    /// <see cref="RendezvousCookies.InitiatorValueFor"/> of it, which <see cref="TryGetInitiatorCookie"/> returns.
+    /// </returns>
     public string Register(string uuid)
     {
         ArgumentException.ThrowIfNullOrEmpty(uuid);
         var cookie = NewCookie();
+        var initiatorCookie = RendezvousCookies.InitiatorValueFor(cookie);
         Registration? previous;
         lock (_lock)
         {
             _byUuid.TryGetValue(uuid, out previous);
             if (previous is not null)
             {
-                _byCookie.Remove(previous.Cookie);
+                Forget(previous);
             }
 
-            var registration = new Registration(uuid, cookie);
+            var registration = new Registration(uuid, cookie, initiatorCookie);
             _byUuid[uuid] = registration;
-            _byCookie[cookie] = registration;
+            _byResponderCookie[registration.ResponderCookie] = registration;
+            _byInitiatorCookie[registration.InitiatorCookie] = registration;
             previous?.Close(ParkOutcome.Superseded, ref _parked);
         }
 
@@ -91,17 +100,17 @@ public sealed class RendezvousBroker
         return cookie;
     }
 
-    /// <summary>Finds the current cookie of <paramref name="uuid"/>.</summary>
+    /// <summary>Finds the current <c>I</c> value of <paramref name="uuid"/>, the cookie a lookup hands out.</summary>
     /// <param name="uuid">The UUID to look up.</param>
-    /// <param name="cookie">The current cookie, when registered.</param>
+    /// <param name="cookie">The current <c>I</c> value, when registered; it cannot park a connection.</param>
     /// <returns>Whether the UUID has a current registration.</returns>
-    public bool TryGetCookie(string uuid, out string cookie)
+    public bool TryGetInitiatorCookie(string uuid, out string cookie)
     {
         lock (_lock)
         {
             if (_byUuid.TryGetValue(uuid, out var registration))
             {
-                cookie = registration.Cookie;
+                cookie = registration.InitiatorCookie;
                 return true;
             }
         }
@@ -121,14 +130,14 @@ public sealed class RendezvousBroker
         }
     }
 
-    /// <summary>Whether <paramref name="cookie"/> is current.</summary>
-    /// <param name="cookie">A cookie without its mode letter.</param>
-    /// <returns><see langword="true"/> when a UUID holds this cookie now.</returns>
+    /// <summary>Whether <paramref name="cookie"/> is a current <c>R</c> value.</summary>
+    /// <param name="cookie">An <c>R</c> value without its mode letter, as <see cref="Register"/> returned it.</param>
+    /// <returns><see langword="true"/> when a UUID holds this <c>R</c> value now.</returns>
     public bool IsCurrent(string cookie)
     {
         lock (_lock)
         {
-            return _byCookie.ContainsKey(cookie);
+            return _byResponderCookie.ContainsKey(cookie);
         }
     }
 
@@ -144,15 +153,16 @@ public sealed class RendezvousBroker
                 return false;
             }
 
-            _byCookie.Remove(registration.Cookie);
+            Forget(registration);
             registration.Close(ParkOutcome.Superseded, ref _parked);
             return true;
         }
     }
 
     /// <summary>
-    /// Parks a responder under <paramref name="cookie"/>, or pairs it at once with a waiting initiator.
-    /// When the cookie's pool is full the oldest parked connection is closed.
+    /// Parks a responder under the registration whose <c>R</c> value is <paramref name="cookie"/>, or pairs it
+    /// at once with a waiting initiator. When the registration's pool is full the oldest parked connection is
+    /// closed. An <c>I</c> value is not registered here, and displaces nothing.
     /// </summary>
     /// <param name="cookie">The cookie from the <c>R</c> line.</param>
     /// <param name="responder">The responder; its <see cref="ParkedResponder.Outcome"/> tells how the wait ends.</param>
@@ -162,7 +172,7 @@ public sealed class RendezvousBroker
         ArgumentNullException.ThrowIfNull(responder);
         lock (_lock)
         {
-            if (_closed || !_byCookie.TryGetValue(cookie, out var registration))
+            if (_closed || !_byResponderCookie.TryGetValue(cookie, out var registration))
             {
                 return ParkStatus.NotRegistered;
             }
@@ -197,7 +207,8 @@ public sealed class RendezvousBroker
     }
 
     /// <summary>
-    /// Pairs an initiator with a responder parked under <paramref name="cookie"/>, waiting up to
+    /// Pairs an initiator with a responder parked under the registration whose <c>I</c> value is
+    /// <paramref name="cookie"/> (an <c>R</c> value is not registered here), waiting up to
     /// <see cref="RendezvousRelayOptions.InitiatorGracePeriod"/> for one to park.
     /// </summary>
     /// <param name="cookie">The cookie from the <c>I</c> line.</param>
@@ -237,7 +248,7 @@ public sealed class RendezvousBroker
     }
 
     /// <summary>
-    /// Pairs an initiator at once when a responder is parked under <paramref name="cookie"/>, or tells
+    /// Pairs an initiator at once when a responder is parked under the <c>I</c> value <paramref name="cookie"/>, or tells
     /// at once why there will be no pairing; never waits.
     /// </summary>
     /// <returns>The answer, or <see langword="null"/> when the initiator would have to wait for a responder.</returns>
@@ -265,6 +276,13 @@ public sealed class RendezvousBroker
         }
     }
 
+    /// <summary>Removes both cookie values of <paramref name="registration"/> from the tables. Call under the lock.</summary>
+    private void Forget(Registration registration)
+    {
+        _byResponderCookie.Remove(registration.ResponderCookie);
+        _byInitiatorCookie.Remove(registration.InitiatorCookie);
+    }
+
     private static string NewCookie()
     {
         Span<byte> random = stackalloc byte[CookieBytes];
@@ -275,7 +293,7 @@ public sealed class RendezvousBroker
     /// <summary>What an initiator gets without waiting; <see langword="null"/> (with its registration) when it must wait. Call under the lock.</summary>
     private InitiateResult? TryInitiateLocked(string cookie, out Registration? registration)
     {
-        if (!_byCookie.TryGetValue(cookie, out registration))
+        if (!_byInitiatorCookie.TryGetValue(cookie, out registration))
         {
             return new InitiateResult(InitiateStatus.NotRegistered, null);
         }
@@ -301,14 +319,16 @@ public sealed class RendezvousBroker
         public bool TrySet(InitiateResult result) => _result.TrySetResult(result);
     }
 
-    private sealed class Registration(string uuid, string cookie)
+    private sealed class Registration(string uuid, string responderCookie, string initiatorCookie)
     {
         private readonly LinkedList<ParkedResponder> _parked = new();
         private readonly LinkedList<Waiter> _waiters = new();
 
         public string Uuid { get; } = uuid;
 
-        public string Cookie { get; } = cookie;
+        public string ResponderCookie { get; } = responderCookie;
+
+        public string InitiatorCookie { get; } = initiatorCookie;
 
         public int ParkedCount => _parked.Count;
 

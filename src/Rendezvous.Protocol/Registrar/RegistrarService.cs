@@ -85,7 +85,7 @@ public sealed class RegistrarService
 
     private RegistrarResponse Lookup(RegistrarRequest request)
     {
-        if (!_broker.TryGetCookie(request.Uuid!, out var cookie))
+        if (!_broker.TryGetInitiatorCookie(request.Uuid!, out var cookie))
         {
             _metrics.Lookup("not_registered");
             ProtocolLog.Lookup(_logger, Loggable(request.Uuid!), request.RemoteAddress, "not registered");

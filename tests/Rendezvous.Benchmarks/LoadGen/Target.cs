@@ -4,6 +4,7 @@ using System.Text;
 using OtpNet;
 using Rendezvous.Client;
 using Rendezvous.Client.Registrar;
+using Rendezvous.Protocol;
 
 namespace Rendezvous.Benchmarks.LoadGen;
 
@@ -137,7 +138,8 @@ internal abstract class Target : IAsyncDisposable
 
             _relay = relay;
             _responderLine = Encoding.ASCII.GetBytes(responderCookie + "\n");
-            _initiatorLine = Encoding.ASCII.GetBytes("I" + responderCookie[1..] + "\n");
+            // Our relay gives initiators the I value derived from the R value (a lookup would return the same).
+            _initiatorLine = Encoding.ASCII.GetBytes("I" + RendezvousCookies.InitiatorValueFor(responderCookie[1..]) + "\n");
         }
 
         public override string Name => "relay";

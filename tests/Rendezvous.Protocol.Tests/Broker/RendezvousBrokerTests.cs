@@ -54,15 +54,15 @@ public sealed class RendezvousBrokerTests
         var cookie = _broker.Register("uuid-1");
 
         Assert.That(_broker.IsCurrent(cookie), Is.True);
-        Assert.That(_broker.TryGetCookie("uuid-1", out var found), Is.True);
-        Assert.That(found, Is.EqualTo(cookie));
+        Assert.That(_broker.TryGetInitiatorCookie("uuid-1", out var found), Is.True);
+        Assert.That(found, Is.EqualTo(RendezvousCookies.InitiatorValueFor(cookie)));
         Assert.That(_broker.RegistrationCount, Is.EqualTo(1));
     }
 
     [Test]
     public void Lookup_of_an_unknown_uuid_finds_nothing()
     {
-        Assert.That(_broker.TryGetCookie("nobody", out var cookie), Is.False);
+        Assert.That(_broker.TryGetInitiatorCookie("nobody", out var cookie), Is.False);
         Assert.That(cookie, Is.Empty);
     }
 
@@ -83,7 +83,7 @@ public sealed class RendezvousBrokerTests
         Assert.That(fresh, Is.Not.EqualTo(old));
         Assert.That(_broker.IsCurrent(old), Is.False);
         Assert.That(_broker.IsCurrent(fresh), Is.True);
-        Assert.That(_broker.TryGetCookie("uuid-1", out var found) ? found : null, Is.EqualTo(fresh));
+        Assert.That(_broker.TryGetInitiatorCookie("uuid-1", out var found) ? found : null, Is.EqualTo(I(fresh)));
         Assert.That(_broker.RegistrationCount, Is.EqualTo(1));
     }
 
@@ -104,7 +104,7 @@ public sealed class RendezvousBrokerTests
     public async Task Reregistration_tells_a_waiting_initiator_the_old_cookie_is_not_registered()
     {
         var old = _broker.Register("uuid-1");
-        var waiting = _broker.InitiateAsync(old).AsTask();
+        var waiting = _broker.InitiateAsync(I(old)).AsTask();
 
         _broker.Register("uuid-1");
 
@@ -133,7 +133,7 @@ public sealed class RendezvousBrokerTests
         var parked = NewResponder();
 
         _broker.Park(fresh, parked);
-        var result = await _broker.InitiateAsync(fresh).AsTask().WaitAsync(TestTimeouts.Short);
+        var result = await _broker.InitiateAsync(I(fresh)).AsTask().WaitAsync(TestTimeouts.Short);
 
         Assert.That(result.Status, Is.EqualTo(InitiateStatus.Paired));
         Assert.That(result.Responder, Is.SameAs(parked));
@@ -150,7 +150,7 @@ public sealed class RendezvousBrokerTests
 
         Assert.That(removed, Is.True);
         Assert.That(_broker.IsCurrent(cookie), Is.False);
-        Assert.That(_broker.TryGetCookie("uuid-1", out _), Is.False);
+        Assert.That(_broker.TryGetInitiatorCookie("uuid-1", out _), Is.False);
         Assert.That(_broker.RegistrationCount, Is.Zero);
         Assert.That(await parked.Outcome.WaitAsync(TestTimeouts.Short), Is.EqualTo(ParkOutcome.Superseded));
         Assert.That(_broker.ParkedCount, Is.Zero);
@@ -186,7 +186,7 @@ public sealed class RendezvousBrokerTests
         var parked = NewResponder();
 
         var status = _broker.Park(cookie, parked);
-        var result = await _broker.InitiateAsync(cookie).AsTask().WaitAsync(TestTimeouts.Short);
+        var result = await _broker.InitiateAsync(I(cookie)).AsTask().WaitAsync(TestTimeouts.Short);
 
         Assert.That(status, Is.EqualTo(ParkStatus.Parked));
         Assert.That(result.Status, Is.EqualTo(InitiateStatus.Paired));
@@ -218,7 +218,7 @@ public sealed class RendezvousBrokerTests
         Assert.That(await older.Outcome.WaitAsync(TestTimeouts.Short), Is.EqualTo(ParkOutcome.PoolFull));
         Assert.That(newer.Outcome.IsCompleted, Is.False);
         Assert.That(_broker.ParkedCount, Is.EqualTo(1));
-        var result = await _broker.InitiateAsync(cookie).AsTask().WaitAsync(TestTimeouts.Short);
+        var result = await _broker.InitiateAsync(I(cookie)).AsTask().WaitAsync(TestTimeouts.Short);
         Assert.That(result.Responder, Is.SameAs(newer));
     }
 
@@ -253,7 +253,7 @@ public sealed class RendezvousBrokerTests
         var paired = new List<ParkedResponder?>();
         for (var i = 0; i < 3; i++)
         {
-            paired.Add((await _broker.InitiateAsync(cookie).AsTask().WaitAsync(TestTimeouts.Short)).Responder);
+            paired.Add((await _broker.InitiateAsync(I(cookie)).AsTask().WaitAsync(TestTimeouts.Short)).Responder);
         }
 
         Assert.That(paired, Is.EqualTo(new[] { responders[2], responders[1], responders[0] }));
@@ -273,15 +273,15 @@ public sealed class RendezvousBrokerTests
 
         Assert.That(one.Outcome.IsCompleted, Is.False);
         Assert.That(_broker.ParkedCount, Is.EqualTo(2));
-        Assert.That((await _broker.InitiateAsync(second).AsTask().WaitAsync(TestTimeouts.Short)).Responder, Is.SameAs(two));
-        Assert.That((await _broker.InitiateAsync(first).AsTask().WaitAsync(TestTimeouts.Short)).Responder, Is.SameAs(one));
+        Assert.That((await _broker.InitiateAsync(I(second)).AsTask().WaitAsync(TestTimeouts.Short)).Responder, Is.SameAs(two));
+        Assert.That((await _broker.InitiateAsync(I(first)).AsTask().WaitAsync(TestTimeouts.Short)).Responder, Is.SameAs(one));
     }
 
     [Test]
     public async Task Initiator_waits_and_is_paired_when_a_responder_parks_within_grace()
     {
         var cookie = _broker.Register("uuid-1");
-        var waiting = _broker.InitiateAsync(cookie).AsTask();
+        var waiting = _broker.InitiateAsync(I(cookie)).AsTask();
         _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
         Assert.That(waiting.IsCompleted, Is.False, "still within grace");
 
@@ -300,7 +300,7 @@ public sealed class RendezvousBrokerTests
     public async Task Initiator_gets_not_ready_when_nothing_parks_within_grace()
     {
         var cookie = _broker.Register("uuid-1");
-        var waiting = _broker.InitiateAsync(cookie).AsTask();
+        var waiting = _broker.InitiateAsync(I(cookie)).AsTask();
 
         _time.Advance(Grace);
 
@@ -313,7 +313,7 @@ public sealed class RendezvousBrokerTests
     public async Task Responder_parking_after_an_initiator_gave_up_stays_parked()
     {
         var cookie = _broker.Register("uuid-1");
-        var waiting = _broker.InitiateAsync(cookie).AsTask();
+        var waiting = _broker.InitiateAsync(I(cookie)).AsTask();
         _time.Advance(Grace);
         await waiting.WaitAsync(TestTimeouts.Short);
 
@@ -328,8 +328,8 @@ public sealed class RendezvousBrokerTests
     public async Task Waiting_initiators_are_paired_in_arrival_order()
     {
         var cookie = _broker.Register("uuid-1");
-        var first = _broker.InitiateAsync(cookie).AsTask();
-        var second = _broker.InitiateAsync(cookie).AsTask();
+        var first = _broker.InitiateAsync(I(cookie)).AsTask();
+        var second = _broker.InitiateAsync(I(cookie)).AsTask();
         var a = NewResponder();
         var b = NewResponder();
 
@@ -346,7 +346,7 @@ public sealed class RendezvousBrokerTests
         _options.CurrentValue.InitiatorGracePeriod = TimeSpan.Zero;
         var cookie = _broker.Register("uuid-1");
 
-        var waiting = _broker.InitiateAsync(cookie);
+        var waiting = _broker.InitiateAsync(I(cookie));
 
         Assert.That(waiting.IsCompleted, Is.True, "no clock advance needed");
         var result = await waiting.AsTask().WaitAsync(TestTimeouts.Short);
@@ -361,7 +361,7 @@ public sealed class RendezvousBrokerTests
         var parked = NewResponder();
         _broker.Park(cookie, parked);
 
-        var result = await _broker.InitiateAsync(cookie).AsTask().WaitAsync(TestTimeouts.Short);
+        var result = await _broker.InitiateAsync(I(cookie)).AsTask().WaitAsync(TestTimeouts.Short);
 
         Assert.That(result.Responder, Is.SameAs(parked));
     }
@@ -375,7 +375,7 @@ public sealed class RendezvousBrokerTests
         _broker.Park(cookie, parked);
 
         var removed = _broker.Unpark(parked);
-        var result = await _broker.InitiateAsync(cookie).AsTask().WaitAsync(TestTimeouts.Short);
+        var result = await _broker.InitiateAsync(I(cookie)).AsTask().WaitAsync(TestTimeouts.Short);
 
         Assert.That(removed, Is.True);
         Assert.That(await parked.Outcome.WaitAsync(TestTimeouts.Short), Is.EqualTo(ParkOutcome.PeerClosed));
@@ -394,7 +394,7 @@ public sealed class RendezvousBrokerTests
         _broker.Park(cookie, dead);
 
         _broker.Unpark(dead);
-        var result = await _broker.InitiateAsync(cookie).AsTask().WaitAsync(TestTimeouts.Short);
+        var result = await _broker.InitiateAsync(I(cookie)).AsTask().WaitAsync(TestTimeouts.Short);
 
         Assert.That(result.Responder, Is.SameAs(alive));
     }
@@ -405,7 +405,7 @@ public sealed class RendezvousBrokerTests
         var cookie = _broker.Register("uuid-1");
         var parked = NewResponder();
         _broker.Park(cookie, parked);
-        await _broker.InitiateAsync(cookie).AsTask().WaitAsync(TestTimeouts.Short);
+        await _broker.InitiateAsync(I(cookie)).AsTask().WaitAsync(TestTimeouts.Short);
 
         var removed = _broker.Unpark(parked);
 
@@ -440,7 +440,7 @@ public sealed class RendezvousBrokerTests
     public async Task CloseAll_tells_waiting_initiators_not_ready()
     {
         var cookie = _broker.Register("uuid-1");
-        var waiting = _broker.InitiateAsync(cookie).AsTask();
+        var waiting = _broker.InitiateAsync(I(cookie)).AsTask();
 
         _broker.CloseAll();
 
@@ -453,7 +453,7 @@ public sealed class RendezvousBrokerTests
     {
         var cookie = _broker.Register("uuid-1");
         using var cancel = new CancellationTokenSource();
-        var waiting = _broker.InitiateAsync(cookie, cancel.Token).AsTask();
+        var waiting = _broker.InitiateAsync(I(cookie), cancel.Token).AsTask();
 
         await cancel.CancelAsync();
 
@@ -467,7 +467,7 @@ public sealed class RendezvousBrokerTests
     {
         var cookie = _broker.Register("uuid-1");
         using var cancel = new CancellationTokenSource();
-        var waiting = _broker.InitiateAsync(cookie, cancel.Token).AsTask();
+        var waiting = _broker.InitiateAsync(I(cookie), cancel.Token).AsTask();
         await cancel.CancelAsync();
         await waiting.WaitAsync(TestTimeouts.Short);
 
@@ -485,10 +485,66 @@ public sealed class RendezvousBrokerTests
         using var cancel = new CancellationTokenSource();
         await cancel.CancelAsync();
 
-        var result = await _broker.InitiateAsync(cookie, cancel.Token).AsTask().WaitAsync(TestTimeouts.Short);
+        var result = await _broker.InitiateAsync(I(cookie), cancel.Token).AsTask().WaitAsync(TestTimeouts.Short);
 
         Assert.That(result.Status, Is.EqualTo(InitiateStatus.NotReady));
     }
+
+    [Test]
+    public void Lookup_hands_out_an_initiator_value_that_differs_from_the_responder_value()
+    {
+        var responder = _broker.Register("uuid-1");
+
+        Assert.That(_broker.TryGetInitiatorCookie("uuid-1", out var initiator), Is.True);
+        Assert.That(initiator, Is.Not.EqualTo(responder));
+        Assert.That(initiator, Is.EqualTo(RendezvousCookies.InitiatorValueFor(responder)));
+        Assert.That(_broker.IsCurrent(initiator), Is.False, "the I value is not an R value");
+    }
+
+    [Test]
+    public async Task Responder_with_the_initiator_value_is_not_parked_and_displaces_nothing()
+    {
+        var responder = _broker.Register("uuid-1");
+        var owner = NewResponder();
+        _broker.Park(responder, owner);
+        _broker.TryGetInitiatorCookie("uuid-1", out var lookedUp);
+
+        Assert.That(_broker.Park(lookedUp, NewResponder()), Is.EqualTo(ParkStatus.NotRegistered));
+        Assert.That(_broker.Park(I(lookedUp), NewResponder()), Is.EqualTo(ParkStatus.NotRegistered), "anything derived from the lookup");
+
+        Assert.That(owner.Outcome.IsCompleted, Is.False, "the owner's connection stays parked");
+        Assert.That(_broker.ParkedCount, Is.EqualTo(1));
+        var result = await _broker.InitiateAsync(lookedUp).AsTask().WaitAsync(TestTimeouts.Short);
+        Assert.That(result.Status, Is.EqualTo(InitiateStatus.Paired));
+        Assert.That(result.Responder, Is.SameAs(owner));
+    }
+
+    [Test]
+    public async Task Initiator_with_the_responder_value_is_not_registered_and_takes_nothing()
+    {
+        var responder = _broker.Register("uuid-1");
+        var owner = NewResponder();
+        _broker.Park(responder, owner);
+
+        var result = await _broker.InitiateAsync(responder).AsTask().WaitAsync(TestTimeouts.Short);
+
+        Assert.That(result.Status, Is.EqualTo(InitiateStatus.NotRegistered));
+        Assert.That(result.Responder, Is.Null);
+        Assert.That(owner.Outcome.IsCompleted, Is.False);
+        Assert.That(_broker.ParkedCount, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void Reregistration_retires_the_old_initiator_value_too()
+    {
+        var old = _broker.Register("uuid-1");
+        _broker.Register("uuid-1");
+
+        Assert.That(_broker.TryInitiate(I(old))?.Status, Is.EqualTo(InitiateStatus.NotRegistered));
+    }
+
+    /// <summary>The I value that goes with the R value <paramref name="responder"/>.</summary>
+    private static string I(string responder) => RendezvousCookies.InitiatorValueFor(responder);
 
     private ParkedResponder NewResponder()
     {

@@ -63,7 +63,7 @@ public sealed class RegistrarServiceTests
         Assert.That(port, Is.EqualTo(BoundPort));
         Assert.That(cookie, Does.StartWith("R"));
         Assert.That(_broker.IsCurrent(cookie[1..]), Is.True);
-        Assert.That(_broker.TryGetCookie(Uuid, out var current) ? current : null, Is.EqualTo(cookie[1..]));
+        Assert.That(_broker.TryGetInitiatorCookie(Uuid, out var current) ? current : null, Is.EqualTo(RendezvousCookies.InitiatorValueFor(cookie[1..])));
     }
 
     [Test]
@@ -73,7 +73,7 @@ public sealed class RegistrarServiceTests
     }
 
     [Test]
-    public async Task Get_answers_an_i_triple_with_the_same_cookie_value()
+    public async Task Get_answers_an_i_triple_with_the_initiator_value_derived_from_the_r_value()
     {
         Accept();
         var registered = ParseTriple((await HandleAsync(Put(Uuid, "123456"))).Body).Cookie;
@@ -82,7 +82,8 @@ public sealed class RegistrarServiceTests
 
         Assert.That(response.StatusCode, Is.EqualTo(200));
         var (host, port, cookie) = ParseTriple(response.Body);
-        Assert.That(cookie, Is.EqualTo("I" + registered[1..]));
+        Assert.That(cookie, Is.EqualTo("I" + RendezvousCookies.InitiatorValueFor(registered[1..])));
+        Assert.That(cookie[1..], Is.Not.EqualTo(registered[1..]), "the lookup must not reveal the R value");
         Assert.That(host, Is.EqualTo("relay.example"));
         Assert.That(port, Is.EqualTo(BoundPort));
     }
@@ -339,7 +340,7 @@ public sealed class RegistrarServiceTests
         Assert.That(second, Is.Not.EqualTo(first));
         Assert.That(_broker.IsCurrent(first), Is.False);
         Assert.That(_broker.IsCurrent(second), Is.True);
-        Assert.That(ParseTriple((await HandleAsync(Get(Uuid))).Body).Cookie, Is.EqualTo("I" + second));
+        Assert.That(ParseTriple((await HandleAsync(Get(Uuid))).Body).Cookie, Is.EqualTo("I" + RendezvousCookies.InitiatorValueFor(second)));
     }
 
     [Test]

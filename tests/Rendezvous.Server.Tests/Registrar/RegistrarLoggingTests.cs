@@ -21,7 +21,7 @@ public sealed class RegistrarLoggingTests
         var reply = await registrar.RegisterAsync(Guid.NewGuid().ToString(), Code);
         var cookie = reply.Triple.Bare;
         using (var responder = await LoopbackClient.ConnectWithLineAsync(server.RelayEndPoint, "R" + cookie))
-        using (var initiator = await LoopbackClient.ConnectWithLineAsync(server.RelayEndPoint, "I" + cookie))
+        using (var initiator = await LoopbackClient.ConnectWithLineAsync(server.RelayEndPoint, reply.Triple.InitiatorCookie))
         {
             Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
         }
@@ -32,6 +32,7 @@ public sealed class RegistrarLoggingTests
             Assert.That(logs.Records, Is.Not.Empty, "the capture saw the server's logs");
             Assert.That(logs.AllText, Does.Not.Contain(Code));
             Assert.That(logs.AllText, Does.Not.Contain(cookie));
+            Assert.That(logs.AllText, Does.Not.Contain(reply.Triple.InitiatorCookie[1..]));
         });
     }
 }

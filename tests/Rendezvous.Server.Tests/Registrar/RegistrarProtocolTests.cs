@@ -33,7 +33,7 @@ public sealed partial class RegistrarProtocolTests : ServerTestBase
     }
 
     [Test]
-    public async Task Get_after_registration_answers_an_I_triple_with_the_same_cookie()
+    public async Task Get_after_registration_answers_an_I_triple_with_the_initiator_value_derived_from_the_R_value()
     {
         var uuid = NewUuid();
         var registered = (await Registrar.RegisterAsync(uuid, GoodCode)).Triple;
@@ -45,7 +45,8 @@ public sealed partial class RegistrarProtocolTests : ServerTestBase
         {
             Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(reply.ContentType, Is.EqualTo("application/json"));
-            Assert.That(triple.Cookie, Is.EqualTo("I" + registered.Bare));
+            Assert.That(triple.Cookie, Is.EqualTo(registered.InitiatorCookie));
+            Assert.That(triple.Bare, Is.Not.EqualTo(registered.Bare), "a lookup must not reveal the R value");
             Assert.That(triple.Host, Is.EqualTo(registered.Host));
             Assert.That(triple.Port, Is.EqualTo(registered.Port));
         });
@@ -69,14 +70,14 @@ public sealed partial class RegistrarProtocolTests : ServerTestBase
         var second = (await Registrar.RegisterAsync(uuid, GoodCode)).Triple;
 
         Assert.That(second.Bare, Is.Not.EqualTo(first.Bare));
-        Assert.That((await Registrar.LookUpAsync(uuid)).Triple.Cookie, Is.EqualTo("I" + second.Bare));
+        Assert.That((await Registrar.LookUpAsync(uuid)).Triple.Cookie, Is.EqualTo(second.InitiatorCookie));
 
         using (var oldResponder = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "R" + first.Bare))
         {
             Assert.That(await oldResponder.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
         }
 
-        using (var oldInitiator = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + first.Bare))
+        using (var oldInitiator = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, first.InitiatorCookie))
         {
             Assert.That(await oldInitiator.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
         }
@@ -107,7 +108,7 @@ public sealed partial class RegistrarProtocolTests : ServerTestBase
         var registered = (await Registrar.RegisterAsync(uuid, GoodCode)).Triple;
         using var responder = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, registered.Cookie);
         await WaitUntilAsync(() => Server.Broker.ParkedCount == 1);
-        using var initiator = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + registered.Bare);
+        using var initiator = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, registered.InitiatorCookie);
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
         Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
 
@@ -248,7 +249,7 @@ public sealed partial class RegistrarProtocolTests : ServerTestBase
         {
             Assert.That(registered.Status, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(lookedUp.Status, Is.EqualTo(HttpStatusCode.OK));
-            Assert.That(lookedUp.Triple.Cookie, Is.EqualTo("I" + registered.Triple.Bare));
+            Assert.That(lookedUp.Triple.Cookie, Is.EqualTo(registered.Triple.InitiatorCookie));
         });
     }
 

@@ -13,7 +13,7 @@ public sealed class UuidSpellingTests : ServerTestBase
 
         var found = (await Registrar.LookUpAsync(uuid.ToString("D"))).Triple;
 
-        Assert.That(found.Cookie, Is.EqualTo("I" + registered.Bare));
+        Assert.That(found.Cookie, Is.EqualTo(registered.InitiatorCookie));
     }
 
     [Test]
@@ -24,6 +24,6 @@ public sealed class UuidSpellingTests : ServerTestBase
 
         var found = (await Registrar.LookUpAsync(uuid.ToString("B"))).Triple;
 
-        Assert.That(found.Cookie, Is.EqualTo("I" + registered.Bare));
+        Assert.That(found.Cookie, Is.EqualTo(registered.InitiatorCookie));
     }
 }

@@ -15,7 +15,7 @@ public sealed class HandshakeTests : ServerTestBase
         await responder.SendAsync("R" + cookie + "\r\n");
 
         await WaitUntilAsync(() => Server.Broker.ParkedCount == 1);
-        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
         Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
     }
@@ -27,7 +27,7 @@ public sealed class HandshakeTests : ServerTestBase
         using (responder)
         using (var initiator = await ConnectAsync())
         {
-            await initiator.SendAsync("I" + cookie + "\r\n");
+            await initiator.SendAsync(InitiatorLine(cookie) + "\r\n");
 
             Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
             Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
@@ -41,7 +41,7 @@ public sealed class HandshakeTests : ServerTestBase
         using (responder)
         using (var initiator = await ConnectAsync())
         {
-            await initiator.SendAsync("I" + cookie + "\r\nhello");
+            await initiator.SendAsync(InitiatorLine(cookie) + "\r\nhello");
 
             Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
             Assert.That(Encoding.ASCII.GetString(await responder.ReadExactlyAsync(5)), Is.EqualTo("hello"));

@@ -23,7 +23,7 @@ public sealed class InitiatorTests : ServerTestBase
         var first = await RegisterAsync(uuid);
         await RegisterAsync(uuid);
 
-        using var initiator = await ConnectWithLineAsync("I" + first);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(first));
 
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
         Assert.That(await initiator.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
@@ -36,7 +36,7 @@ public sealed class InitiatorTests : ServerTestBase
         await RestartServerAsync(new Dictionary<string, string?>(), time);
         var cookie = await RegisterAsync(Guid.NewGuid().ToString());
 
-        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
         Assert.That(await initiator.StaysQuietAsync(), Is.True, "waits for a responder");
         time.Advance(TimeSpan.FromSeconds(4));
         Assert.That(await initiator.StaysQuietAsync(), Is.True, "still within the 5 s grace");
@@ -55,7 +55,7 @@ public sealed class InitiatorTests : ServerTestBase
         await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:05" }, time);
         var cookie = await RegisterAsync(Guid.NewGuid().ToString());
 
-        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
         var reply = initiator.ReadLineAsync();
         var advanced = await AdvanceUntilAsync(time, reply, TimeSpan.FromMilliseconds(500));
 
@@ -70,7 +70,7 @@ public sealed class InitiatorTests : ServerTestBase
         await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:00" });
         var cookie = await RegisterAsync(Guid.NewGuid().ToString());
 
-        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
 
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("-ERR not ready"));
         Assert.That(await initiator.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
@@ -84,7 +84,7 @@ public sealed class InitiatorTests : ServerTestBase
         {
             // NUL, 0xFF, an invalid UTF-8 pair, a lone continuation byte, line ends, then random bytes.
             byte[] early = [0x00, 0xFF, 0xC3, 0x28, 0x80, 0xFE, (byte)'\n', (byte)'\r', (byte)'\n', .. RandomNumberGenerator.GetBytes(8192)];
-            byte[] lineAndEarly = [.. Encoding.ASCII.GetBytes("I" + cookie + "\n"), .. early];
+            byte[] lineAndEarly = [.. Encoding.ASCII.GetBytes(InitiatorLine(cookie) + "\n"), .. early];
             using var initiator = await ConnectAsync();
 
             await initiator.SendAsync(lineAndEarly);
@@ -101,7 +101,7 @@ public sealed class InitiatorTests : ServerTestBase
     {
         var cookie = await RegisterAsync(Guid.NewGuid().ToString());
         byte[] early = [0x00, 0xFF, 0xC3, 0x28, .. RandomNumberGenerator.GetBytes(4096)];
-        byte[] lineAndEarly = [.. Encoding.ASCII.GetBytes("I" + cookie + "\n"), .. early];
+        byte[] lineAndEarly = [.. Encoding.ASCII.GetBytes(InitiatorLine(cookie) + "\n"), .. early];
         using var initiator = await ConnectAsync();
         await initiator.SendAsync(lineAndEarly);
         Assert.That(await initiator.StaysQuietAsync(), Is.True, "waits for a responder");
@@ -117,7 +117,7 @@ public sealed class InitiatorTests : ServerTestBase
     {
         var cookie = await RegisterAsync(Guid.NewGuid().ToString());
         using var refusals = new HandshakeFailureListener(Server.Services);
-        var initiator = await ConnectWithLineAsync("I" + cookie);
+        var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
         Assert.That(await initiator.StaysQuietAsync(), Is.True, "waits for a responder");
 
         initiator.Reset();
@@ -128,7 +128,7 @@ public sealed class InitiatorTests : ServerTestBase
         await WaitUntilAsync(() => Server.Broker.ParkedCount == 1);
         Assert.That(await responder.StaysQuietAsync(), Is.True, "parked, not paired with the dead initiator");
 
-        using var live = await ConnectWithLineAsync("I" + cookie);
+        using var live = await ConnectWithLineAsync(InitiatorLine(cookie));
         Assert.That(await live.ReadLineAsync(), Is.EqualTo("+OK"));
         Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
     }
@@ -138,7 +138,7 @@ public sealed class InitiatorTests : ServerTestBase
     {
         var cookie = await RegisterAsync(Guid.NewGuid().ToString());
         using var initiator = await ConnectAsync();
-        await initiator.SendAsync("I" + cookie + "\nwhole request");
+        await initiator.SendAsync(InitiatorLine(cookie) + "\nwhole request");
         initiator.ShutdownSend();
         Assert.That(await initiator.StaysQuietAsync(), Is.True, "waits for a responder");
 

@@ -146,7 +146,7 @@ public sealed class LimitsTests : ServerTestBase
         Assert.That(await responder.StaysQuietAsync(), Is.True);
         Assert.That(Server.Broker.ParkedCount, Is.EqualTo(1));
 
-        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
         Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
     }

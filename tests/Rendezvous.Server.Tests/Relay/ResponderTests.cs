@@ -47,7 +47,7 @@ public sealed class ResponderTests : ServerTestBase
     {
         var (responder, cookie) = await ParkAsync();
         using (responder)
-        using (var initiator = await ConnectWithLineAsync("I" + cookie))
+        using (var initiator = await ConnectWithLineAsync(InitiatorLine(cookie)))
         {
             Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
             Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
@@ -69,7 +69,7 @@ public sealed class ResponderTests : ServerTestBase
             Assert.That(await first.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
             Assert.That(Server.Broker.ParkedCount, Is.EqualTo(1));
 
-            using var initiator = await ConnectWithLineAsync("I" + cookie);
+            using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
             Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
             Assert.That(await second.ReadLineAsync(), Is.EqualTo("+OK"));
         }
@@ -116,7 +116,7 @@ public sealed class ResponderTests : ServerTestBase
             responder.ShutdownSend();
             await WaitUntilAsync(() => Server.Broker.ParkedCount == 0);
 
-            using var initiator = await ConnectWithLineAsync("I" + cookie);
+            using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
             Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("-ERR not ready"));
             Assert.That(await initiator.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
             Assert.That(await responder.WaitForEndAsync(), Is.AnyOf(PeerEnd.Closed, PeerEnd.Reset), "the dead responder got no +OK");
@@ -131,7 +131,7 @@ public sealed class ResponderTests : ServerTestBase
         responder.Dispose();
         await WaitUntilAsync(() => Server.Broker.ParkedCount == 0);
 
-        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("-ERR not ready"));
         Assert.That(await initiator.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
     }
@@ -144,7 +144,7 @@ public sealed class ResponderTests : ServerTestBase
         responder.Reset();
         await WaitUntilAsync(() => Server.Broker.ParkedCount == 0);
 
-        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("-ERR not ready"));
         Assert.That(await initiator.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
     }
@@ -163,10 +163,10 @@ public sealed class ResponderTests : ServerTestBase
         Assert.That(Server.Broker.ParkedCount, Is.Zero);
 
         // The new cookie works; the old one is gone.
-        using var initiatorOld = await ConnectWithLineAsync("I" + old);
+        using var initiatorOld = await ConnectWithLineAsync(InitiatorLine(old));
         Assert.That(await initiatorOld.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
         using var responderNew = await ConnectWithLineAsync("R" + fresh);
-        using var initiatorNew = await ConnectWithLineAsync("I" + fresh);
+        using var initiatorNew = await ConnectWithLineAsync(InitiatorLine(fresh));
         Assert.That(await initiatorNew.ReadLineAsync(), Is.EqualTo("+OK"));
         Assert.That(await responderNew.ReadLineAsync(), Is.EqualTo("+OK"));
     }
@@ -181,7 +181,7 @@ public sealed class ResponderTests : ServerTestBase
         await responder.SendAsync(lineAndEarly);
         await WaitUntilAsync(() => Server.Broker.ParkedCount == 1);
 
-        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
 
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
         Assert.That(await initiator.ReadExactlyAsync(early.Length), Is.EqualTo(early));
@@ -200,7 +200,7 @@ public sealed class ResponderTests : ServerTestBase
             Assert.That(await responder.StaysQuietAsync(), Is.True, "still parked; the bytes are held");
             Assert.That(Server.Broker.ParkedCount, Is.EqualTo(1));
 
-            using var initiator = await ConnectWithLineAsync("I" + cookie);
+            using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
 
             Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
             Assert.That(await initiator.ReadExactlyAsync(early.Length), Is.EqualTo(early));

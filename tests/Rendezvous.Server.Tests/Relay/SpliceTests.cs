@@ -142,7 +142,7 @@ public sealed class SpliceTests : ServerTestBase
         var cookie = await RegisterAsync(uuid);
         using var responder = await ConnectWithLineAsync("R" + cookie);
         await WaitUntilAsync(() => Server.Broker.ParkedCount == 1);
-        using var initiator = await ConnectWithLineAsync("I" + cookie);
+        using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
         Assert.That(await initiator.ReadLineAsync(), Is.EqualTo("+OK"));
         Assert.That(await responder.ReadLineAsync(), Is.EqualTo("+OK"));
 
@@ -175,7 +175,7 @@ public sealed class SpliceTests : ServerTestBase
         {
             var cookie = await RegisterAsync(Guid.NewGuid().ToString());
             using var responder = await ConnectWithLineAsync("R" + cookie);
-            using var initiator = await ConnectWithLineAsync("I" + cookie);
+            using var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
             if (await initiator.ReadLineAsync() != "+OK" || await responder.ReadLineAsync() != "+OK")
             {
                 return false;

@@ -65,6 +65,21 @@ public sealed partial class ServeCommandTests
         });
     }
 
+    [Test]
+    [Platform(Include = "Linux")]
+    [SupportedOSPlatform("linux")]
+    public async Task Serve_refuses_to_start_cleanly_when_the_descriptor_limit_leaves_too_few_connections()
+    {
+        using var serve = RendezvousProcess.StartUnder(_directory.Path, "prlimit", ["--nofile=400:400", "--"], new Dictionary<string, string>(), ServeArgs());
+
+        var exitCode = await serve.WaitForExitAsync(ExitTimeout);
+
+        Assert.That(exitCode, Is.EqualTo(3), serve.Error);
+        AssertCleanRefusal(serve.Error);
+        Assert.That(serve.Error, Does.Contain("The process's descriptor limit (RLIMIT_NOFILE) is 400, too low: "));
+        Assert.That(serve.Error, Does.Contain("LimitNOFILE="));
+    }
+
     /// <summary>Opens <see cref="FloodPerPort"/> connections to <paramref name="target"/> (each bounded in time); those the server closes at once count too.</summary>
     private static async Task FloodAsync(List<Socket> flood, IPEndPoint target)
     {

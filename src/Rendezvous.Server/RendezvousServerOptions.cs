@@ -41,4 +41,17 @@ public sealed class RendezvousServerOptions
     /// Defaults to 10 seconds.
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How many connections the built-in registrar listener holds open at once (Kestrel's
+    /// <c>MaxConcurrentConnections</c>); more are closed as soon as they are accepted. Lowered at start, with a warning,
+    /// when the listeners' caps together do not fit in the process's descriptor limit. Defaults to 1000.
+    /// </summary>
+    public int RegistrarMaxConnections { get; set; } = 1000;
+
+    /// <summary>
+    /// How many connections one client address (IPv6: one /64) may hold open to the built-in registrar listener at once,
+    /// counted before TLS; more are closed as soon as they are accepted. Defaults to 64.
+    /// </summary>
+    public int RegistrarMaxConnectionsPerAddress { get; set; } = 64;
 }

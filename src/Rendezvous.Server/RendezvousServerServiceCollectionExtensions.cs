@@ -48,6 +48,13 @@ public static class RendezvousServerServiceCollectionExtensions
         services.TryAddSingleton<RegistrarService>();
         services.TryAddSingleton<RegistrarListenerInfo>();
         services.TryAddSingleton<StartedListeners>();
+        services.TryAddSingleton(sp => new ConnectionCaps(
+            sp.GetRequiredService<IOptions<RendezvousServerOptions>>(),
+            sp.GetRequiredService<IOptions<RendezvousRelayOptions>>(),
+            sp.GetServices<DescriptorReservation>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ConnectionCaps>>(),
+            DescriptorLimit.Read(),
+            DescriptorLimit.CountOpen()));
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RelayListenerService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RegistrarHostedService>());

@@ -52,11 +52,16 @@ public sealed partial class ServeCommandTests
 
     private sealed record Started(Uri RegistrarUrl, int RelayPort, string Fingerprint);
 
-    private async Task<Started> StartServeAsync(params string[] extraArgs)
+    private Task<Started> StartServeAsync(params string[] extraArgs) =>
+        WaitForStartAsync(RendezvousProcess.Start(_directory.Path, ServeArgs(extraArgs)));
+
+    private string[] ServeArgs(params string[] extraArgs) =>
+        ["serve", "--data-dir", _directory.Path, "--registrar-url", "https://127.0.0.1:0", "--rendezvous-endpoint", "127.0.0.1:0", "--admin-url", "http://127.0.0.1:0", .. extraArgs];
+
+    /// <summary>Keeps <paramref name="serve"/> to be stopped after the test and waits for its fingerprint and both listeners.</summary>
+    private async Task<Started> WaitForStartAsync(RendezvousProcess serve)
     {
-        _serve = RendezvousProcess.Start(
-            _directory.Path,
-            ["serve", "--data-dir", _directory.Path, "--registrar-url", "https://127.0.0.1:0", "--rendezvous-endpoint", "127.0.0.1:0", "--admin-url", "http://127.0.0.1:0", .. extraArgs]);
+        _serve = serve;
         var fingerprint = (await _serve.WaitForOutputAsync(Fingerprint())).Groups["fingerprint"].Value;
         var relayPort = int.Parse((await _serve.WaitForOutputAsync(RelayListening())).Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture);
         var url = new Uri((await _serve.WaitForOutputAsync(RegistrarListening())).Groups["url"].Value);

@@ -37,6 +37,9 @@ internal sealed class AdminHostedService(
     ILoggerFactory loggerFactory,
     TimeProvider time) : IHostedLifecycleService, IAsyncDisposable
 {
+    /// <summary>How many connections the admin listener holds open at once.</summary>
+    public const int MaxConnections = 100;
+
     private readonly ILogger _logger = loggerFactory.CreateLogger<AdminHostedService>();
     private InnerWebApplication? _app;
 
@@ -117,7 +120,7 @@ internal sealed class AdminHostedService(
         var builder = InnerWebApplication.CreateBuilder(typeof(AdminHostedService).Assembly.GetName().Name, logs, bindTo, certificate, limits =>
         {
             limits.MaxRequestBodySize = AdminEndpoints.MaxFormBytes;
-            limits.MaxConcurrentConnections = 100;
+            limits.MaxConcurrentConnections = MaxConnections;
         });
 
         // Anti-forgery tokens need keys; they live in memory only, so a restart ends every open form (and sessions end too).

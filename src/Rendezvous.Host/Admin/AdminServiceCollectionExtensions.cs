@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Rendezvous.Protocol.Internal;
 using Rendezvous.Security.Internal;
+using Rendezvous.Server.Internal;
 
 namespace Rendezvous.Host.Admin;
 
@@ -25,6 +26,9 @@ internal static class AdminServiceCollectionExtensions
         var url = configuration[$"{AdminOptions.SectionName}:{nameof(AdminOptions.Url)}"] ?? new AdminOptions().Url;
         if (!AdminOptions.IsOff(url))
         {
+            // Counted in the descriptor budget the server checks at start.
+            services.AddSingleton(new DescriptorReservation("the admin listener", AdminHostedService.MaxConnections));
+
             // Nothing collects the meters when nobody can scrape them.
             services.AddOpenTelemetry().WithMetrics(metrics => metrics
                 .AddMeter(RendezvousMetrics.MeterName, SecurityMetrics.MeterName)

@@ -66,6 +66,7 @@ public sealed class SocketRelayListener : IAsyncDisposable
     /// <summary>Waits for the next connection.</summary>
     /// <param name="cancellationToken">Stops waiting; the listener is not closed by it.</param>
     /// <returns>The accepted connection, or <see langword="null"/> when the listener was closed.</returns>
+    /// <exception cref="SocketException">Accepting failed, for instance out of descriptors: see <see cref="AcceptSocketAsync"/>.</exception>
     public async ValueTask<SocketRelayConnection?> AcceptAsync(CancellationToken cancellationToken = default)
     {
         while (await AcceptSocketAsync(cancellationToken).ConfigureAwait(false) is { } accepted)
@@ -89,6 +90,12 @@ public sealed class SocketRelayListener : IAsyncDisposable
     /// </summary>
     /// <param name="cancellationToken">Stops waiting; the listener is not closed by it.</param>
     /// <returns>The accepted socket, or <see langword="null"/> when the listener was closed.</returns>
+    /// <exception cref="SocketException">
+    /// Accepting failed and the listener stays usable; <see cref="SocketError.TooManyOpenSockets"/> is EMFILE (this
+    /// process's descriptor limit) or ENFILE (the system's file table; .NET gives both its message "Too many open files
+    /// in system"). The connection then stays in the backlog, so an accept loop must wait before it tries again or it
+    /// spins: the server's waits 100 ms and logs once per 10 s.
+    /// </exception>
     public async ValueTask<Socket?> AcceptSocketAsync(CancellationToken cancellationToken = default)
     {
         while (true)

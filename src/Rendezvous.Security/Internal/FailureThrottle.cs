@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Rendezvous.Protocol.Transport;
 
 namespace Rendezvous.Security.Internal;
 
@@ -48,20 +49,8 @@ internal sealed class FailureThrottle
             return null;
         }
 
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return address.ToString();
-        }
-
-        Span<byte> bytes = stackalloc byte[16];
-        address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return new IPAddress(bytes).ToString() + "/64";
+        var key = ClientAddressKey.Of(address);
+        return key.AddressFamily == AddressFamily.InterNetworkV6 ? key + "/64" : key.ToString();
     }
 
     /// <summary>How many keys are tracked now.</summary>

@@ -35,9 +35,11 @@ internal sealed class InnerWebApplication : IAsyncDisposable
     /// <summary>
     /// A builder listening on <paramref name="bindTo"/> (HTTPS with <paramref name="certificate"/> when given, which
     /// sends the context's intermediates in every handshake), with common limits; <paramref name="connection"/>, when
-    /// given, adds connection middleware inside TLS (after <c>UseHttps</c>).
+    /// given, adds connection middleware inside TLS (after <c>UseHttps</c>); <paramref name="beforeTls"/>, when given,
+    /// connection middleware that runs first, before the TLS handshake.
     /// </summary>
-    public static WebApplicationBuilder CreateBuilder(string? applicationName, ILoggerFactory loggerFactory, IPEndPoint bindTo, SslStreamCertificateContext? certificate, Action<KestrelServerLimits> limits, Action<ListenOptions>? connection = null)
+    public static WebApplicationBuilder CreateBuilder(
+        string? applicationName, ILoggerFactory loggerFactory, IPEndPoint bindTo, SslStreamCertificateContext? certificate, Action<KestrelServerLimits> limits, Action<ListenOptions>? connection = null, Action<ListenOptions>? beforeTls = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = applicationName });
         builder.Logging.ClearProviders();
@@ -53,6 +55,7 @@ internal sealed class InnerWebApplication : IAsyncDisposable
             {
                 // HTTP/2 needs TLS (ALPN) here; plain http serves HTTP/1.1.
                 listen.Protocols = certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
+                beforeTls?.Invoke(listen);
                 if (certificate is not null)
                 {
                     // The context as built (offline, with the file's intermediates): UseHttps(X509Certificate2) would

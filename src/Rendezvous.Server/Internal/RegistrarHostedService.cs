@@ -19,6 +19,7 @@ internal sealed class RegistrarHostedService(
     IOptions<RegistrarOptions> registrarOptions,
     RegistrarListenerInfo info,
     StartedListeners startedListeners,
+    ConnectionCaps caps,
     ILoggerFactory loggerFactory,
     TimeProvider time) : IHostedService, IAsyncDisposable
 {
@@ -57,7 +58,12 @@ internal sealed class RegistrarHostedService(
         {
             limits.MaxRequestBodySize = 4096;
             limits.KeepAliveTimeout = TimeSpan.FromSeconds(60);
-        }, listen => listen.UseJsonErrorBodies());
+            limits.MaxConcurrentConnections = caps.RegistrarMaxConnections;
+        }, listen => listen.UseJsonErrorBodies(), listen =>
+        {
+            var perAddress = new ConnectionsPerAddress(caps.RegistrarMaxConnectionsPerAddress, _logger);
+            listen.Use(next => connection => perAddress.OnConnectionAsync(connection, next));
+        });
         builder.Services.AddSingleton(services.GetRequiredService<RegistrarService>());
         var app = builder.Build();
         app.Run(RegistrarEndpoint.HandleAsync);

@@ -23,6 +23,7 @@ internal sealed class RelayListenerService(
     TimeProvider time,
     RendezvousMetrics metrics,
     StartedListeners startedListeners,
+    ConnectionCaps caps,
     ILogger<RelayListenerService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly CancellationTokenSource _hardStop = new();
@@ -45,6 +46,8 @@ internal sealed class RelayListenerService(
             throw new InvalidOperationException($"Rendezvous:RendezvousEndpoint '{serverOptions.Value.RendezvousEndpoint}' is not HOST:PORT.");
         }
 
+        // Fits the caps in the descriptor limit (or refuses) before anything is bound.
+        caps.Apply();
         var relay = relayOptions.Value;
         var transport = new SocketTransportOptions
         {
@@ -136,7 +139,8 @@ internal sealed class RelayListenerService(
 
     private async Task AcceptLoopAsync(SocketRelayListener listener)
     {
-        var maxConnections = relayOptions.Value.MaxConnections;
+        var maxConnections = caps.RelayMaxConnections;
+        var failures = new AcceptFailures(logger, time);
         _connectionClosed ??= () => Interlocked.Decrement(ref _open);
         while (true)
         {
@@ -147,9 +151,9 @@ internal sealed class RelayListenerService(
             }
             catch (SocketException ex)
             {
-                // Out of file descriptors and the like: back off briefly instead of spinning or dying.
-                ServerLog.AcceptFailed(logger, ex);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), time).ConfigureAwait(false);
+                // Out of file descriptors (EMFILE/ENFILE) and the like: the connection stays in the backlog, so
+                // back off instead of spinning, and log it once in a while instead of per try.
+                await failures.BackOffAsync(ex).ConfigureAwait(false);
                 continue;
             }
 

@@ -24,14 +24,20 @@ internal static partial class ServerLog
     [LoggerMessage(3011, LogLevel.Warning, "Drain time over: closing {Sessions} connections", EventName = "DrainTimedOut")]
     public static partial void DrainTimedOut(ILogger logger, int sessions);
 
-    [LoggerMessage(3020, LogLevel.Error, "Accepting a rendezvous connection failed; retrying", EventName = "AcceptFailed")]
-    public static partial void AcceptFailed(ILogger logger, Exception exception);
+    [LoggerMessage(3005, LogLevel.Warning, "{Message}", EventName = "ConnectionCapsLowered")]
+    public static partial void CapsLowered(ILogger logger, string message);
+
+    [LoggerMessage(3020, LogLevel.Error, "Accepting rendezvous connections failed ({Error}): {Failures} failed accepts since the last report, at most one a {Retry}; retrying until descriptors free up", EventName = "AcceptFailed")]
+    public static partial void AcceptFailed(ILogger logger, string error, int failures, TimeSpan retry);
 
     [LoggerMessage(3021, LogLevel.Error, "A rendezvous connection failed unexpectedly", EventName = "ConnectionCrashed")]
     public static partial void ConnectionCrashed(ILogger logger, Exception exception);
 
     [LoggerMessage(3022, LogLevel.Debug, "Rendezvous connection refused: {MaxConnections} connections are open (Rendezvous:Relay:MaxConnections)", EventName = "ConnectionRefusedOverCap")]
     public static partial void ConnectionRefusedOverCap(ILogger logger, int maxConnections);
+
+    [LoggerMessage(3023, LogLevel.Debug, "Registrar connection from {Remote} refused: that address already holds {Limit} connections (Rendezvous:RegistrarMaxConnectionsPerAddress)", EventName = "RegistrarConnectionRefusedPerAddress")]
+    public static partial void RegistrarConnectionRefusedPerAddress(ILogger logger, IPAddress remote, int limit);
 
     [LoggerMessage(3030, LogLevel.Warning, "Registrar request failed", EventName = "RegistrarRequestFailed")]
     public static partial void RegistrarRequestFailed(ILogger logger, Exception exception);

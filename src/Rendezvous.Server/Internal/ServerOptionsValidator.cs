@@ -68,6 +68,16 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
             errors.Add($"Rendezvous:DrainTimeout is {options.DrainTimeout}; it must be between 00:00:00 and 01:00:00.");
         }
 
+        if (options.RegistrarMaxConnections is < 1 or > 1_000_000)
+        {
+            errors.Add($"Rendezvous:RegistrarMaxConnections is {options.RegistrarMaxConnections}; it must be between 1 and 1000000.");
+        }
+
+        if (options.RegistrarMaxConnectionsPerAddress < 1 || options.RegistrarMaxConnectionsPerAddress > Math.Max(1, options.RegistrarMaxConnections))
+        {
+            errors.Add($"Rendezvous:RegistrarMaxConnectionsPerAddress is {options.RegistrarMaxConnectionsPerAddress}; it must be between 1 and Rendezvous:RegistrarMaxConnections ({options.RegistrarMaxConnections}).");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -147,7 +147,8 @@ internal sealed class AdminHostedService(
             services.GetRequiredService<RendezvousEndpoint>(),
             services.GetRequiredService<RegistrarListenerInfo>(),
             serverOptions,
-            lifetime));
+            lifetime))
+            .AddCheck("secrets", new SecretStoreHealthCheck(services.GetRequiredService<SecretStore>()));
         var app = builder.Build();
         var endpoints = new AdminEndpoints(
             services.GetRequiredService<SecretStore>(),

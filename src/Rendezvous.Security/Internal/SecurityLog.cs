@@ -32,4 +32,8 @@ internal static partial class SecurityLog
     [LoggerMessage(EventId = 2007, EventName = "RegistrationStoreFailed", Level = LogLevel.Debug,
         Message = "Registration for {Uuid} refused: the secret store failed ({ExceptionType}); counted as a failed attempt")]
     public static partial void RegistrationStoreFailed(ILogger logger, string uuid, string exceptionType);
+
+    [LoggerMessage(EventId = 2008, EventName = "SecretStoreReplaced", Level = LogLevel.Warning,
+        Message = "The secrets database {Path} was replaced by another file while in use; the file now at that path is used")]
+    public static partial void SecretStoreReplaced(ILogger logger, string path);
 }

@@ -273,7 +273,18 @@ public sealed class SqliteSecretStore : SecretStore
     {
         try
         {
-            await using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            if (NativeMethods.HasMoved(connection))
+            {
+                // A pooled connection to a file replaced at the path (say by a backup moved into place): every pooled
+                // connection goes, and the operation runs on the file now at the path.
+                await connection.DisposeAsync().ConfigureAwait(false);
+                ClearPool();
+                SecurityLog.SecretStoreReplaced(_logger, DatabasePath);
+                connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await using SqliteConnection used = connection;
             T result = await operation(connection, cancellationToken).ConfigureAwait(false);
             Succeeded();
             return result;
@@ -340,17 +351,20 @@ public sealed class SqliteSecretStore : SecretStore
             _failure = reason;
         }
 
-        using (var connection = new SqliteConnection(_connectionString))
-        {
-            SqliteConnection.ClearPool(connection);
-        }
-
+        ClearPool();
         if (wasWorking)
         {
             SecurityLog.SecretStoreFailing(_logger, DatabasePath, reason);
         }
 
         return reason;
+    }
+
+    /// <summary>Drops the pooled connections: the next operation opens the file at the path afresh.</summary>
+    private void ClearPool()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)

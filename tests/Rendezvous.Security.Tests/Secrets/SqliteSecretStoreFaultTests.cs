@@ -123,6 +123,31 @@ public sealed class SqliteSecretStoreFaultTests
     }
 
     [Test]
+    public async Task Database_replaced_by_another_file_while_in_use_is_followed_and_logged_once()
+    {
+        const string Added = "00000000-0000-0000-0000-0000000000bb";
+        await CheckpointAsync();
+        string copy = _directory.Combine("replacement.db");
+        File.Copy(_store.DatabasePath, copy);
+        var other = new SqliteSecretStore(copy);
+        await other.AddAsync(new SecretEntry(Added, SecretFormat.CreateRandomSecret(), 30, 6, DateTimeOffset.UtcNow)).WaitAsync(Timeout);
+        SqliteConnection.ClearAllPools();
+        Assert.That(await _store.TryGetAsync(Added).WaitAsync(Timeout), Is.Null);
+
+        File.Move(copy, _store.DatabasePath, overwrite: true);
+
+        SecretEntry? added = await _store.TryGetAsync(Added).WaitAsync(Timeout);
+        SecretEntry? original = await _store.TryGetAsync(Uuid).WaitAsync(Timeout);
+        Assert.Multiple(() =>
+        {
+            Assert.That(added, Is.Not.Null, "the file now at the path is used");
+            Assert.That(original, Is.Not.Null);
+            Assert.That(_logs.Records.Where(r => r.EventId.Name == "SecretStoreReplaced"), Has.Exactly(1).Items);
+            Assert.That(FailingLines(), Is.Empty);
+        });
+    }
+
+    [Test]
     public async Task Healthy_store_logs_nothing()
     {
         await _store.TryGetAsync(Uuid).WaitAsync(Timeout);

@@ -115,8 +115,9 @@ internal sealed class AdminHostedService(
     private WebApplication Build(AdminOptions options, AdminToken token, IPEndPoint bindTo, SslStreamCertificateContext? certificate)
     {
         var https = certificate is not null;
-        // Routing's "Executing endpoint" / "Executed endpoint" would add two Information lines per page view.
-        var logs = new DemotingLoggerFactory(loggerFactory, ownsInner: false, LogDemotion.EndpointExecution);
+        // Routing's "Executing endpoint" / "Executed endpoint" would add two Information lines per page view, and the
+        // health check service an Error per /healthz request while a check fails.
+        var logs = new DemotingLoggerFactory(loggerFactory, ownsInner: false, LogDemotion.EndpointExecution, LogDemotion.HealthCheckResults);
         var builder = InnerWebApplication.CreateBuilder(typeof(AdminHostedService).Assembly.GetName().Name, logs, bindTo, certificate, limits =>
         {
             limits.MaxRequestBodySize = AdminEndpoints.MaxFormBytes;
@@ -150,7 +151,8 @@ internal sealed class AdminHostedService(
             services.GetRequiredService<RendezvousEndpoint>(),
             services.GetRequiredService<RegistrarListenerInfo>(),
             serverOptions,
-            lifetime));
+            lifetime))
+            .AddCheck("secrets", new SecretStoreHealthCheck(services.GetRequiredService<SecretStore>()));
         var app = builder.Build();
         var endpoints = new AdminEndpoints(
             services.GetRequiredService<SecretStore>(),

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Security;
@@ -36,7 +38,9 @@ public static class TotpSecurityServerBuilderExtensions
         options.ValidateOnStart();
 
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => new SqliteSecretStore(sp.GetRequiredService<IOptions<TotpSecurityOptions>>().Value.DatabasePath!));
+        services.TryAddSingleton(sp => new SqliteSecretStore(
+            sp.GetRequiredService<IOptions<TotpSecurityOptions>>().Value.DatabasePath!,
+            (ILogger?)sp.GetService<ILogger<SqliteSecretStore>>() ?? NullLogger.Instance));
         services.TryAddSingleton<SecretStore>(sp => sp.GetRequiredService<SqliteSecretStore>());
 
         services.RemoveAll<IRegistrationPolicy>();

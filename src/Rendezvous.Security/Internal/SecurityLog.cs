@@ -20,4 +20,20 @@ internal static partial class SecurityLog
     [LoggerMessage(EventId = 2004, EventName = "RegistrationReplayed", Level = LogLevel.Debug,
         Message = "Registration for {Uuid} rejected: the code of an already accepted time step (a replay, not counted as a failure)")]
     public static partial void RegistrationReplayed(ILogger logger, string uuid);
+
+    [LoggerMessage(EventId = 2005, EventName = "SecretStoreFailing", Level = LogLevel.Error,
+        Message = "The secrets database {Path} is failing: {Reason} Registrations are refused (and count as failed attempts) until it works again; lookups and relaying go on")]
+    public static partial void SecretStoreFailing(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 2006, EventName = "SecretStoreRecovered", Level = LogLevel.Information,
+        Message = "The secrets database {Path} works again")]
+    public static partial void SecretStoreRecovered(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 2007, EventName = "RegistrationStoreFailed", Level = LogLevel.Debug,
+        Message = "Registration for {Uuid} refused: the secret store failed ({ExceptionType}); counted as a failed attempt")]
+    public static partial void RegistrationStoreFailed(ILogger logger, string uuid, string exceptionType);
+
+    [LoggerMessage(EventId = 2008, EventName = "SecretStoreReplaced", Level = LogLevel.Warning,
+        Message = "The secrets database {Path} was replaced by another file while in use; the file now at that path is used")]
+    public static partial void SecretStoreReplaced(ILogger logger, string path);
 }

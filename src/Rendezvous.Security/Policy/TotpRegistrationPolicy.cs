@@ -98,6 +98,45 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
             return RegistrationDecision.Throttle(retryAfter);
         }
 
+        try
+        {
+            if (await CheckAsync(request, uuid, addressKey, guessFailures, guessSlot, addressSlot, cancellationToken).ConfigureAwait(false) is { } decision)
+            {
+                return decision;
+            }
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // The store failed (a removed or damaged database, say; the store itself logs that once). The attempt is
+            // refused like a wrong code and stays counted, so guessing is throttled as ever while the store is down.
+            SecurityLog.RegistrationStoreFailed(_logger, uuidForLog, exception.GetType().Name);
+        }
+
+        // The failure is already counted by the reserved slots. A known address's failure counts toward the UUID's
+        // shared budget as well: guessing stays limited per UUID whichever address it comes from.
+        if (known)
+        {
+            _uuidFailures.RecordFailure(uuidKey);
+        }
+
+        _metrics.Rejected();
+        SecurityLog.RegistrationRejected(_logger, uuidForLog);
+        return RegistrationDecision.Reject();
+    }
+
+    /// <summary>
+    /// Checks the code against the store once the failure slots are taken: the decision when the code is right
+    /// (accepted) or replayed, with the slots given back; <see langword="null"/> for a failure.
+    /// </summary>
+    private async ValueTask<RegistrationDecision?> CheckAsync(
+        RegistrationRequest request,
+        string? uuid,
+        string? addressKey,
+        FailureThrottle guessFailures,
+        FailureThrottle.Reservation guessSlot,
+        FailureThrottle.Reservation addressSlot,
+        CancellationToken cancellationToken)
+    {
         if (uuid is not null && TotpVerifier.IsWellFormed(request.Response))
         {
             SecretEntry? entry = await _store.TryGetAsync(uuid, cancellationToken).ConfigureAwait(false);
@@ -137,16 +176,7 @@ public sealed class TotpRegistrationPolicy : IRegistrationPolicy
             }
         }
 
-        // The failure is already counted by the reserved slots. A known address's failure counts toward the UUID's
-        // shared budget as well: guessing stays limited per UUID whichever address it comes from.
-        if (known)
-        {
-            _uuidFailures.RecordFailure(uuidKey);
-        }
-
-        _metrics.Rejected();
-        SecurityLog.RegistrationRejected(_logger, uuidForLog);
-        return RegistrationDecision.Reject();
+        return null;
     }
 
     /// <summary>

@@ -53,4 +53,12 @@ public abstract class SecretStore
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns><see langword="true"/> when the step was recorded; <see langword="false"/> for a replayed or older step or an unknown UUID.</returns>
     public abstract Task<bool> TryAdvanceLastStepAsync(string uuid, long step, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Checks now whether the store can be used, for a health check. The default says it can; a store that can fail
+    /// while in use (a file removed or damaged, a server gone) overrides it.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the check.</param>
+    /// <returns><see langword="null"/> when the store works; otherwise why it does not, in words that hold no secret.</returns>
+    public virtual Task<string?> CheckHealthAsync(CancellationToken cancellationToken = default) => Task.FromResult<string?>(null);
 }

@@ -1,5 +1,8 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rendezvous.Security.Internal;
 
 namespace Rendezvous.Security;
 
@@ -7,6 +10,9 @@ namespace Rendezvous.Security;
 /// Keeps secrets in an embedded SQLite database file, created on first use with owner-only permissions
 /// (file mode 0600, directory 0700 on Unix). Every operation opens its own (pooled) connection and nothing
 /// is cached, so entries added by another process (the <c>rendezvous users</c> command) take effect at once.
+/// Once created, the file is never created again by the same store: when it is removed (or its directory is) while
+/// in use, or SQLite fails on it (for example a damaged header), every operation fails until it works again, and
+/// <see cref="CheckHealthAsync"/> says why. Each change between working and failing is logged once.
 /// </summary>
 public sealed class SqliteSecretStore : SecretStore
 {
@@ -19,22 +25,44 @@ public sealed class SqliteSecretStore : SecretStore
     private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private readonly string _connectionString;
+    private readonly string _probeConnectionString;
     private readonly SemaphoreSlim _initializeLock = new(1, 1);
+    private readonly Lock _stateLock = new();
+    private readonly ILogger _logger;
     private volatile bool _initialized;
+    private string? _failure;
 
     /// <summary>Creates a store over the database file <paramref name="databasePath"/>; nothing is touched until first use.</summary>
     /// <param name="databasePath">The database file, for example <c>./rendezvous-data/rendezvous.db</c>.</param>
     public SqliteSecretStore(string databasePath)
+        : this(databasePath, NullLogger.Instance)
+    {
+    }
+
+    /// <summary>
+    /// Creates a store over the database file <paramref name="databasePath"/> that logs when it starts failing (with the
+    /// reason) and when it works again, once per change; nothing is touched until first use.
+    /// </summary>
+    /// <param name="databasePath">The database file, for example <c>./rendezvous-data/rendezvous.db</c>.</param>
+    /// <param name="logger">Where the changes between working and failing are logged.</param>
+    public SqliteSecretStore(string databasePath, ILogger logger)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
+        ArgumentNullException.ThrowIfNull(logger);
         DatabasePath = Path.GetFullPath(databasePath);
-        _connectionString = new SqliteConnectionStringBuilder
+        _logger = logger;
+        var builder = new SqliteConnectionStringBuilder
         {
             DataSource = DatabasePath,
             Mode = SqliteOpenMode.ReadWrite,
             Pooling = true,
             DefaultTimeout = BusyTimeoutMilliseconds / 1000,
-        }.ToString();
+        };
+        _connectionString = builder.ToString();
+
+        // The health probe opens the file at the path afresh, never a pooled connection to a file since removed.
+        builder.Pooling = false;
+        _probeConnectionString = builder.ToString();
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -73,19 +101,23 @@ public sealed class SqliteSecretStore : SecretStore
             throw new ArgumentException($"The secret must be at least {SecretFormat.MinimumSecretBytes} bytes.", nameof(entry));
         }
 
-        await using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = """
-            INSERT INTO secrets (uuid, secret, step, digits, created_at, last_step)
-            VALUES (@uuid, @secret, @step, @digits, @created_at, NULL)
-            ON CONFLICT (uuid) DO NOTHING
-            """;
-        command.Parameters.AddWithValue("@uuid", uuid);
-        command.Parameters.AddWithValue("@secret", entry.Secret);
-        command.Parameters.AddWithValue("@step", entry.Step);
-        command.Parameters.AddWithValue("@digits", entry.Digits);
-        command.Parameters.AddWithValue("@created_at", entry.CreatedAt.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture));
-        int rows = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        int rows = await RunAsync(
+            async (connection, ct) =>
+            {
+                await using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = """
+                    INSERT INTO secrets (uuid, secret, step, digits, created_at, last_step)
+                    VALUES (@uuid, @secret, @step, @digits, @created_at, NULL)
+                    ON CONFLICT (uuid) DO NOTHING
+                    """;
+                command.Parameters.AddWithValue("@uuid", uuid);
+                command.Parameters.AddWithValue("@secret", entry.Secret);
+                command.Parameters.AddWithValue("@step", entry.Step);
+                command.Parameters.AddWithValue("@digits", entry.Digits);
+                command.Parameters.AddWithValue("@created_at", entry.CreatedAt.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture));
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
         if (rows == 0)
         {
             throw new DuplicateSecretException(uuid);
@@ -100,28 +132,36 @@ public sealed class SqliteSecretStore : SecretStore
             return null;
         }
 
-        await using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT uuid, secret, step, digits, created_at FROM secrets WHERE uuid = @uuid";
-        command.Parameters.AddWithValue("@uuid", canonical);
-        await using SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadEntry(reader) : null;
+        return await RunAsync(
+            async (connection, ct) =>
+            {
+                await using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = "SELECT uuid, secret, step, digits, created_at FROM secrets WHERE uuid = @uuid";
+                command.Parameters.AddWithValue("@uuid", canonical);
+                await using SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                return await reader.ReadAsync(ct).ConfigureAwait(false) ? ReadEntry(reader) : null;
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
     public override async Task<IReadOnlyList<SecretEntry>> ListAsync(CancellationToken cancellationToken = default)
     {
-        await using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT uuid, secret, step, digits, created_at FROM secrets ORDER BY created_at, uuid";
-        await using SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var entries = new List<SecretEntry>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            entries.Add(ReadEntry(reader));
-        }
+        return await RunAsync<IReadOnlyList<SecretEntry>>(
+            async (connection, ct) =>
+            {
+                await using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = "SELECT uuid, secret, step, digits, created_at FROM secrets ORDER BY created_at, uuid";
+                await using SqliteDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                var entries = new List<SecretEntry>();
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    entries.Add(ReadEntry(reader));
+                }
 
-        return entries;
+                return entries;
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -132,11 +172,10 @@ public sealed class SqliteSecretStore : SecretStore
             return false;
         }
 
-        await using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "DELETE FROM secrets WHERE uuid = @uuid";
-        command.Parameters.AddWithValue("@uuid", canonical);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        return await ExecuteAsync(
+            "DELETE FROM secrets WHERE uuid = @uuid",
+            command => command.Parameters.AddWithValue("@uuid", canonical),
+            cancellationToken).ConfigureAwait(false) > 0;
     }
 
     /// <inheritdoc/>
@@ -152,12 +191,14 @@ public sealed class SqliteSecretStore : SecretStore
             return false;
         }
 
-        await using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "UPDATE secrets SET secret = @secret WHERE uuid = @uuid";
-        command.Parameters.AddWithValue("@uuid", canonical);
-        command.Parameters.AddWithValue("@secret", secret);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+        return await ExecuteAsync(
+            "UPDATE secrets SET secret = @secret WHERE uuid = @uuid",
+            command =>
+            {
+                command.Parameters.AddWithValue("@uuid", canonical);
+                command.Parameters.AddWithValue("@secret", secret);
+            },
+            cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc/>
@@ -168,14 +209,40 @@ public sealed class SqliteSecretStore : SecretStore
             return false;
         }
 
-        await using SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using SqliteCommand command = connection.CreateCommand();
-
         // One statement: SQLite serialises writers, so of two requests with the same step exactly one updates a row.
-        command.CommandText = "UPDATE secrets SET last_step = @step WHERE uuid = @uuid AND (last_step IS NULL OR last_step < @step)";
-        command.Parameters.AddWithValue("@uuid", canonical);
-        command.Parameters.AddWithValue("@step", step);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+        return await ExecuteAsync(
+            "UPDATE secrets SET last_step = @step WHERE uuid = @uuid AND (last_step IS NULL OR last_step < @step)",
+            command =>
+            {
+                command.Parameters.AddWithValue("@uuid", canonical);
+                command.Parameters.AddWithValue("@step", step);
+            },
+            cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <summary>
+    /// Checks the database file at <see cref="DatabasePath"/> now: it must still be there and SQLite must read the
+    /// secrets table from it, on a connection opened afresh for the check. Creates the database when this store has
+    /// not used it yet, like any first operation.
+    /// </summary>
+    /// <inheritdoc/>
+    public override async Task<string?> CheckHealthAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await EnsureUsableAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = new SqliteConnection(_probeConnectionString);
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM (SELECT 1 FROM secrets LIMIT 1)";
+            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            Succeeded();
+            return null;
+        }
+        catch (Exception exception) when (IsStoreFailure(exception))
+        {
+            return Failed(exception);
+        }
     }
 
     private static SecretEntry ReadEntry(SqliteDataReader reader) => new(
@@ -185,12 +252,124 @@ public sealed class SqliteSecretStore : SecretStore
         reader.GetInt32(3),
         DateTimeOffset.Parse(reader.GetString(4), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind));
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    /// <summary>Whether an exception says the database failed (rather than the caller, or a cancellation).</summary>
+    private static bool IsStoreFailure(Exception exception) =>
+        exception is SqliteException or IOException or UnauthorizedAccessException;
+
+    /// <summary>Runs one statement that changes rows and returns how many it changed.</summary>
+    private Task<int> ExecuteAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken) =>
+        RunAsync(
+            async (connection, ct) =>
+            {
+                await using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = sql;
+                bind(command);
+                return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            },
+            cancellationToken);
+
+    /// <summary>Runs one operation on a pooled connection and records whether the database worked.</summary>
+    private async Task<T> RunAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            if (NativeMethods.HasMoved(connection))
+            {
+                // A pooled connection to a file replaced at the path (say by a backup moved into place): every pooled
+                // connection goes, and the operation runs on the file now at the path.
+                await connection.DisposeAsync().ConfigureAwait(false);
+                ClearPool();
+                SecurityLog.SecretStoreReplaced(_logger, DatabasePath);
+                connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await using SqliteConnection used = connection;
+            T result = await operation(connection, cancellationToken).ConfigureAwait(false);
+            Succeeded();
+            return result;
+        }
+        catch (Exception exception) when (IsStoreFailure(exception))
+        {
+            Failed(exception);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates the database on first use; afterwards only checks that its file is still there. A pooled connection
+    /// would go on reading and writing a removed file (its data then lost at the next restart), and opening the path
+    /// afresh must not make a new empty database in its place.
+    /// </summary>
+    private async Task EnsureUsableAsync(CancellationToken cancellationToken)
     {
         if (!_initialized)
         {
             await InitializeAsync(cancellationToken).ConfigureAwait(false);
         }
+        else if (!File.Exists(DatabasePath))
+        {
+            throw new FileNotFoundException(
+                $"The database file {DatabasePath} was removed while in use; put it back (from a backup) or restart to start with an empty one.",
+                DatabasePath);
+        }
+    }
+
+    /// <summary>The database worked: logs the recovery when it was failing.</summary>
+    private void Succeeded()
+    {
+        if (Volatile.Read(ref _failure) is null)
+        {
+            return;
+        }
+
+        lock (_stateLock)
+        {
+            if (_failure is null)
+            {
+                return;
+            }
+
+            _failure = null;
+        }
+
+        SecurityLog.SecretStoreRecovered(_logger, DatabasePath);
+    }
+
+    /// <summary>
+    /// The database failed: drops the pooled connections (the next operation opens the file at the path afresh) and
+    /// logs the reason when it was working.
+    /// </summary>
+    /// <returns>The reason.</returns>
+    private string Failed(Exception exception)
+    {
+        string reason = exception.Message;
+        bool wasWorking;
+        lock (_stateLock)
+        {
+            wasWorking = _failure is null;
+            _failure = reason;
+        }
+
+        ClearPool();
+        if (wasWorking)
+        {
+            SecurityLog.SecretStoreFailing(_logger, DatabasePath, reason);
+        }
+
+        return reason;
+    }
+
+    /// <summary>Drops the pooled connections: the next operation opens the file at the path afresh.</summary>
+    private void ClearPool()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        await EnsureUsableAsync(cancellationToken).ConfigureAwait(false);
 
         var connection = new SqliteConnection(_connectionString);
         try

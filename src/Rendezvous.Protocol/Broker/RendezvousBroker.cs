@@ -121,6 +121,17 @@ public sealed class RendezvousBroker
         }
     }
 
+    /// <summary>The UUID an <c>I</c> line with <paramref name="cookie"/> would be paired for.</summary>
+    /// <param name="cookie">A cookie from an <c>I</c> line, without its mode letter.</param>
+    /// <returns>The UUID, or <see langword="null"/> when the cookie is not current.</returns>
+    internal string? FindInitiatorUuid(string cookie)
+    {
+        lock (_lock)
+        {
+            return _byCookie.TryGetValue(cookie, out var registration) ? registration.Uuid : null;
+        }
+    }
+
     /// <summary>Whether <paramref name="cookie"/> is current.</summary>
     /// <param name="cookie">A cookie without its mode letter.</param>
     /// <returns><see langword="true"/> when a UUID holds this cookie now.</returns>

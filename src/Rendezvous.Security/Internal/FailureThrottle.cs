@@ -1,5 +1,5 @@
 using System.Net;
-using System.Net.Sockets;
+using Rendezvous.Internal;
 
 namespace Rendezvous.Security.Internal;
 
@@ -41,28 +41,7 @@ internal sealed class FailureThrottle
     /// The throttling key of a remote address: IPv4-mapped addresses count as IPv4; IPv6 addresses count per /64,
     /// the smallest block a site usually gets. <see langword="null"/> when the address is unknown.
     /// </summary>
-    public static string? AddressKey(IPAddress? address)
-    {
-        if (address is null)
-        {
-            return null;
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return address.ToString();
-        }
-
-        Span<byte> bytes = stackalloc byte[16];
-        address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return new IPAddress(bytes).ToString() + "/64";
-    }
+    public static string? AddressKey(IPAddress? address) => ClientAddressKey.Of(address);
 
     /// <summary>How many keys are tracked now.</summary>
     public int Count

@@ -123,6 +123,7 @@ start_server() {
   Rendezvous__Relay__ParkedConnectionsPerCookie=1024 \
   Rendezvous__Relay__InitiatorGracePeriod=00:00:30 \
   Rendezvous__Relay__MaxHandshakesPerAddress=1024 \
+  Rendezvous__Relay__MaxSessionsPerAddressPerUuid=100000 \
   Logging__LogLevel__Default=Warning \
     taskset -c "$server_core" "$rendezvous" serve --data-dir "$data" \
       --registrar-url "https://127.0.0.1:$registrar_port" --rendezvous-endpoint "127.0.0.1:$relay_port" \

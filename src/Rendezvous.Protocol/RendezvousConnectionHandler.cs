@@ -28,6 +28,9 @@ public sealed class RendezvousConnectionHandler
     private readonly ILogger _logger;
     private readonly HandshakeLimiter _handshakes = new();
 
+    // Sessions (initiators paired or waiting) per client address key and UUID, keyed "UUID ADDRESS".
+    private readonly ConcurrencyLimiter<string> _sessions = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Creates a handler.</summary>
     /// <param name="broker">The broker that pairs connections.</param>
     /// <param name="options">Timeouts.</param>
@@ -51,6 +54,9 @@ public sealed class RendezvousConnectionHandler
         _metrics = metrics;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
+
+    /// <summary>How many (client address, UUID) pairs hold sessions now: paired or waiting initiators.</summary>
+    internal int SessionSourceCount => _sessions.KeyCount;
 
     /// <summary>
     /// Handles <paramref name="connection"/> until its session ends. The handler owns the connection
@@ -99,7 +105,28 @@ public sealed class RendezvousConnectionHandler
             }
             else if (line is { } initiator)
             {
-                await InitiateAsync(connection, initiator.Cookie, cancellationToken).ConfigureAwait(false);
+                // One client address may hold only so many sessions (paired or waiting) for one UUID, so it cannot
+                // take every connection the hidden server parks: refused before anything is taken, and counted
+                // here, until the session ends whichever way it ends.
+                var sessionKey = SessionKey(connection, initiator.Cookie);
+                if (sessionKey is not null && !_sessions.TryEnter(sessionKey, _options.CurrentValue.MaxSessionsPerAddressPerUuid))
+                {
+                    await RefuseAsync(connection, HandshakeError.TooManySessions).ConfigureAwait(false);
+                }
+                else
+                {
+                    try
+                    {
+                        await InitiateAsync(connection, initiator.Cookie, cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        if (sessionKey is not null)
+                        {
+                            _sessions.Exit(sessionKey);
+                        }
+                    }
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -189,6 +216,7 @@ public sealed class RendezvousConnectionHandler
             HandshakeError.NotReady => "not_ready",
             HandshakeError.InvalidCookie => "invalid_cookie",
             HandshakeError.LineTooLong => "line_too_long",
+            HandshakeError.TooManySessions => "too_many_sessions",
             _ => "timeout",
         };
         _metrics.HandshakeFailed(reason);
@@ -302,6 +330,14 @@ public sealed class RendezvousConnectionHandler
             activity?.End();
             await responder.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The key an initiator's session is counted under, or <see langword="null"/> when it is not counted (unknown address or cookie).</summary>
+    private string? SessionKey(RelayConnection connection, string cookie)
+    {
+        return (connection.RemoteEndPoint as IPEndPoint)?.Address is { } remote && _broker.FindInitiatorUuid(cookie) is { } uuid
+            ? uuid + " " + ClientAddressKey.Of(remote)
+            : null;
     }
 
     /// <summary>Waits for a responder to pair with, watching the initiator meanwhile.</summary>

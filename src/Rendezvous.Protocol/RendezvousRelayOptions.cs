@@ -39,6 +39,16 @@ public sealed class RendezvousRelayOptions
     public int MaxHandshakesPerAddress { get; set; } = 64;
 
     /// <summary>
+    /// How many sessions one client address (an IPv6 /64) may hold at once for one UUID: initiators paired or waiting
+    /// for a responder. One beyond it gets <c>-ERR too many sessions</c> and is closed without taking a parked
+    /// connection, and is counted as a handshake failure (<c>too_many_sessions</c>), so one client cannot take every
+    /// connection a hidden server parks. Defaults to 8: a browser's 6 parallel connections per host with room to
+    /// spare, and below the 10 unauthenticated connections sshd admits by default (<c>MaxStartups</c>), so one
+    /// address cannot hold all of those of an SSH server behind the relay.
+    /// </summary>
+    public int MaxSessionsPerAddressPerUuid { get; set; } = 8;
+
+    /// <summary>
     /// Whether rendezvous connections send TCP keep-alive probes once idle, so that a parked or spliced
     /// connection whose peer vanished without a FIN or a reset is closed instead of held for ever (after
     /// <see cref="KeepAliveTime"/>, then <see cref="KeepAliveRetryCount"/> probes <see cref="KeepAliveInterval"/>

@@ -57,6 +57,9 @@ public sealed partial class ExposeConnectTests
             {
                 ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "8",
                 ["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:10",
+
+                // Fifty concurrent connections through one `connect --listen` are fifty sessions from one address for one UUID.
+                ["Rendezvous:Relay:MaxSessionsPerAddressPerUuid"] = "64",
             },
             dataDirectory: DataDirectory);
         _configPath = _directory.Combine("hidden.json");

@@ -6,7 +6,7 @@ using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Protocol.Tests;
 
-public sealed class RendezvousConnectionHandlerTests
+public sealed partial class RendezvousConnectionHandlerTests
 {
     private static readonly TimeSpan FirstLineTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);

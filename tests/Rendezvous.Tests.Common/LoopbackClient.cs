@@ -22,17 +22,36 @@ public sealed class LoopbackClient : IDisposable
     public Socket Socket => _socket;
 
     /// <summary>Connects to <paramref name="endPoint"/>.</summary>
-    public static async Task<LoopbackClient> ConnectAsync(IPEndPoint endPoint)
+    /// <param name="endPoint">Where to connect.</param>
+    /// <param name="localAddress">The address to connect from (e.g. 127.0.0.2, to be another client to the server); any when <see langword="null"/>.</param>
+    public static async Task<LoopbackClient> ConnectAsync(IPEndPoint endPoint, IPAddress? localAddress = null)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(endPoint).WaitAsync(TestTimeouts.Short);
+        try
+        {
+            if (localAddress is not null)
+            {
+                socket.Bind(new IPEndPoint(localAddress, 0));
+            }
+
+            await socket.ConnectAsync(endPoint).WaitAsync(TestTimeouts.Short);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
         return new LoopbackClient(socket);
     }
 
     /// <summary>Connects and sends <c>R&lt;cookie&gt;\n</c> or <c>I&lt;cookie&gt;\n</c> (pass the cookie with its letter).</summary>
-    public static async Task<LoopbackClient> ConnectWithLineAsync(IPEndPoint endPoint, string modeAndCookie)
+    /// <param name="endPoint">Where to connect.</param>
+    /// <param name="modeAndCookie">The line without its <c>\n</c>.</param>
+    /// <param name="localAddress">The address to connect from; any when <see langword="null"/>.</param>
+    public static async Task<LoopbackClient> ConnectWithLineAsync(IPEndPoint endPoint, string modeAndCookie, IPAddress? localAddress = null)
     {
-        var client = await ConnectAsync(endPoint);
+        var client = await ConnectAsync(endPoint, localAddress);
         await client.SendAsync(modeAndCookie + "\n");
         return client;
     }

@@ -130,6 +130,17 @@ public sealed class RendezvousBroker
         }
     }
 
+    /// <summary>The UUID an <c>I</c> line with <paramref name="cookie"/> would be paired for.</summary>
+    /// <param name="cookie">A cookie from an <c>I</c> line, without its mode letter.</param>
+    /// <returns>The UUID, or <see langword="null"/> when the cookie is not current.</returns>
+    internal string? FindInitiatorUuid(string cookie)
+    {
+        lock (_lock)
+        {
+            return _byInitiatorCookie.TryGetValue(cookie, out var registration) ? registration.Uuid : null;
+        }
+    }
+
     /// <summary>Whether <paramref name="cookie"/> is a current <c>R</c> value.</summary>
     /// <param name="cookie">An <c>R</c> value without its mode letter, as <see cref="Register"/> returned it.</param>
     /// <returns><see langword="true"/> when a UUID holds this <c>R</c> value now.</returns>

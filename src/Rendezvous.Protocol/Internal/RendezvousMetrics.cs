@@ -61,7 +61,7 @@ public sealed class RendezvousMetrics : IDisposable
     public void BytesRelayed(long bytes) => _bytes.Add(bytes);
 
     /// <summary>Counts a refused rendezvous connection.</summary>
-    /// <param name="reason">not_registered, not_ready, invalid_cookie, line_too_long, timeout, too_many_connections or too_many_handshakes.</param>
+    /// <param name="reason">not_registered, not_ready, invalid_cookie, line_too_long, timeout, too_many_connections, too_many_handshakes or too_many_sessions.</param>
     public void HandshakeFailed(string reason) => _handshakeFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <inheritdoc />

@@ -17,6 +17,12 @@ public enum HandshakeError
 
     /// <summary><c>-ERR timeout</c>: the first line did not arrive in time.</summary>
     Timeout,
+
+    /// <summary>
+    /// <c>-ERR too many sessions</c>: the initiator's address already has as many sessions (paired or waiting) for the
+    /// UUID as <see cref="RendezvousRelayOptions.MaxSessionsPerAddressPerUuid"/> allows. Ours; the original has no cap.
+    /// </summary>
+    TooManySessions,
 }
 
 /// <summary>The exact bytes the rendezvous server writes.</summary>
@@ -35,6 +41,7 @@ public static class ProtocolReplies
         HandshakeError.InvalidCookie => "-ERR invalid cookie\n"u8,
         HandshakeError.LineTooLong => "-ERR line too long\n"u8,
         HandshakeError.Timeout => "-ERR timeout\n"u8,
+        HandshakeError.TooManySessions => "-ERR too many sessions\n"u8,
         _ => throw new ArgumentOutOfRangeException(nameof(error), error, "Unknown handshake error."),
     };
 }

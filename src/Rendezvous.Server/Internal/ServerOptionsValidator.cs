@@ -114,6 +114,11 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
             errors.Add($"Rendezvous:Relay:MaxHandshakesPerAddress is {options.MaxHandshakesPerAddress}; it must be between 1 and 1000000.");
         }
 
+        if (options.MaxSessionsPerAddressPerUuid is < 1 or > 1_000_000)
+        {
+            errors.Add($"Rendezvous:Relay:MaxSessionsPerAddressPerUuid is {options.MaxSessionsPerAddressPerUuid}; it must be between 1 and 1000000.");
+        }
+
         var maxKeepAlive = TimeSpan.FromSeconds(SocketTransportOptions.MaxKeepAliveSeconds);
         if (!SocketTransportOptions.IsValidKeepAliveSeconds(options.KeepAliveTime))
         {

@@ -20,7 +20,13 @@ public sealed class ConnectorNotReadyRetryTests
     {
         _server = await RendezvousTestServer.StartAsync(
             b => b.AddPolicy(ClientTestKit.AcceptingPolicy().Object),
-            new Dictionary<string, string?> { ["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:00" });
+            new Dictionary<string, string?>
+            {
+                ["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:00",
+
+                // Ten clients at once from one address for one UUID: more than the default 8 sessions per address and UUID.
+                ["Rendezvous:Relay:MaxSessionsPerAddressPerUuid"] = "16",
+            });
     }
 
     [TearDown]

@@ -26,6 +26,9 @@ public sealed class BenchmarkSmokeTests
             {
                 ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "64",
                 ["Rendezvous:Relay:InitiatorGracePeriod"] = "00:00:10",
+
+                // As eng/bench.sh: every session comes from 127.0.0.1 for one UUID.
+                ["Rendezvous:Relay:MaxSessionsPerAddressPerUuid"] = "100000",
             });
         var entry = new SecretEntry(Guid.NewGuid().ToString(), SecretFormat.CreateRandomSecret(), SecretFormat.DefaultStep, SecretFormat.DefaultDigits, DateTimeOffset.UtcNow);
         await SqliteSecretStore.ForDataDirectory(_server.DataDirectory).AddAsync(entry).WaitAsync(TestTimeouts.Short);

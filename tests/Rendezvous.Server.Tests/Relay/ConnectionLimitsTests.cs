@@ -6,7 +6,7 @@ using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests.Relay;
 
-/// <summary>Rendezvous:Relay:MaxConnections and MaxHandshakesPerAddress: over a cap a connection is closed at once and counted.</summary>
+/// <summary>Rendezvous:Relay:MaxConnections, MaxHandshakesPerAddress and MaxSessionsPerAddressPerUuid: over a cap a connection is closed (or refused) at once and counted.</summary>
 public sealed class ConnectionLimitsTests : ServerTestBase
 {
     [Test]
@@ -113,6 +113,82 @@ public sealed class ConnectionLimitsTests : ServerTestBase
         }
     }
 
+    [Test]
+    public async Task Initiators_beyond_the_per_address_per_uuid_cap_get_too_many_sessions_and_other_addresses_still_pair()
+    {
+        await RestartServerAsync(new Dictionary<string, string?>
+        {
+            ["Rendezvous:Relay:MaxSessionsPerAddressPerUuid"] = "2",
+            ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "8",
+        });
+        using var refusals = new HandshakeFailureListener(Server.Services);
+        var listener = Server.Services.GetServices<IHostedService>().OfType<RelayListenerService>().Single();
+        var greedy = System.Net.IPAddress.Parse("127.0.0.2");
+        var other = System.Net.IPAddress.Parse("127.0.0.3");
+        var cookie = await RegisterAsync(Guid.NewGuid().ToString());
+        var clients = new List<LoopbackClient>();
+        try
+        {
+            var responders = new List<LoopbackClient>();
+            for (var i = 0; i < 3; i++)
+            {
+                responders.Add(await ConnectWithLineAsync("R" + cookie));
+                clients.Add(responders[i]);
+                await WaitUntilAsync(() => Server.Broker.ParkedCount == responders.Count);
+            }
+
+            var sessions = new List<LoopbackClient>();
+            for (var i = 0; i < 2; i++)
+            {
+                sessions.Add(await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie, greedy));
+                clients.Add(sessions[i]);
+                Assert.That(await sessions[i].ReadLineAsync(), Is.EqualTo("+OK"));
+            }
+
+            // One more from the same address is refused with a line of its own and closed, taking nothing.
+            using (var extra = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie, greedy))
+            {
+                Assert.That(await extra.ReadLineAsync(), Is.EqualTo("-ERR too many sessions"));
+                Assert.That(await extra.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
+            }
+
+            Assert.That(refusals.Count("too_many_sessions"), Is.EqualTo(1));
+            Assert.That(Server.Broker.ParkedCount, Is.EqualTo(1));
+
+            // The parked connection left is another client's.
+            var third = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie, other);
+            clients.Add(third);
+            Assert.That(await third.ReadLineAsync(), Is.EqualTo("+OK"));
+
+            // A session that ends gives its place back: the same address pairs again.
+            // The newest parked connection is taken first: the first session's responder is the last parked.
+            var open = listener.OpenConnections;
+            sessions[0].Dispose();
+            responders[2].Dispose();
+            await WaitUntilAsync(() => listener.OpenConnections <= open - 2);
+            clients.Add(await ConnectWithLineAsync("R" + cookie));
+            await WaitUntilAsync(() => Server.Broker.ParkedCount == 1);
+            var again = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie, greedy);
+            clients.Add(again);
+            Assert.That(await again.ReadLineAsync(), Is.EqualTo("+OK"));
+            Assert.That(refusals.Count("too_many_sessions"), Is.EqualTo(1));
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
+
+    [Test]
+    public void Max_sessions_per_address_per_uuid_out_of_range_is_reported_with_the_key_and_the_accepted_range()
+    {
+        var result = new ServerOptionsValidator().Validate(null, new RendezvousRelayOptions { MaxSessionsPerAddressPerUuid = 0 });
+
+        Assert.That(result.Failed, Is.True);
+        Assert.That(result.Failures, Is.EqualTo(new[] { "Rendezvous:Relay:MaxSessionsPerAddressPerUuid is 0; it must be between 1 and 1000000." }));
+        Assert.That(new ServerOptionsValidator().Validate(null, new RendezvousRelayOptions { MaxSessionsPerAddressPerUuid = 1_000_000 }).Succeeded, Is.True);
+    }
+
     /// <summary>Connects and waits for the server to close the connection; a connect reset by the server counts as a reset.</summary>
     private async Task<PeerEnd> ConnectAndWaitForEndAsync()
     {
@@ -157,5 +233,6 @@ public sealed class ConnectionLimitsTests : ServerTestBase
 
         Assert.That(defaults.MaxConnections, Is.GreaterThanOrEqualTo(18_000 + 1_000));
         Assert.That(defaults.MaxHandshakesPerAddress, Is.EqualTo(64));
+        Assert.That(defaults.MaxSessionsPerAddressPerUuid, Is.EqualTo(8));
     }
 }

@@ -22,16 +22,16 @@ public sealed partial class RendezvousConnectionHandlerTests
         await ParkAsync(Cap + 1);
         for (var i = 0; i < Cap; i++)
         {
-            var (paired, _) = await ConnectAsync("I" + _cookie + "\n", ClientA);
+            var (paired, _) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
             Assert.That(await paired.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         }
 
-        var (extra, extraHandling) = await ConnectAsync("I" + _cookie + "\n", ClientA);
+        var (extra, extraHandling) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
 
         Assert.That(await extra.ReadToEndAsciiAsync(), Is.EqualTo("-ERR too many sessions\n"));
         await extraHandling.WaitAsync(TestTimeouts.Short);
         Assert.That(_broker.ParkedCount, Is.EqualTo(1), "the refused initiator took no parked connection");
-        var (other, _) = await ConnectAsync("I" + _cookie + "\n", ClientB);
+        var (other, _) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientB);
         Assert.That(await other.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
     }
 
@@ -41,10 +41,10 @@ public sealed partial class RendezvousConnectionHandlerTests
         CapSessions();
         for (var i = 0; i < Cap; i++)
         {
-            await ConnectAsync("I" + _cookie + "\n", ClientA);
+            await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
         }
 
-        var (extra, _) = await ConnectAsync("I" + _cookie + "\n", ClientA);
+        var (extra, _) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
 
         Assert.That(await extra.ReadToEndAsciiAsync(), Is.EqualTo("-ERR too many sessions\n"));
     }
@@ -56,12 +56,12 @@ public sealed partial class RendezvousConnectionHandlerTests
         await ParkAsync(Cap + 1);
         for (var i = 1; i <= Cap; i++)
         {
-            var (paired, _) = await ConnectAsync("I" + _cookie + "\n", IPAddress.Parse($"2001:db8:0:1::{i}"));
+            var (paired, _) = await ConnectAsync("I" + _initiatorCookie + "\n", IPAddress.Parse($"2001:db8:0:1::{i}"));
             Assert.That(await paired.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         }
 
-        var (sameBlock, _) = await ConnectAsync("I" + _cookie + "\n", IPAddress.Parse("2001:db8:0:1:ffff::9"));
-        var (otherBlock, _) = await ConnectAsync("I" + _cookie + "\n", IPAddress.Parse("2001:db8:0:2::1"));
+        var (sameBlock, _) = await ConnectAsync("I" + _initiatorCookie + "\n", IPAddress.Parse("2001:db8:0:1:ffff::9"));
+        var (otherBlock, _) = await ConnectAsync("I" + _initiatorCookie + "\n", IPAddress.Parse("2001:db8:0:2::1"));
 
         Assert.That(await sameBlock.ReadToEndAsciiAsync(), Is.EqualTo("-ERR too many sessions\n"));
         Assert.That(await otherBlock.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
@@ -76,11 +76,11 @@ public sealed partial class RendezvousConnectionHandlerTests
         await ParkAsync(1, otherCookie);
         for (var i = 0; i < Cap; i++)
         {
-            var (paired, _) = await ConnectAsync("I" + _cookie + "\n", ClientA);
+            var (paired, _) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
             Assert.That(await paired.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         }
 
-        var (other, _) = await ConnectAsync("I" + otherCookie + "\n", ClientA);
+        var (other, _) = await ConnectAsync("I" + RendezvousCookies.InitiatorValueFor(otherCookie) + "\n", ClientA);
 
         Assert.That(await other.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
     }
@@ -93,7 +93,7 @@ public sealed partial class RendezvousConnectionHandlerTests
         var initiators = new List<(PipeRelayConnection Connection, Task Handling)>();
         for (var i = 0; i < Cap; i++)
         {
-            initiators.Add(await ConnectAsync("I" + _cookie + "\n", ClientA));
+            initiators.Add(await ConnectAsync("I" + _initiatorCookie + "\n", ClientA));
             Assert.That(await initiators[i].Connection.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         }
 
@@ -103,7 +103,7 @@ public sealed partial class RendezvousConnectionHandlerTests
         await initiators[0].Handling.WaitAsync(TestTimeouts.Short);
         Assert.That(_handler.SessionSourceCount, Is.EqualTo(1));
 
-        var (next, _) = await ConnectAsync("I" + _cookie + "\n", ClientA);
+        var (next, _) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
         Assert.That(await next.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
 
         await _stop.CancelAsync();
@@ -116,7 +116,7 @@ public sealed partial class RendezvousConnectionHandlerTests
     {
         CapSessions();
         await ParkAsync(1);
-        var (reset, resetHandling) = await ConnectAsync("I" + _cookie + "\n", ClientA);
+        var (reset, resetHandling) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
         Assert.That(await reset.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
 
         reset.CompleteSending(new IOException("connection reset"));
@@ -132,7 +132,7 @@ public sealed partial class RendezvousConnectionHandlerTests
         var waiting = new List<(PipeRelayConnection Connection, Task Handling)>();
         for (var i = 0; i < Cap; i++)
         {
-            waiting.Add(await ConnectAsync("I" + _cookie + "\n", ClientA));
+            waiting.Add(await ConnectAsync("I" + _initiatorCookie + "\n", ClientA));
         }
 
         _time.Advance(Grace);
@@ -145,7 +145,7 @@ public sealed partial class RendezvousConnectionHandlerTests
 
         Assert.That(_handler.SessionSourceCount, Is.Zero);
         await ParkAsync(1);
-        var (next, _) = await ConnectAsync("I" + _cookie + "\n", ClientA);
+        var (next, _) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
         Assert.That(await next.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
     }
 
@@ -153,7 +153,7 @@ public sealed partial class RendezvousConnectionHandlerTests
     public async Task SessionCap_A_waiting_initiator_that_resets_gives_its_place_back()
     {
         CapSessions();
-        var (initiator, initiating) = await ConnectAsync("I" + _cookie + "\n", ClientA);
+        var (initiator, initiating) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
 
         initiator.CompleteSending(new IOException("connection reset"));
 
@@ -181,10 +181,10 @@ public sealed partial class RendezvousConnectionHandlerTests
         CapSessions();
         for (var i = 0; i < Cap; i++)
         {
-            await ConnectAsync("I" + _cookie + "\n", ClientA);
+            await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
         }
 
-        var (extra, extraHandling) = await ConnectAsync("I" + _cookie + "\n", ClientA);
+        var (extra, extraHandling) = await ConnectAsync("I" + _initiatorCookie + "\n", ClientA);
         Assert.That(await extra.ReadToEndAsciiAsync(), Is.EqualTo("-ERR too many sessions\n"));
         await extraHandling.WaitAsync(TestTimeouts.Short);
 

@@ -140,13 +140,13 @@ public sealed class ConnectionLimitsTests : ServerTestBase
             var sessions = new List<LoopbackClient>();
             for (var i = 0; i < 2; i++)
             {
-                sessions.Add(await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie, greedy));
+                sessions.Add(await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, InitiatorLine(cookie), greedy));
                 clients.Add(sessions[i]);
                 Assert.That(await sessions[i].ReadLineAsync(), Is.EqualTo("+OK"));
             }
 
             // One more from the same address is refused with a line of its own and closed, taking nothing.
-            using (var extra = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie, greedy))
+            using (var extra = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, InitiatorLine(cookie), greedy))
             {
                 Assert.That(await extra.ReadLineAsync(), Is.EqualTo("-ERR too many sessions"));
                 Assert.That(await extra.WaitForEndAsync(), Is.EqualTo(PeerEnd.Closed));
@@ -156,7 +156,7 @@ public sealed class ConnectionLimitsTests : ServerTestBase
             Assert.That(Server.Broker.ParkedCount, Is.EqualTo(1));
 
             // The parked connection left is another client's.
-            var third = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie, other);
+            var third = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, InitiatorLine(cookie), other);
             clients.Add(third);
             Assert.That(await third.ReadLineAsync(), Is.EqualTo("+OK"));
 
@@ -168,7 +168,7 @@ public sealed class ConnectionLimitsTests : ServerTestBase
             await WaitUntilAsync(() => listener.OpenConnections <= open - 2);
             clients.Add(await ConnectWithLineAsync("R" + cookie));
             await WaitUntilAsync(() => Server.Broker.ParkedCount == 1);
-            var again = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, "I" + cookie, greedy);
+            var again = await LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, InitiatorLine(cookie), greedy);
             clients.Add(again);
             Assert.That(await again.ReadLineAsync(), Is.EqualTo("+OK"));
             Assert.That(refusals.Count("too_many_sessions"), Is.EqualTo(1));

@@ -52,17 +52,16 @@ public sealed class RegistrarConnectionLimitsTests : ServerTestBase
     {
         // 127.0.0.2 is another address of the loopback interface (any 127.x source reaches 127.0.0.1), with a cap of its own.
         await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:RegistrarMaxConnectionsPerAddress"] = "2" });
-        var flood = new List<Socket>();
+        var flood = new List<LoopbackClient>();
         try
         {
             for (var i = 0; i < 2; i++)
             {
-                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                flood.Add(socket);
-                socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
-                await socket.ConnectAsync(RegistrarEndPoint).WaitAsync(TestTimeouts.Short);
+                flood.Add(await LoopbackClient.ConnectAsync(RegistrarEndPoint, IPAddress.Parse("127.0.0.2")));
             }
 
+            // Held, not closed: by then the server has counted both (a third sent at once could beat the count).
+            Assert.That(await flood[1].StaysQuietAsync(), Is.True, "127.0.0.2's connections under the cap are held");
             Assert.That(await ConnectAndWaitForEndAsync(IPAddress.Parse("127.0.0.2")), Is.AnyOf(PeerEnd.Reset, PeerEnd.Closed), "127.0.0.2 is at its cap");
             Assert.That(await RegisterAsync(Guid.NewGuid().ToString()), Is.Not.Empty, "127.0.0.1 is not");
         }

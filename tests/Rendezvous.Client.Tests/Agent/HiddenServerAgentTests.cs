@@ -161,7 +161,10 @@ public sealed class HiddenServerAgentTests
             return ClientTestKit.EchoAsync(session, ct);
         };
         await using var firstAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), Tagged("first"), time);
-        await firstAgent.WaitParkedAsync();
+
+        // Parked at the relay, not only sent: the relay's first-line timeout runs on this fake clock, so
+        // advancing it while the relay has yet to read the line would answer the park "-ERR timeout".
+        await ClientTestKit.WaitUntilAsync(() => firstAgent.Agent.Status.Parked == 1 && server.Broker.ParkedCount == 1, "the relay parked the first agent's connection");
 
         // In a later TOTP step: our registrar accepts each step's code once.
         time.Advance(TimeSpan.FromSeconds(30));
@@ -221,6 +224,8 @@ public sealed class HiddenServerAgentTests
         await using var session = await connector.ConnectAsync(identity.Uuid).WaitAsync(TestTimeouts.Short);
         await ClientTestKit.WaitUntilAsync(() => firstAgent.Agent.Status.ActiveSessions == 1, "the session is active");
 
+        // The replacement is parked at the relay before the fake clock jumps past the relay's first-line timeout.
+        await ClientTestKit.WaitUntilAsync(() => firstAgent.Agent.Status.Parked == 1 && server.Broker.ParkedCount == 1, "the relay parked the replacement");
         time.Advance(TimeSpan.FromSeconds(30));
         await using var secondAgent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time);
         await ClientTestKit.WaitUntilAsync(() => firstAgent.Agent.Status.State == HiddenServerState.Superseded, "the first agent steps back");

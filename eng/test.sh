@@ -58,9 +58,19 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The run failed without a failing test (a crashed or hung test host): count it.
   failed=1
 fi
+# NUnit's inconclusive tests (Assume.That: a service the test needs is missing) are listed one per line as
+# "  Skipped NAME" but not counted in the summary's "Skipped:", so count both and take the larger.
 skipped=$(grep -E '^(Passed|Failed)! +- ' "$log" | grep -oE 'Skipped: +[0-9]+' | awk '{s += $2} END {print s + 0}')
+skipped_lines=$(grep -cE '^ +Skipped ' "$log")
+[ "$skipped_lines" -gt "$skipped" ] && skipped=$skipped_lines
 if [ "$skipped" -gt 0 ]; then
   echo "eng/test.sh: $skipped test(s) skipped or inconclusive (a service the tests need is missing?)" >&2
+  if [ "${CI:-}" = true ]; then
+    # On CI every integration test must run: a skip is a failure, not a silent pass.
+    grep -E '^ +Skipped ' "$log" >&2
+    failed=$((failed + skipped))
+    [ "$status" -eq 0 ] && status=1
+  fi
 fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

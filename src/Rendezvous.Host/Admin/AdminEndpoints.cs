@@ -121,12 +121,38 @@ internal sealed partial class AdminEndpoints(
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            AdminLog.RequestFailed(logger, ex);
+            // A failing secrets database is logged once per change of state by the store: a page view while it fails
+            // answers 503 naming the reason, without a stack trace in the log per view.
+            var storeProblem = await StoreProblemAsync(context.RequestAborted).ConfigureAwait(false);
+            if (storeProblem is null)
+            {
+                AdminLog.RequestFailed(logger, ex);
+            }
+            else
+            {
+                AdminLog.StoreUnavailable(logger, context.Request.Path.ToString(), storeProblem);
+            }
+
             if (!context.Response.HasStarted)
             {
                 context.Response.Clear();
-                await WriteAsync(context, StatusCodes.Status500InternalServerError, AdminPages.Error("Something failed", $"The request failed: {ex.Message}")).ConfigureAwait(false);
+                await WriteAsync(context, storeProblem is null ? StatusCodes.Status500InternalServerError : StatusCodes.Status503ServiceUnavailable, storeProblem is null
+                    ? AdminPages.Error("Something failed", $"The request failed: {ex.Message}")
+                    : AdminPages.Error("Secrets database unavailable", $"The secrets database is failing: {storeProblem} Pages that read or change entries work again once it is back; /healthz reports its state.")).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>Why the secrets store is failing, or null when it works (or cannot say).</summary>
+    private async Task<string?> StoreProblemAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await store.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return ex.Message;
         }
     }
 

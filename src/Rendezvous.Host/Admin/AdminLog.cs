@@ -41,4 +41,7 @@ internal static partial class AdminLog
 
     [LoggerMessage(5030, LogLevel.Error, "An admin request failed", EventName = "AdminRequestFailed")]
     public static partial void RequestFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5031, LogLevel.Debug, "The admin request for {Path} was answered 503: the secrets database is failing ({Reason})", EventName = "AdminStoreUnavailable")]
+    public static partial void StoreUnavailable(ILogger logger, string path, string reason);
 }

@@ -1,9 +1,15 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Rendezvous.Security;
+using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests.Admin;
 
-/// <summary><c>/healthz</c> follows the secrets database: unhealthy while it is gone or damaged, healthy once it is back.</summary>
+/// <summary>
+/// <c>/healthz</c> and the admin pages follow the secrets database: unhealthy (503, naming the reason) while it is gone
+/// or damaged, healthy once it is back.
+/// </summary>
 public sealed class AdminSecretStoreHealthTests
 {
     private static readonly string[] Suffixes = [string.Empty, "-wal", "-shm"];
@@ -50,6 +56,48 @@ public sealed class AdminSecretStoreHealthTests
         {
             Assert.That(again.Status, Is.EqualTo(HttpStatusCode.OK), again.Body);
             Assert.That(again.Body, Does.Contain("secrets database readable"));
+        });
+    }
+
+    [Test]
+    public async Task Admin_pages_answer_503_naming_the_reason_while_the_database_is_removed_without_a_stack_trace_per_view()
+    {
+        await using var server = await AdminServer.StartAsync();
+        var capture = new LogCapture();
+        server.Services.GetRequiredService<ILoggerFactory>().AddProvider(capture);
+        using var client = server.CreateClient();
+        Assert.That((await client.SignInAsync(server.Token)).Status, Is.EqualTo(HttpStatusCode.SeeOther));
+        var entry = await server.AddEntryAsync();
+        Assert.That((await client.GetAsync("/")).Status, Is.EqualTo(HttpStatusCode.OK));
+
+        var path = Path.Combine(server.DataDirectory, SqliteSecretStore.DefaultFileName);
+        foreach (var suffix in Suffixes)
+        {
+            File.Move(path + suffix, path + suffix + ".away");
+        }
+
+        foreach (var page in new[] { "/", "/", $"/entries/{entry.Uuid}" })
+        {
+            var failing = await client.GetAsync(page);
+            Assert.Multiple(() =>
+            {
+                Assert.That(failing.Status, Is.EqualTo(HttpStatusCode.ServiceUnavailable), page);
+                Assert.That(failing.Body, Does.Contain("Secrets database unavailable").And.Contain("was removed while in use"), page);
+            });
+        }
+
+        foreach (var suffix in Suffixes)
+        {
+            File.Move(path + suffix + ".away", path + suffix);
+        }
+
+        var again = await client.GetAsync("/");
+        Assert.Multiple(() =>
+        {
+            Assert.That(again.Status, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(again.Body, Does.Contain(entry.Uuid));
+            Assert.That(capture.Records.Where(r => r.Exception is not null).Select(r => r.Message), Is.Empty, "no stack trace per view");
+            Assert.That(capture.Records.Count(r => r.EventId.Name == "SecretStoreFailing"), Is.EqualTo(1), "the store logs its failure once");
         });
     }
 }

@@ -481,6 +481,12 @@ public sealed class HiddenServerAgent : BackgroundService
                 null => ParkReply.ClosedByRelay,
                 _ => ParkReply.Refused,
             };
+            if (reply == ParkReply.Refused)
+            {
+                var answer = AnswerText.Quote(System.Text.Encoding.Latin1.GetBytes(line!));
+                Update(s => s with { LastError = $"The relay at {triple.Host}:{triple.Port} refused the parked connection: it answered {answer}." });
+            }
+
             return (reply, socket, _time.GetElapsedTime(parkedAt));
         }
         catch (OperationCanceledException)

@@ -48,4 +48,89 @@ internal static class ProcessStats
 
         return null;
     }
+
+    /// <summary>How many descriptors <paramref name="pid"/> has open (entries of /proc/PID/fd), or null when unavailable.</summary>
+    public static long? OpenDescriptors(int pid)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").LongCount();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>
+/// Samples a server's RSS and open descriptors every 100 ms in the background and keeps the peaks; the
+/// process may be replaced (a restart) and sampling goes on with the new one.
+/// </summary>
+internal sealed class ProcessPeaks : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private int _pid;
+    private long _peakRssKiB;
+    private long _peakDescriptors;
+
+    public ProcessPeaks(int pid)
+    {
+        _pid = pid;
+        _loop = LoopAsync();
+    }
+
+    public long? PeakRssKiB => Interlocked.Read(ref _peakRssKiB) is > 0 and var peak ? peak : null;
+
+    public long? PeakDescriptors => Interlocked.Read(ref _peakDescriptors) is > 0 and var peak ? peak : null;
+
+    /// <summary>Samples <paramref name="pid"/> from now on.</summary>
+    public void Follow(int pid) => Volatile.Write(ref _pid, pid);
+
+    /// <summary>Takes one sample now (also counted toward the peaks).</summary>
+    public (long? RssKiB, long? Descriptors) Sample()
+    {
+        var pid = Volatile.Read(ref _pid);
+        var rss = ProcessStats.RssKiB(pid);
+        var descriptors = ProcessStats.OpenDescriptors(pid);
+        Raise(ref _peakRssKiB, rss);
+        Raise(ref _peakDescriptors, descriptors);
+        return (rss, descriptors);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private static void Raise(ref long peak, long? value)
+    {
+        if (value is not { } v)
+        {
+            return;
+        }
+
+        long seen;
+        while (v > (seen = Interlocked.Read(ref peak)) && Interlocked.CompareExchange(ref peak, v, seen) != seen)
+        {
+        }
+    }
+
+    private async Task LoopAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                Sample();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
 }

@@ -405,8 +405,7 @@ internal static class Soak
 
                     if (stream.Offset + read > direction.Size)
                     {
-                        session.Corrupt($"{direction.Name}: {stream.Offset + read} B arrived, only {direction.Size} B were sent");
-                        break;
+                        throw new DataMismatchException($"{stream.Offset + read} B arrived, only {direction.Size} B were sent");
                     }
 
                     stream.Verify(buffer.AsSpan(0, read));
@@ -415,7 +414,9 @@ internal static class Soak
             }
             catch (DataMismatchException ex)
             {
+                // Stop the session here: its other loops end on the reset instead of waiting for reads that will not come.
                 session.Corrupt($"{direction.Name}: {ex.Message}");
+                session.Abort(socket);
             }
             catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
             {
@@ -468,7 +469,21 @@ internal static class Soak
                     Killed = true;
                 }
 
-                socket.LingerState = new LingerOption(true, 0);
+                Abort(socket);
+            }
+
+            /// <summary>Closes <paramref name="socket"/> with a reset.</summary>
+            public void Abort(Socket socket)
+            {
+                try
+                {
+                    socket.LingerState = new LingerOption(true, 0);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                    // Already closed.
+                }
+
                 socket.Dispose();
             }
 

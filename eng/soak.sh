@@ -7,25 +7,28 @@
 # server's RSS and open descriptors before / peak / after. See docs/reliability.md.
 #
 #   eng/soak.sh [--sessions N] [--concurrency C] [--max-size B] [--seconds T] [--faults none|kill|restart|all]
-#               [--kill-share F] [--seed N] [--drain S] [--no-build]
+#               [--kill-share F] [--read-pause MS] [--seed N] [--drain S] [--no-build]
 #
-# Defaults (about a minute): --sessions 3000 --concurrency 32 --max-size 8M --seconds 60 --faults none.
+# Defaults (about a minute): --sessions 10000 --concurrency 32 --max-size 8M --seconds 60 --faults none.
 # --drain is the server's Rendezvous:DrainTimeout in seconds (0: SIGTERM cuts every running session, the
 # hard case for the restart fault; the service default is 10).
 # Sizes take a K or M suffix (KiB, MiB). --kill-share is the share of sessions killed with --faults kill|all
-# (0.1). --seed repeats a run's sizes and faults (it prints its seed).
+# (0.1). --read-pause makes every reader wait that many milliseconds after each read (up to 64 KiB), so that
+# what was sent is still queued in the kernel's buffers (the relay's among them) when sessions end (0).
+# --seed repeats a run's sizes and faults (it prints its seed).
 # Exit code 0: nothing lost, corrupted or refused outside a fault; 1: something was; 2: bad arguments or
 # the run did not finish in time. Everything it starts is killed by PID on exit; every phase is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: eng/soak.sh [--sessions N] [--concurrency C] [--max-size B] [--seconds T] [--faults none|kill|restart|all] [--kill-share F] [--seed N] [--drain S] [--no-build]"
-sessions=3000
+usage="usage: eng/soak.sh [--sessions N] [--concurrency C] [--max-size B] [--seconds T] [--faults none|kill|restart|all] [--kill-share F] [--read-pause MS] [--seed N] [--drain S] [--no-build]"
+sessions=10000
 concurrency=32
 max_size=8M
 seconds=60
 faults=none
 kill_share=0.1
+read_pause=0
 seed=
 drain=0
 build=1
@@ -35,7 +38,7 @@ number() { # flag value
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0; shift; continue ;;
-    --sessions|--concurrency|--max-size|--seconds|--faults|--kill-share|--seed|--drain)
+    --sessions|--concurrency|--max-size|--seconds|--faults|--kill-share|--read-pause|--seed|--drain)
       [ $# -ge 2 ] || { echo "$1 needs a value; $usage" >&2; exit 2; } ;;
     *) echo "unknown argument '$1'; $usage" >&2; exit 2 ;;
   esac
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --faults)
       case "$2" in none|kill|restart|all) faults=$2 ;; *) echo "--faults must be none, kill, restart or all, not '$2'" >&2; exit 2 ;; esac ;;
     --kill-share) kill_share=$2 ;;
+    --read-pause) read_pause=$2 ;;
     --seed) number "$1" "$2"; seed=$2 ;;
     --drain) number "$1" "$2"; drain=$2 ;;
   esac
@@ -90,13 +94,14 @@ server_pid=
 cookie=
 start_server() {
   log "starting rendezvous serve: registrar :$registrar_port, relay :$relay_port"
-  # Every session comes from 127.0.0.1 for one UUID: the per-address caps are raised as in eng/bench.sh.
+  # Every session comes from 127.0.0.1 for one UUID: the per-address caps are raised (more than eng/bench.sh: at
+  # --concurrency 1000 a burst of 2,000 connections has not sent its first line yet).
   # --drain: how long a SIGTERM lets running sessions go on.
   Rendezvous__Admin__Url=none \
   Rendezvous__DrainTimeout="$(printf '%02d:%02d:%02d' $((drain / 3600)) $((drain / 60 % 60)) $((drain % 60)))" \
   Rendezvous__Relay__ParkedConnectionsPerCookie=1024 \
   Rendezvous__Relay__InitiatorGracePeriod=00:00:30 \
-  Rendezvous__Relay__MaxHandshakesPerAddress=1024 \
+  Rendezvous__Relay__MaxHandshakesPerAddress=100000 \
   Rendezvous__Relay__MaxSessionsPerAddressPerUuid=100000 \
   Logging__LogLevel__Default=Warning \
     "$rendezvous" serve --data-dir "$data" \
@@ -130,7 +135,7 @@ start_server
 bound=$((seconds + 180))
 args=(soak --target relay --relay "127.0.0.1:$relay_port" --cookie "$cookie" --server-pid "$server_pid"
   --sessions "$sessions" --concurrency "$concurrency" --max-size "$max_size" --seconds "$seconds"
-  --faults "$faults" --kill-share "$kill_share" --restart-request "$work/restart" --restart-done "$work/restarted"
+  --faults "$faults" --kill-share "$kill_share" --read-pause "$read_pause" --restart-request "$work/restart" --restart-done "$work/restarted"
   --timeout "$bound")
 [ -n "$seed" ] && args+=(--seed "$seed")
 log "loadgen ${args[*]}"

@@ -66,6 +66,12 @@ internal sealed class LoadOptions
     /// <summary>Soak: the share of sessions one side of which is killed mid-stream (RST) when kill faults are on. Defaults to 0.1.</summary>
     public double KillShare { get; set; } = 0.1;
 
+    /// <summary>
+    /// Soak: how long every receiver waits after each read (0: none). Slow readers leave what was sent queued in
+    /// the kernel's buffers, the relay's included, when a session ends. Defaults to 0.
+    /// </summary>
+    public double ReadPauseMilliseconds { get; set; }
+
     /// <summary>Soak: the seed of the sizes and faults, so a run can be repeated; a random one when null.</summary>
     public int? Seed { get; set; }
 
@@ -127,6 +133,7 @@ internal sealed class LoadOptions
                 case "--faults": options.Faults = SoakFaultsText.Parse(value); break;
                 case "--kill-share": options.KillShare = double.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--seed": options.Seed = Int(value); break;
+                case "--read-pause": options.ReadPauseMilliseconds = double.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--restart-request": options.RestartRequestFile = value; break;
                 case "--restart-done": options.RestartDoneFile = value; break;
                 case "--timeout": options.Timeout = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
@@ -152,6 +159,11 @@ internal sealed class LoadOptions
         if (options.KillShare is < 0 or > 1)
         {
             throw new ArgumentException($"--kill-share must be 0..1, not {options.KillShare.ToString(CultureInfo.InvariantCulture)}");
+        }
+
+        if (options.ReadPauseMilliseconds is < 0 or > 10_000)
+        {
+            throw new ArgumentException($"--read-pause must be 0..10000 (milliseconds), not {options.ReadPauseMilliseconds.ToString(CultureInfo.InvariantCulture)}");
         }
 
         if ((options.RestartRequestFile is null) != (options.RestartDoneFile is null))

@@ -61,6 +61,7 @@ internal static class Soak
         result.Add("faults", SoakFaultsText.Format(options.Faults));
         result.Add("maxSize", options.MaxSize);
         result.Add("concurrency", options.Concurrency);
+        result.Add("readPauseMs", options.ReadPauseMilliseconds);
         result.Add("seconds", elapsed);
         result.Add("sessions", run.Started);
         result.Add("ok", run.Ok);
@@ -81,6 +82,9 @@ internal static class Soak
         result.Add("fdsBefore", before.Descriptors);
         result.Add("fdsPeak", peaks.PeakDescriptors);
         result.Add("fdsAfter", after.Descriptors);
+        result.Add("tcpOrphansPeak", peaks.PeakTcpOrphans);
+        result.Add("tcpMemoryPagesPeak", peaks.PeakTcpMemoryPages);
+        result.Add("tcpMemoryLimits", ProcessStats.KernelTcpMemoryLimits());
         result.Add("failures", string.Join(" | ", run.Failures));
         return result;
     }
@@ -91,10 +95,11 @@ internal static class Soak
         string V(string key) => Convert.ToString(result.Get(key), CultureInfo.InvariantCulture) is { Length: > 0 } text ? text : "n/a";
         static string Mib(object? bytes) => bytes is long b ? (b / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MiB" : "n/a";
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"soak: {V("sessions")} sessions in {Convert.ToDouble(result.Get("seconds"), CultureInfo.InvariantCulture):0.0} s, faults {V("faults")}, max size {V("maxSize")} B, concurrency {V("concurrency")}, seed {V("seed")}\n");
+        text.Append(CultureInfo.InvariantCulture, $"soak: {V("sessions")} sessions in {Convert.ToDouble(result.Get("seconds"), CultureInfo.InvariantCulture):0.0} s, faults {V("faults")}, max size {V("maxSize")} B, concurrency {V("concurrency")}, read pause {V("readPauseMs")} ms, seed {V("seed")}\n");
         text.Append(CultureInfo.InvariantCulture, $"sessions: ok {V("ok")}, lost {V("lost")}, corrupted {V("corrupted")}, ended by fault {V("endedByFault")}, not opened {V("notOpened")} (killed {V("killed")}, restarts {V("restarts")}, ok after the restart {V("okAfterRestart")})\n");
         text.Append(CultureInfo.InvariantCulture, $"bytes: up {Mib(result.Get("bytesUpSent"))} sent, {Mib(result.Get("bytesUpReceived"))} received; down {Mib(result.Get("bytesDownSent"))} sent, {Mib(result.Get("bytesDownReceived"))} received\n");
         text.Append(CultureInfo.InvariantCulture, $"server RSS KiB: before {V("rssBeforeKiB")}, peak {V("rssPeakKiB")}, after {V("rssAfterKiB")}; open descriptors: before {V("fdsBefore")}, peak {V("fdsPeak")}, after {V("fdsAfter")}\n");
+        text.Append(CultureInfo.InvariantCulture, $"kernel TCP, all processes: orphaned sockets peak {V("tcpOrphansPeak")}, memory peak {V("tcpMemoryPagesPeak")} pages (tcp_mem {V("tcpMemoryLimits")})\n");
         if (V("failures") is { Length: > 0 } failures && failures != "n/a")
         {
             text.Append(CultureInfo.InvariantCulture, $"first failures: {failures}\n");
@@ -280,14 +285,15 @@ internal static class Soak
                     Interlocked.Increment(ref _killed);
                 }
 
+                var readPause = TimeSpan.FromMilliseconds(options.ReadPauseMilliseconds);
                 var upSeed = ((ulong)(uint)seed << 32) + ((ulong)plan.Index * 2);
                 var up = new Direction("up", plan.UpSize, upSeed);
                 var down = new Direction("down", plan.DownSize, upSeed + 1);
                 await Task.WhenAll(
                     SendAsync(session, initiator, up, plan.KillInitiator ? plan.KillAfter : null, bound.Token),
-                    ReceiveAsync(session, responder, up, plan.KillResponder, bound.Token),
+                    ReceiveAsync(session, responder, up, plan.KillResponder, readPause, bound.Token),
                     SendAsync(session, responder, down, plan.KillResponder ? plan.KillAfter : null, bound.Token),
-                    ReceiveAsync(session, initiator, down, plan.KillInitiator, bound.Token)).ConfigureAwait(false);
+                    ReceiveAsync(session, initiator, down, plan.KillInitiator, readPause, bound.Token)).ConfigureAwait(false);
                 Interlocked.Add(ref _sentUp, up.Sent);
                 Interlocked.Add(ref _receivedUp, up.Received);
                 Interlocked.Add(ref _sentDown, down.Sent);
@@ -387,7 +393,7 @@ internal static class Soak
         }
 
         /// <summary>Reads to the end of the stream, checking every byte as it arrives and hashing it.</summary>
-        private static async Task ReceiveAsync(Session session, Socket socket, Direction direction, bool killedSide, CancellationToken cancellationToken)
+        private static async Task ReceiveAsync(Session session, Socket socket, Direction direction, bool killedSide, TimeSpan readPause, CancellationToken cancellationToken)
         {
             var stream = new PatternStream(direction.Seed);
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -410,6 +416,10 @@ internal static class Soak
 
                     stream.Verify(buffer.AsSpan(0, read));
                     hash.AppendData(buffer, 0, read);
+                    if (readPause > TimeSpan.Zero)
+                    {
+                        await Task.Delay(readPause, cancellationToken).ConfigureAwait(false);
+                    }
                 }
             }
             catch (DataMismatchException ex)

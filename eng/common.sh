@@ -19,10 +19,10 @@ trap 'exit 130' INT TERM
 
 log() { echo "[$LOG_NAME $(date -u +%H:%M:%S)] $*" >&2; }
 
-free_port() {
+free_port() { # below the ephemeral range (32768 and up): no outgoing connection takes it while a server restarts
   local port
   for _ in $(seq 1 200); do
-    port=$(( (RANDOM % 20000) + 20000 ))
+    port=$(( (RANDOM % 12000) + 20000 ))
     if ! ss -Htan "sport = :$port" 2>/dev/null | grep -q .; then echo "$port"; return; fi
   done
   echo "no free port" >&2; exit 1

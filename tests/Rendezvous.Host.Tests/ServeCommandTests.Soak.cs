@@ -101,10 +101,27 @@ public sealed partial class ServeCommandTests
         return (string)registered.Get("cookie")!;
     }
 
+    /// <summary>
+    /// A free port below the ephemeral range (32768 and up), so that no outgoing connection of another test takes it
+    /// while the server is down for its restart.
+    /// </summary>
     private static int FreeLoopbackPort()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var port = Random.Shared.Next(20_000, 32_000);
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+            }
+        }
+
+        Assert.Fail("no free port between 20000 and 32000 after 100 tries");
+        return 0;
     }
 }

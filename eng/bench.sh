@@ -45,39 +45,9 @@ server_core=0
 generator_core=1
 if [ "$(nproc)" -lt 2 ]; then generator_core=0; fi
 
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-work=$(mktemp -d /tmp/rendezvous-bench.XXXXXX)
-started_pids=()
-cleanup() {
-  for pid in "${started_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${started_pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
-
-free_port() {
-  local port
-  for _ in $(seq 1 200); do
-    port=$(( (RANDOM % 20000) + 20000 ))
-    if ! ss -Htan "sport = :$port" 2>/dev/null | grep -q .; then echo "$port"; return; fi
-  done
-  echo "no free port" >&2; exit 1
-}
-
-wait_port() { # port seconds
-  local deadline=$((SECONDS + $2))
-  until ss -Hltn "sport = :$1" | grep -q LISTEN; do
-    if [ "$SECONDS" -ge "$deadline" ]; then log "nothing listens on port $1 after $2 s"; return 1; fi
-    sleep 0.2
-  done
-}
+LOG_NAME=bench
+# shellcheck source=eng/common.sh
+source eng/common.sh
 
 # --- haproxy ---------------------------------------------------------------------------------------
 if ! command -v haproxy >/dev/null; then
@@ -100,14 +70,9 @@ log "open-files limit $(ulimit -n)"
 # --- server ----------------------------------------------------------------------------------------
 data="$work/data"
 mkdir -p "$data"
-add_user() {
-  local out
-  out=$(timeout 60 "$rendezvous" users add --data-dir "$data")
-  echo "$(echo "$out" | awk '/^UUID:/ {print $2}') $(echo "$out" | awk '/^Secret:/ {print $2}')"
-}
 # Codes are single-use per UUID, also across restarts, so every fresh server start registers new users.
 users=()
-for _ in $(seq 1 $((2 + 2 * repeats))); do users+=("$(add_user)"); done
+for _ in $(seq 1 $((2 + 2 * repeats))); do users+=("$(add_user "$rendezvous" "$data")"); done
 next_user=0
 server_pid=
 start_server() {
@@ -149,9 +114,7 @@ stop_pid() {
   while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
   kill -9 "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
-  local kept=() pid
-  for pid in "${started_pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
-  started_pids=("${kept[@]}")
+  forget_pid "$1"
 }
 
 # --- haproxy ---------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 using BenchmarkDotNet.Running;
 using Rendezvous.Benchmarks.LoadGen;
 using Rendezvous.Benchmarks.Micro;
+using Rendezvous.Benchmarks.Scenarios;
 
 namespace Rendezvous.Benchmarks;
 
 /// <summary>
-/// <c>loadgen &lt;throughput|latency|rate|idle|register&gt; --target relay|haproxy|direct [options]</c> prints one
+/// <c>loadgen &lt;throughput|latency|rate|idle|soak|register&gt; --target relay|haproxy|direct [options]</c> prints one
 /// JSON line; <c>loadgen micro [BenchmarkDotNet arguments]</c> runs the micro-benchmarks.
 /// Exit codes: 0 ok, 1 the run had errors (data mismatch, failed sessions), 2 bad arguments or timeout.
 /// </summary>
@@ -33,7 +34,7 @@ internal static class Program
         catch (Exception ex) when (ex is ArgumentException or FormatException or UriFormatException)
         {
             await Console.Error.WriteLineAsync($"loadgen: {ex.Message}").ConfigureAwait(false);
-            await Console.Error.WriteLineAsync("usage: loadgen <throughput|latency|rate|idle|register|micro> --target relay|haproxy|direct [--registrar URL --pin FP --uuid U --secret S | --cookie C --relay HOST:PORT] [--front HOST:PORT --backend-port P] [--pairs N --seconds T --size B --count N --sessions N --concurrency C --server-pid PID --timeout S]").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("usage: loadgen <throughput|latency|rate|idle|soak|register|micro> --target relay|haproxy|direct [--registrar URL --pin FP --uuid U --secret S | --cookie C --relay HOST:PORT] [--front HOST:PORT --backend-port P] [--pairs N --seconds T --size B --count N --sessions N --concurrency C --server-pid PID --timeout S] [soak: --max-size B --faults none|kill|restart|all --kill-share F --read-pause MS --seed N --restart-request FILE --restart-done FILE --settle S]").ConfigureAwait(false);
             return 2;
         }
 
@@ -41,6 +42,10 @@ internal static class Program
         {
             var result = await LoadGenerator.RunAsync(options).ConfigureAwait(false);
             Console.WriteLine(result.ToJson());
+            if (options.Scenario == "soak")
+            {
+                Console.Write(Soak.Describe(result));
+            }
             if (result.Errors > 0)
             {
                 await Console.Error.WriteLineAsync($"loadgen: {result.Errors} error(s) in {options.Scenario} against {options.Target}; first: {result.FirstError}").ConfigureAwait(false);

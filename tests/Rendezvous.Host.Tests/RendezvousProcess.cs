@@ -55,6 +55,10 @@ internal sealed class RendezvousProcess : IDisposable
     /// <summary>Starts <c>dotnet rendezvous.dll &lt;args&gt;</c> in <paramref name="workingDirectory"/>.</summary>
     public static RendezvousProcess Start(string workingDirectory, params string[] args) => Start(workingDirectory, rawOutput: false, args);
 
+    /// <summary>Starts <c>dotnet rendezvous.dll &lt;args&gt;</c> in <paramref name="workingDirectory"/> with <paramref name="environment"/> added (settings such as <c>Rendezvous__DrainTimeout</c>).</summary>
+    public static RendezvousProcess Start(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        Start(workingDirectory, rawOutput: false, args, environment: environment);
+
     /// <summary>
     /// Starts <c>dotnet rendezvous.dll &lt;args&gt;</c> with standard output left unread, for the caller to read
     /// as bytes from <see cref="StandardOutput"/> (standard error is still collected as text).

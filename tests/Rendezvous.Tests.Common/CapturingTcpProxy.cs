@@ -37,6 +37,13 @@ public sealed class CapturingTcpProxy : IAsyncDisposable
     /// <summary>Where it forwards to.</summary>
     public IPEndPoint? Target { get; set; }
 
+    /// <summary>
+    /// Tampers with what connecting sides send, to test that a checker notices: called with each read's offset in its
+    /// connection's client-to-server stream and the bytes read (which it may change in place); returns how many of them
+    /// to pass on. Fewer than all ends that direction there: the proxy half-closes it and drops the rest.
+    /// </summary>
+    public Func<long, Memory<byte>, int>? TamperClientToServer { get; set; }
+
     /// <summary>How many connections it accepted.</summary>
     public int Accepted => Volatile.Read(ref _accepted);
 
@@ -106,15 +113,17 @@ public sealed class CapturingTcpProxy : IAsyncDisposable
         var connection = new CapturedConnection();
         _connections.Enqueue(connection);
         await Task.WhenAll(
-            PumpAsync(client, server, connection.AppendClientToServer),
-            PumpAsync(server, client, connection.AppendServerToClient));
+            PumpAsync(client, server, connection.AppendClientToServer, TamperClientToServer),
+            PumpAsync(server, client, connection.AppendServerToClient, null));
         client.Dispose();
         server.Dispose();
     }
 
-    private async Task PumpAsync(Socket from, Socket to, Action<ReadOnlySpan<byte>> record)
+    private async Task PumpAsync(Socket from, Socket to, Action<ReadOnlySpan<byte>> record, Func<long, Memory<byte>, int>? tamper)
     {
         var buffer = new byte[16 * 1024];
+        long offset = 0;
+        var dropping = false;
         try
         {
             while (true)
@@ -122,8 +131,25 @@ public sealed class CapturingTcpProxy : IAsyncDisposable
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
                 if (read == 0)
                 {
-                    to.Shutdown(SocketShutdown.Send);
+                    if (!dropping)
+                    {
+                        to.Shutdown(SocketShutdown.Send);
+                    }
+
                     return;
+                }
+
+                if (dropping)
+                {
+                    continue;
+                }
+
+                var passed = tamper?.Invoke(offset, buffer.AsMemory(0, read)) ?? read;
+                offset += read;
+                if (passed < read)
+                {
+                    dropping = true;
+                    read = passed;
                 }
 
                 record(buffer.AsSpan(0, read));
@@ -131,6 +157,11 @@ public sealed class CapturingTcpProxy : IAsyncDisposable
                 while (sent < read)
                 {
                     sent += await to.SendAsync(buffer.AsMemory(sent, read - sent), SocketFlags.None, _stop.Token);
+                }
+
+                if (dropping)
+                {
+                    to.Shutdown(SocketShutdown.Send);
                 }
             }
         }

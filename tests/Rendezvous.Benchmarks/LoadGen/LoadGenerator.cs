@@ -5,7 +5,8 @@ namespace Rendezvous.Benchmarks.LoadGen;
 /// <summary>Runs one scenario against one target; used by the command line and by the smoke tests in-process.</summary>
 internal static class LoadGenerator
 {
-    public static async Task<ScenarioResult> RunAsync(LoadOptions options, CancellationToken cancellationToken = default)
+    /// <summary>Runs <see cref="LoadOptions.Scenario"/>; the soak scenario's restart fault uses <paramref name="restarter"/>, or else the files named by the options.</summary>
+    public static async Task<ScenarioResult> RunAsync(LoadOptions options, ServerRestarter? restarter = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -29,7 +30,8 @@ internal static class LoadGenerator
                 "latency" => await Latency.RunAsync(target, options, bound.Token).ConfigureAwait(false),
                 "rate" => await Rate.RunAsync(target, options, bound.Token).ConfigureAwait(false),
                 "idle" => await Idle.RunAsync(target, options, bound.Token).ConfigureAwait(false),
-                _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'; expected throughput, latency, rate, idle, register or micro"),
+                "soak" => await Soak.RunAsync(target, options, restarter ?? FileRestarter(options), bound.Token).ConfigureAwait(false),
+                _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'; expected throughput, latency, rate, idle, soak, register or micro"),
             };
         }
         catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -37,4 +39,7 @@ internal static class LoadGenerator
             throw new TimeoutException($"the {options.Scenario} scenario did not finish within {options.Timeout.TotalSeconds:0} s");
         }
     }
+
+    private static ServerRestarter? FileRestarter(LoadOptions options) =>
+        options.RestartRequestFile is { } request && options.RestartDoneFile is { } done ? ServerRestarters.ThroughFiles(request, done) : null;
 }

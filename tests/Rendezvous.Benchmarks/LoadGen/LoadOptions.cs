@@ -57,6 +57,30 @@ internal sealed class LoadOptions
     /// <summary>Idle: how long sessions stay idle before RSS is sampled. Defaults to 2 seconds.</summary>
     public double SettleSeconds { get; set; } = 2;
 
+    /// <summary>Soak: the largest payload of one session in one direction; sizes are drawn from 1 B up to it. Defaults to 8 MiB.</summary>
+    public int MaxSize { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Soak: which faults to inject (none, kill, restart or all). Defaults to none.</summary>
+    public SoakFaults Faults { get; set; } = SoakFaults.None;
+
+    /// <summary>Soak: the share of sessions one side of which is killed mid-stream (RST) when kill faults are on. Defaults to 0.1.</summary>
+    public double KillShare { get; set; } = 0.1;
+
+    /// <summary>
+    /// Soak: how long every receiver waits after each read (0: none). Slow readers leave what was sent queued in
+    /// the kernel's buffers, the relay's included, when a session ends. Defaults to 0.
+    /// </summary>
+    public double ReadPauseMilliseconds { get; set; }
+
+    /// <summary>Soak: the seed of the sizes and faults, so a run can be repeated; a random one when null.</summary>
+    public int? Seed { get; set; }
+
+    /// <summary>Soak: written (with the restart's number) when the server is to be restarted; the script doing it writes <see cref="RestartDoneFile"/>.</summary>
+    public string? RestartRequestFile { get; set; }
+
+    /// <summary>Soak: written by the script once the server runs again, one line <c>PID HOST:PORT R-COOKIE</c>.</summary>
+    public string? RestartDoneFile { get; set; }
+
     /// <summary>The bound on the whole run; exceeding it is an error.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -105,6 +129,13 @@ internal sealed class LoadOptions
                 case "--ready-file": options.ReadyFile = value; break;
                 case "--go-file": options.GoFile = value; break;
                 case "--settle": options.SettleSeconds = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--max-size": options.MaxSize = Int(value); break;
+                case "--faults": options.Faults = SoakFaultsText.Parse(value); break;
+                case "--kill-share": options.KillShare = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--seed": options.Seed = Int(value); break;
+                case "--read-pause": options.ReadPauseMilliseconds = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--restart-request": options.RestartRequestFile = value; break;
+                case "--restart-done": options.RestartDoneFile = value; break;
                 case "--timeout": options.Timeout = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
                 default: throw new ArgumentException($"unknown option {arg}");
             }
@@ -120,8 +151,31 @@ internal sealed class LoadOptions
             throw new ArgumentException($"--size must be 1..{PatternStream.MaxChunk}");
         }
 
+        if (options.MaxSize < 1)
+        {
+            throw new ArgumentException($"--max-size must be at least 1 (bytes), not {options.MaxSize}");
+        }
+
+        if (options.KillShare is < 0 or > 1)
+        {
+            throw new ArgumentException($"--kill-share must be 0..1, not {options.KillShare.ToString(CultureInfo.InvariantCulture)}");
+        }
+
+        if (options.ReadPauseMilliseconds is < 0 or > 10_000)
+        {
+            throw new ArgumentException($"--read-pause must be 0..10000 (milliseconds), not {options.ReadPauseMilliseconds.ToString(CultureInfo.InvariantCulture)}");
+        }
+
+        if ((options.RestartRequestFile is null) != (options.RestartDoneFile is null))
+        {
+            throw new ArgumentException("--restart-request and --restart-done go together");
+        }
+
         return options;
     }
 
-    private static int Int(string value) => int.Parse(value, CultureInfo.InvariantCulture);
+    private static int Int(string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number)
+            ? number
+            : throw new ArgumentException($"'{value}' is not a whole number");
 }

@@ -43,6 +43,9 @@ internal abstract class Target : IAsyncDisposable
         }
     }
 
+    /// <summary>The relay at <paramref name="relay"/>, with responders parked under <paramref name="responderCookie"/> (an R cookie).</summary>
+    public static Target Relay(IPEndPoint relay, string responderCookie) => new RelayTarget(relay, responderCookie);
+
     /// <summary>Registers with a TOTP code computed from the secret; tries the next step's code when the current one was already spent.</summary>
     public static async Task<RendezvousTriple> RegisterAsync(LoadOptions options, CancellationToken cancellationToken)
     {

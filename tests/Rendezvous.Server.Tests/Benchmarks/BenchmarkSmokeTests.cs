@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using OtpNet;
 using Rendezvous.Benchmarks.LoadGen;
@@ -119,6 +120,94 @@ public sealed class BenchmarkSmokeTests
     {
         var result = await LoadGenerator.RunAsync(new LoadOptions { Scenario = "throughput", Target = "direct", Seconds = 0.5, Timeout = TestTimeouts.Long });
         AssertClean(result);
+    }
+
+    private LoadOptions Soak(IPEndPoint relay) => new()
+    {
+        Scenario = "soak",
+        Target = "relay",
+        Cookie = _cookie,
+        Relay = relay,
+        ServerPid = Environment.ProcessId,
+        Sessions = 60,
+        Concurrency = 6,
+        MaxSize = 256 * 1024,
+        Seed = 11,
+        SettleSeconds = 0,
+        Timeout = TestTimeouts.Long,
+    };
+
+    private static long Count(ScenarioResult result, string key) => (long)result.Get(key)!;
+
+    [Test]
+    public async Task Soak_counts_killed_sessions_as_ended_by_fault_and_the_rest_ok()
+    {
+        var options = Soak(_server.RelayEndPoint);
+        options.Faults = SoakFaults.Kill;
+        options.KillShare = 0.25;
+
+        var result = await LoadGenerator.RunAsync(options);
+
+        AssertClean(result);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Count(result, "killed"), Is.Positive);
+            Assert.That(Count(result, "endedByFault"), Is.EqualTo(Count(result, "killed")));
+            Assert.That(Count(result, "ok"), Is.EqualTo(60 - Count(result, "killed")));
+            Assert.That(Count(result, "bytesUpReceived") + Count(result, "bytesDownReceived"), Is.EqualTo(result.BytesVerified));
+            Assert.That(result.Get("fdsPeak"), Is.Not.Null);
+        });
+    }
+
+    [Test]
+    public async Task Soak_reports_a_changed_byte_as_corrupted_and_never_as_ok()
+    {
+        // Past the handshake line and the session id, so only payloads are changed.
+        await using var proxy = new CapturingTcpProxy(_server.RelayEndPoint)
+        {
+            TamperClientToServer = (offset, bytes) =>
+            {
+                if (offset <= 1000 && offset + bytes.Length > 1000)
+                {
+                    bytes.Span[(int)(1000 - offset)] ^= 0x20;
+                }
+
+                return bytes.Length;
+            },
+        };
+
+        var result = await LoadGenerator.RunAsync(Soak(proxy.EndPoint));
+
+        TestContext.Out.WriteLine(result.ToJson());
+        Assert.Multiple(() =>
+        {
+            Assert.That(Count(result, "corrupted"), Is.Positive);
+            Assert.That(Count(result, "lost"), Is.Zero);
+            Assert.That(Count(result, "ok") + Count(result, "corrupted"), Is.EqualTo(60));
+            Assert.That(result.Errors, Is.EqualTo(Count(result, "corrupted")));
+            Assert.That(result.FirstError, Does.Contain("is 0x"));
+        });
+    }
+
+    [Test]
+    public async Task Soak_reports_a_cut_tail_without_a_fault_as_lost()
+    {
+        // Ends each connection's sending direction 1,000 bytes in, with a clean end of stream: nothing wrong arrives, some never does.
+        await using var proxy = new CapturingTcpProxy(_server.RelayEndPoint)
+        {
+            TamperClientToServer = (offset, bytes) => (int)Math.Clamp(1000 - offset, 0, bytes.Length),
+        };
+
+        var result = await LoadGenerator.RunAsync(Soak(proxy.EndPoint));
+
+        TestContext.Out.WriteLine(result.ToJson());
+        Assert.Multiple(() =>
+        {
+            Assert.That(Count(result, "lost"), Is.Positive);
+            Assert.That(Count(result, "corrupted"), Is.Zero);
+            Assert.That(Count(result, "ok") + Count(result, "lost"), Is.EqualTo(60));
+            Assert.That(result.FirstError, Does.Contain("B arrived, then the end of stream"));
+        });
     }
 
     [Test]

@@ -1,0 +1,49 @@
+# Shared by eng/bench.sh and eng/soak.sh (sourced, not run): a work directory removed on exit, processes
+# started killed by PID on exit, free loopback ports, bounded waits for a listener, users added to a data
+# directory. The sourcing script sets LOG_NAME first (the prefix of its log lines).
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+work=$(mktemp -d "/tmp/rendezvous-${LOG_NAME}.XXXXXX")
+started_pids=()
+cleanup() {
+  for pid in "${started_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${started_pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[$LOG_NAME $(date -u +%H:%M:%S)] $*" >&2; }
+
+free_port() { # below the ephemeral range (32768 and up): no outgoing connection takes it while a server restarts
+  local port
+  for _ in $(seq 1 200); do
+    port=$(( (RANDOM % 12000) + 20000 ))
+    if ! ss -Htan "sport = :$port" 2>/dev/null | grep -q .; then echo "$port"; return; fi
+  done
+  echo "no free port" >&2; exit 1
+}
+
+wait_port() { # port seconds
+  local deadline=$((SECONDS + $2))
+  until ss -Hltn "sport = :$1" | grep -q LISTEN; do
+    if [ "$SECONDS" -ge "$deadline" ]; then log "nothing listens on port $1 after $2 s"; return 1; fi
+    sleep 0.2
+  done
+}
+
+add_user() { # rendezvous-binary data-dir -> "UUID SECRET"
+  local out
+  out=$(timeout 60 "$1" users add --data-dir "$2")
+  echo "$(echo "$out" | awk '/^UUID:/ {print $2}') $(echo "$out" | awk '/^Secret:/ {print $2}')"
+}
+
+forget_pid() { # pid: no longer to be killed on exit (it ended)
+  local kept=() pid
+  for pid in "${started_pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+  started_pids=("${kept[@]}")
+}

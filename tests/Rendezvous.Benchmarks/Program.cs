@@ -5,7 +5,7 @@ using Rendezvous.Benchmarks.Micro;
 namespace Rendezvous.Benchmarks;
 
 /// <summary>
-/// <c>loadgen &lt;throughput|latency|rate|idle|register&gt; --target relay|haproxy|direct [options]</c> prints one
+/// <c>loadgen &lt;throughput|latency|rate|idle|slowloris|tlschurn|register&gt; --target relay|haproxy|direct [options]</c> prints one
 /// JSON line; <c>loadgen micro [BenchmarkDotNet arguments]</c> runs the micro-benchmarks.
 /// Exit codes: 0 ok, 1 the run had errors (data mismatch, failed sessions), 2 bad arguments or timeout.
 /// </summary>
@@ -33,7 +33,7 @@ internal static class Program
         catch (Exception ex) when (ex is ArgumentException or FormatException or UriFormatException)
         {
             await Console.Error.WriteLineAsync($"loadgen: {ex.Message}").ConfigureAwait(false);
-            await Console.Error.WriteLineAsync("usage: loadgen <throughput|latency|rate|idle|register|micro> --target relay|haproxy|direct [--registrar URL --pin FP --uuid U --secret S | --cookie C --relay HOST:PORT] [--front HOST:PORT --backend-port P] [--pairs N --seconds T --size B --count N --sessions N --concurrency C --server-pid PID --timeout S]").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("usage: loadgen <throughput|latency|rate|idle|slowloris|tlschurn|register|micro> --target relay|haproxy|direct [--registrar URL --pin FP --uuid U --secret S | --cookie C --relay HOST:PORT] [--front HOST:PORT --backend-port P] [--pairs N --seconds T --size B --count N --sessions N --concurrency C --server-pid PID --timeout S] [--addresses N --partial B --after 10,30,60]").ConfigureAwait(false);
             return 2;
         }
 

@@ -57,6 +57,15 @@ internal sealed class LoadOptions
     /// <summary>Idle: how long sessions stay idle before RSS is sampled. Defaults to 2 seconds.</summary>
     public double SettleSeconds { get; set; } = 2;
 
+    /// <summary>slowloris and tlschurn: how many source addresses (127.0.0.2 upwards) the connections come from.</summary>
+    public int Addresses { get; set; } = 100;
+
+    /// <summary>slowloris: how many bytes of a first line each connection sends (0: none).</summary>
+    public int Partial { get; set; }
+
+    /// <summary>slowloris and tlschurn: when RSS is sampled after the flood, in seconds after it ended.</summary>
+    public IReadOnlyList<int> AfterSeconds { get; set; } = [10, 30, 60];
+
     /// <summary>The bound on the whole run; exceeding it is an error.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -105,6 +114,9 @@ internal sealed class LoadOptions
                 case "--ready-file": options.ReadyFile = value; break;
                 case "--go-file": options.GoFile = value; break;
                 case "--settle": options.SettleSeconds = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--addresses": options.Addresses = Int(value); break;
+                case "--partial": options.Partial = Int(value); break;
+                case "--after": options.AfterSeconds = [.. value.Split(',').Select(Int)]; break;
                 case "--timeout": options.Timeout = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
                 default: throw new ArgumentException($"unknown option {arg}");
             }
@@ -118,6 +130,16 @@ internal sealed class LoadOptions
         if (options.Size is < 1 or > PatternStream.MaxChunk)
         {
             throw new ArgumentException($"--size must be 1..{PatternStream.MaxChunk}");
+        }
+
+        if (options.Addresses is < 1 or > 60_000)
+        {
+            throw new ArgumentException($"--addresses must be 1..60000, not {options.Addresses}");
+        }
+
+        if (options.Partial is < 0 or > 65)
+        {
+            throw new ArgumentException($"--partial must be 0..65 (bytes of a first line), not {options.Partial}");
         }
 
         return options;

@@ -17,6 +17,12 @@ namespace Rendezvous.Protocol.Transport;
 public sealed partial class SocketRelayConnection : RelayConnection
 {
     private const int ReceiveSegmentSize = 16 * 1024;
+
+    /// <summary>
+    /// The first read after a wait for data, and the input pipe's smallest segment: a whole first line
+    /// (<see cref="Wire.HandshakeParser.MaxLineLength"/> bytes and its end) fits.
+    /// </summary>
+    internal const int FirstReadSize = 512;
     private const int MaxDirectBufferSize = 64 * 1024;
     private static readonly TimeSpan DefaultLingerDrain = TimeSpan.FromSeconds(2);
 
@@ -44,8 +50,8 @@ public sealed partial class SocketRelayConnection : RelayConnection
         _onClosed = onClosed;
         RemoteEndPoint = socket.RemoteEndPoint;
         _directBufferSize = Math.Clamp(options.MaxReceiveBufferSize, 1, MaxDirectBufferSize);
-        _received = new Pipe(CreatePipeOptions(pool, options.MaxReceiveBufferSize));
-        _toSend = new Pipe(CreatePipeOptions(pool, options.MaxSendBufferSize));
+        _received = new Pipe(CreatePipeOptions(pool, options.MaxReceiveBufferSize, FirstReadSize));
+        _toSend = new Pipe(CreatePipeOptions(pool, options.MaxSendBufferSize, ReceiveSegmentSize));
         _sendOp = new SocketOperation();
         _receiveLoop = ReceiveLoopAsync();
         _sendLoop = SendLoopAsync();
@@ -200,13 +206,13 @@ public sealed partial class SocketRelayConnection : RelayConnection
 
     private static InvalidOperationException Spliced() => new("The connection is spliced directly to another socket; its pipes are closed.");
 
-    private static PipeOptions CreatePipeOptions(MemoryPool<byte>? pool, int pauseThreshold) => new(
+    private static PipeOptions CreatePipeOptions(MemoryPool<byte>? pool, int pauseThreshold, int minimumSegmentSize) => new(
         pool: pool,
         readerScheduler: PipeScheduler.Inline,
         writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: pauseThreshold,
         resumeWriterThreshold: pauseThreshold / 2,
-        minimumSegmentSize: ReceiveSegmentSize,
+        minimumSegmentSize: minimumSegmentSize,
         useSynchronizationContext: false);
 
     private async Task DrainInputAsync()

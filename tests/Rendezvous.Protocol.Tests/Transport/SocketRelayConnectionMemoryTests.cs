@@ -79,6 +79,17 @@ public sealed class SocketRelayConnectionMemoryTests
         Assert.That(received.ToArray(), Is.EqualTo(burst));
     }
 
+    [Test]
+    public async Task A_connection_closed_before_it_answered_anything_ends_with_a_clean_close()
+    {
+        var connection = await AcceptAsync();
+        await _client!.SendAsync("R0123");
+
+        await connection.DisposeAsync().AsTask().WaitAsync(TestTimeouts.Short);
+
+        Assert.That(await _client.WaitForEndAsync(TestTimeouts.Short), Is.EqualTo(PeerEnd.Closed));
+    }
+
     private async Task<SocketRelayConnection> AcceptAsync()
     {
         var accepting = _listener.AcceptSocketAsync().AsTask();

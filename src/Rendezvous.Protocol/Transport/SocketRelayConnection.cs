@@ -19,10 +19,11 @@ public sealed partial class SocketRelayConnection : RelayConnection
     private const int ReceiveSegmentSize = 16 * 1024;
 
     /// <summary>
-    /// The first read after a wait for data, and the input pipe's smallest segment: a whole first line
-    /// (<see cref="Wire.HandshakeParser.MaxLineLength"/> bytes and its end) fits.
+    /// The first read after a wait for data, and the input pipe's smallest segment: a usual first line fits
+    /// (<c>R</c> or <c>I</c>, a cookie of 32 characters, <c>\n</c>); one of the longest allowed
+    /// (<see cref="Wire.HandshakeParser.MaxLineLength"/>) takes one more read.
     /// </summary>
-    internal const int FirstReadSize = 512;
+    internal const int FirstReadSize = 256;
     private const int MaxDirectBufferSize = 64 * 1024;
     private static readonly TimeSpan DefaultLingerDrain = TimeSpan.FromSeconds(2);
     private static PipeOptions? s_inputOptions;

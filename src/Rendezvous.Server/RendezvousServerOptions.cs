@@ -54,4 +54,12 @@ public sealed class RendezvousServerOptions
     /// counted before TLS; more are closed as soon as they are accepted. Defaults to 64.
     /// </summary>
     public int RegistrarMaxConnectionsPerAddress { get; set; } = 64;
+
+    /// <summary>
+    /// After how many closed connections (relay and registrar together) the server gives memory back to the system: a
+    /// full compacting garbage collection and a trim of the C library's heap, checked every 5 seconds and run at most
+    /// once per 20 seconds, so memory taken by a flood is returned within a minute after it. 0 never trims.
+    /// Defaults to 1000.
+    /// </summary>
+    public int TrimMemoryAfterConnections { get; set; } = 1000;
 }

@@ -48,6 +48,7 @@ public static class RendezvousServerServiceCollectionExtensions
         services.TryAddSingleton<RegistrarService>();
         services.TryAddSingleton<RegistrarListenerInfo>();
         services.TryAddSingleton<StartedListeners>();
+        services.TryAddSingleton<MemoryTrimmer>();
         services.TryAddSingleton(sp => new ConnectionCaps(
             sp.GetRequiredService<IOptions<RendezvousServerOptions>>(),
             sp.GetRequiredService<IOptions<RendezvousRelayOptions>>(),
@@ -58,6 +59,7 @@ public static class RendezvousServerServiceCollectionExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RelayListenerService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RegistrarHostedService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MemoryTrimmer>(sp => sp.GetRequiredService<MemoryTrimmer>()));
         return new RendezvousServerBuilder(services);
     }
 

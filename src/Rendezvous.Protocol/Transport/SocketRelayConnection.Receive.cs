@@ -145,19 +145,27 @@ public sealed partial class SocketRelayConnection
     private async Task<(SocketRelayConnection? Peer, bool Failed)> FillInputPipeAsync()
     {
         Exception? error = null;
+        var dataWaiting = false;
         try
         {
             while (true)
             {
                 // Wait for data without holding a buffer, so idle connections cost no buffer memory.
-                await _receiveOp.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
+                if (!dataWaiting)
+                {
+                    await _receiveOp.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
+                }
+
                 if (Volatile.Read(ref _peer) is not null)
                 {
                     break;
                 }
 
+                // After a wait, read a small piece first: a first line (or part of one, which a slowloris
+                // client never finishes) then holds a small buffer, not a whole segment. A read that filled
+                // what it was given leaves more to read at once, into a full segment.
                 var writer = _received!.Writer;
-                var memory = writer.GetMemory(ReceiveSegmentSize);
+                var memory = writer.GetMemory(dataWaiting ? ReceiveSegmentSize : FirstReadSize);
                 var read = await _receiveOp.ReceiveAsync(_socket, memory).ConfigureAwait(false);
                 _receiveOp.ClearBuffer();
                 if (read == 0)
@@ -165,6 +173,7 @@ public sealed partial class SocketRelayConnection
                     break;
                 }
 
+                dataWaiting = read == memory.Length;
                 writer.Advance(read);
                 var flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled || Volatile.Read(ref _peer) is not null)

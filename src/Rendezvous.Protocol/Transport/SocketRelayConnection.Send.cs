@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Net.Sockets;
 
 namespace Rendezvous.Protocol.Transport;
@@ -13,6 +14,56 @@ public sealed partial class SocketRelayConnection
     /// and stopped for a direct splice; <see langword="false"/> when sending failed.
     /// </summary>
     private Task<bool> OutputHandedOver => _sendLoop!;
+
+    /// <summary>
+    /// Starts the send side at the first use of <see cref="Output"/>: its pipe, its socket operation and its loop.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The connection was spliced directly; its output is gone.</exception>
+    private Pipe StartSending()
+    {
+        lock (Gate)
+        {
+            if (_toSend is { } started)
+            {
+                return started;
+            }
+
+            if (_handingOver)
+            {
+                throw Spliced();
+            }
+
+            var pipe = new Pipe(_sendOptions);
+            _sendOp = new SocketOperation();
+            _toSend = pipe;
+            _sendLoop = SendLoopAsync();
+            if (Volatile.Read(ref _aborted) != 0)
+            {
+                // Aborted before its first answer: the loop must not wait for bytes that cannot be sent.
+                pipe.Reader.CancelPendingRead();
+            }
+
+            return pipe;
+        }
+    }
+
+    /// <summary>Ends the sending direction (FIN) of a connection that never sent anything, unless it was aborted.</summary>
+    private void ShutdownSend()
+    {
+        if (Volatile.Read(ref _aborted) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Reset or closed meanwhile: nothing to end.
+        }
+    }
 
     /// <summary>
     /// Sends what is written to the output pipe; its completion becomes a half-close (FIN). It starts on
@@ -93,8 +144,8 @@ public sealed partial class SocketRelayConnection
     /// </summary>
     private async ValueTask HandOverOutputAsync()
     {
+        var writer = Output;
         _handingOver = true;
-        var writer = _toSend!.Writer;
         try
         {
             await writer.FlushAsync().ConfigureAwait(false);

@@ -39,6 +39,9 @@ public sealed partial class SocketRelayConnection
                     return false;
                 }
 
+                // Both send sides run before either receive loop can see its peer (it waits for the peer's send loop).
+                _ = initiator.Output;
+                _ = responder.Output;
                 fromInitiator = initiator.TakeUnread();
                 fromResponder = responder.TakeUnread();
                 initiator._onBytes = onBytes;
@@ -69,6 +72,6 @@ public sealed partial class SocketRelayConnection
 
     /// <summary>Whether the receive loop still fills the pipe and nothing was spliced or closed. Call under <see cref="Gate"/>.</summary>
     private bool CanSpliceDirectly =>
-        !_receiveEnded && _peer is null && _received is not null && _toSend is not null && !_handingOver &&
+        !_receiveEnded && _peer is null && _received is not null && !_handingOver &&
         Volatile.Read(ref _aborted) == 0 && Volatile.Read(ref _disposed) == 0;
 }

@@ -17,8 +17,17 @@ namespace Rendezvous.Protocol.Transport;
 public sealed partial class SocketRelayConnection : RelayConnection
 {
     private const int ReceiveSegmentSize = 16 * 1024;
+
+    /// <summary>
+    /// The first read after a wait for data, and the input pipe's smallest segment: a usual first line fits
+    /// (<c>R</c> or <c>I</c>, a cookie of 32 characters, <c>\n</c>); one of the longest allowed
+    /// (<see cref="Wire.HandshakeParser.MaxLineLength"/>) takes one more read.
+    /// </summary>
+    internal const int FirstReadSize = 256;
     private const int MaxDirectBufferSize = 64 * 1024;
     private static readonly TimeSpan DefaultLingerDrain = TimeSpan.FromSeconds(2);
+    private static PipeOptions? s_inputOptions;
+    private static PipeOptions? s_outputOptions;
 
     private readonly Socket _socket;
     private readonly SocketOperation _receiveOp = new();
@@ -28,6 +37,9 @@ public sealed partial class SocketRelayConnection : RelayConnection
     private Pipe? _toSend;
     private SocketOperation? _sendOp;
     private Task<bool>? _sendLoop;
+
+    /// <summary>The send pipe's options, kept until <see cref="Output"/> is first used (then the send side starts).</summary>
+    private readonly PipeOptions _sendOptions;
     private int _aborted;
     private int _disposed;
     private Action? _onClosed;
@@ -44,11 +56,9 @@ public sealed partial class SocketRelayConnection : RelayConnection
         _onClosed = onClosed;
         RemoteEndPoint = socket.RemoteEndPoint;
         _directBufferSize = Math.Clamp(options.MaxReceiveBufferSize, 1, MaxDirectBufferSize);
-        _received = new Pipe(CreatePipeOptions(pool, options.MaxReceiveBufferSize));
-        _toSend = new Pipe(CreatePipeOptions(pool, options.MaxSendBufferSize));
-        _sendOp = new SocketOperation();
+        _received = new Pipe(PipeOptionsFor(ref s_inputOptions, pool, options.MaxReceiveBufferSize, FirstReadSize));
+        _sendOptions = PipeOptionsFor(ref s_outputOptions, pool, options.MaxSendBufferSize, ReceiveSegmentSize);
         _receiveLoop = ReceiveLoopAsync();
-        _sendLoop = SendLoopAsync();
     }
 
     /// <inheritdoc />
@@ -57,7 +67,11 @@ public sealed partial class SocketRelayConnection : RelayConnection
 
     /// <inheritdoc />
     /// <exception cref="InvalidOperationException">The connection was spliced directly; its pipes are gone.</exception>
-    public override PipeWriter Output => (_toSend ?? throw Spliced()).Writer;
+    /// <remarks>
+    /// The send side (pipe, socket operation, send loop) starts at the first use: a connection that never gets an
+    /// answer (one that has not sent its first line yet) holds none of it.
+    /// </remarks>
+    public override PipeWriter Output => (_toSend ?? StartSending()).Writer;
 
     /// <inheritdoc />
     public override EndPoint? RemoteEndPoint { get; }
@@ -169,12 +183,17 @@ public sealed partial class SocketRelayConnection : RelayConnection
             return;
         }
 
-        // Send what was written, then FIN.
-        var toSend = _toSend!;
-        var sendLoop = _sendLoop!;
-        await toSend.Writer.CompleteAsync().ConfigureAwait(false);
-        using (var sendDeadline = new CancellationTokenSource(DefaultLingerDrain))
+        // Send what was written, then FIN (at once when nothing ever was).
+        var toSend = _toSend;
+        var sendLoop = _sendLoop;
+        if (toSend is null || sendLoop is null)
         {
+            ShutdownSend();
+        }
+        else
+        {
+            await toSend.Writer.CompleteAsync().ConfigureAwait(false);
+            using var sendDeadline = new CancellationTokenSource(DefaultLingerDrain);
             try
             {
                 await sendLoop.WaitAsync(sendDeadline.Token).ConfigureAwait(false);
@@ -193,20 +212,40 @@ public sealed partial class SocketRelayConnection : RelayConnection
         ReportClosed();
         await _received!.Reader.CompleteAsync().ConfigureAwait(false);
         await _receiveLoop.ConfigureAwait(false);
-        await sendLoop.ConfigureAwait(false);
+        if (sendLoop is not null)
+        {
+            await sendLoop.ConfigureAwait(false);
+        }
     }
 
     private void ReportClosed() => Interlocked.Exchange(ref _onClosed, null)?.Invoke();
 
     private static InvalidOperationException Spliced() => new("The connection is spliced directly to another socket; its pipes are closed.");
 
-    private static PipeOptions CreatePipeOptions(MemoryPool<byte>? pool, int pauseThreshold) => new(
+    /// <summary>
+    /// The pipe options for these settings: the last ones made for the same settings (a connection's settings rarely
+    /// change, and options are immutable), so thousands of connections share one object.
+    /// </summary>
+    private static PipeOptions PipeOptionsFor(ref PipeOptions? last, MemoryPool<byte>? pool, int pauseThreshold, int minimumSegmentSize)
+    {
+        var options = Volatile.Read(ref last);
+        if (options is null || options.Pool != (pool ?? MemoryPool<byte>.Shared) || options.PauseWriterThreshold != pauseThreshold
+            || options.MinimumSegmentSize != minimumSegmentSize)
+        {
+            options = CreatePipeOptions(pool, pauseThreshold, minimumSegmentSize);
+            Volatile.Write(ref last, options);
+        }
+
+        return options;
+    }
+
+    private static PipeOptions CreatePipeOptions(MemoryPool<byte>? pool, int pauseThreshold, int minimumSegmentSize) => new(
         pool: pool,
         readerScheduler: PipeScheduler.Inline,
         writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: pauseThreshold,
         resumeWriterThreshold: pauseThreshold / 2,
-        minimumSegmentSize: ReceiveSegmentSize,
+        minimumSegmentSize: minimumSegmentSize,
         useSynchronizationContext: false);
 
     private async Task DrainInputAsync()

@@ -20,6 +20,7 @@ internal sealed class RegistrarHostedService(
     RegistrarListenerInfo info,
     StartedListeners startedListeners,
     ConnectionCaps caps,
+    MemoryTrimmer trimmer,
     ILoggerFactory loggerFactory,
     TimeProvider time) : IHostedService, IAsyncDisposable
 {
@@ -61,7 +62,7 @@ internal sealed class RegistrarHostedService(
             limits.MaxConcurrentConnections = caps.RegistrarMaxConnections;
         }, listen => listen.UseJsonErrorBodies(), listen =>
         {
-            var perAddress = new ConnectionsPerAddress(caps.RegistrarMaxConnectionsPerAddress, _logger);
+            var perAddress = new ConnectionsPerAddress(caps.RegistrarMaxConnectionsPerAddress, trimmer, _logger);
             listen.Use(next => connection => perAddress.OnConnectionAsync(connection, next));
         });
         builder.Services.AddSingleton(services.GetRequiredService<RegistrarService>());

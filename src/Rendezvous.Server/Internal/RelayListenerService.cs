@@ -24,6 +24,7 @@ internal sealed class RelayListenerService(
     RendezvousMetrics metrics,
     StartedListeners startedListeners,
     ConnectionCaps caps,
+    MemoryTrimmer trimmer,
     ILogger<RelayListenerService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly CancellationTokenSource _hardStop = new();
@@ -141,7 +142,11 @@ internal sealed class RelayListenerService(
     {
         var maxConnections = caps.RelayMaxConnections;
         var failures = new AcceptFailures(logger, time);
-        _connectionClosed ??= () => Interlocked.Decrement(ref _open);
+        _connectionClosed ??= () =>
+        {
+            Interlocked.Decrement(ref _open);
+            trimmer.ConnectionClosed();
+        };
         while (true)
         {
             Socket? socket;

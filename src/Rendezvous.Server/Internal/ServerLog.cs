@@ -44,4 +44,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(3031, LogLevel.Debug, "Registrar request from {Remote} was malformed: {Reason}", EventName = "RegistrarBadRequest")]
     public static partial void RegistrarBadRequest(ILogger logger, IPAddress? remote, string reason);
+
+    [LoggerMessage(3040, LogLevel.Debug, "Memory trimmed after {Closed} connections closed: managed heap {Before} -> {After} bytes", EventName = "MemoryTrimmed")]
+    public static partial void MemoryTrimmed(ILogger logger, long closed, long before, long after);
 }

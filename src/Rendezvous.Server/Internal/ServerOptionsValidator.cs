@@ -78,6 +78,11 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
             errors.Add($"Rendezvous:RegistrarMaxConnectionsPerAddress is {options.RegistrarMaxConnectionsPerAddress}; it must be between 1 and Rendezvous:RegistrarMaxConnections ({options.RegistrarMaxConnections}).");
         }
 
+        if (options.TrimMemoryAfterConnections is < 0 or > 1_000_000_000)
+        {
+            errors.Add($"Rendezvous:TrimMemoryAfterConnections is {options.TrimMemoryAfterConnections}; it must be between 0 (never trim) and 1000000000.");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -21,6 +21,20 @@ internal static class LoadGenerator
             return registered;
         }
 
+        if (options.Scenario is "slowloris" or "tlschurn")
+        {
+            try
+            {
+                return options.Scenario == "slowloris"
+                    ? await Flood.SlowlorisAsync(options, bound.Token).ConfigureAwait(false)
+                    : await Flood.TlsChurnAsync(options, bound.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"the {options.Scenario} scenario did not finish within {options.Timeout.TotalSeconds:0} s");
+            }
+        }
+
         await using var target = await Target.CreateAsync(options, bound.Token).ConfigureAwait(false);
         try
         {
@@ -31,7 +45,7 @@ internal static class LoadGenerator
                 "rate" => await Rate.RunAsync(target, options, bound.Token).ConfigureAwait(false),
                 "idle" => await Idle.RunAsync(target, options, bound.Token).ConfigureAwait(false),
                 "soak" => await Soak.RunAsync(target, options, restarter ?? FileRestarter(options), bound.Token).ConfigureAwait(false),
-                _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'; expected throughput, latency, rate, idle, soak, register or micro"),
+                _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'; expected throughput, latency, rate, idle, soak, slowloris, tlschurn, register or micro"),
             };
         }
         catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

@@ -81,6 +81,15 @@ internal sealed class LoadOptions
     /// <summary>Soak: written by the script once the server runs again, one line <c>PID HOST:PORT R-COOKIE</c>.</summary>
     public string? RestartDoneFile { get; set; }
 
+    /// <summary>slowloris and tlschurn: how many source addresses (127.0.0.2 upwards) the connections come from.</summary>
+    public int Addresses { get; set; } = 100;
+
+    /// <summary>slowloris: how many bytes of a first line each connection sends (0: none).</summary>
+    public int Partial { get; set; }
+
+    /// <summary>slowloris and tlschurn: when RSS is sampled after the flood, in seconds after it ended.</summary>
+    public IReadOnlyList<int> AfterSeconds { get; set; } = [10, 30, 60];
+
     /// <summary>The bound on the whole run; exceeding it is an error.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -136,6 +145,9 @@ internal sealed class LoadOptions
                 case "--read-pause": options.ReadPauseMilliseconds = double.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--restart-request": options.RestartRequestFile = value; break;
                 case "--restart-done": options.RestartDoneFile = value; break;
+                case "--addresses": options.Addresses = Int(value); break;
+                case "--partial": options.Partial = Int(value); break;
+                case "--after": options.AfterSeconds = [.. value.Split(',').Select(Int)]; break;
                 case "--timeout": options.Timeout = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
                 default: throw new ArgumentException($"unknown option {arg}");
             }
@@ -169,6 +181,16 @@ internal sealed class LoadOptions
         if ((options.RestartRequestFile is null) != (options.RestartDoneFile is null))
         {
             throw new ArgumentException("--restart-request and --restart-done go together");
+        }
+
+        if (options.Addresses is < 1 or > 60_000)
+        {
+            throw new ArgumentException($"--addresses must be 1..60000, not {options.Addresses}");
+        }
+
+        if (options.Partial is < 0 or > 65)
+        {
+            throw new ArgumentException($"--partial must be 0..65 (bytes of a first line), not {options.Partial}");
         }
 
         return options;

@@ -117,7 +117,8 @@ internal static class Idle
         }
     }
 
-    private static async Task ForEachAsync(int count, int concurrency, Func<int, Task> body, ErrorLog errors)
+    /// <summary>Runs <paramref name="body"/> for 0..count-1, <paramref name="concurrency"/> at a time; network and data errors are recorded, not thrown.</summary>
+    internal static async Task ForEachAsync(int count, int concurrency, Func<int, Task> body, ErrorLog errors)
     {
         var next = -1;
         var workers = new Task[Math.Max(1, Math.Min(concurrency, count))];
@@ -132,7 +133,7 @@ internal static class Idle
                     {
                         await body(i).ConfigureAwait(false);
                     }
-                    catch (Exception ex) when (ex is SocketException or IOException or DataMismatchException or ObjectDisposedException)
+                    catch (Exception ex) when (ex is SocketException or IOException or DataMismatchException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
                     {
                         errors.Record(ex);
                     }

@@ -1,4 +1,4 @@
-# Shared by eng/bench.sh and eng/soak.sh (sourced, not run): a work directory removed on exit, processes
+# Shared by eng/bench.sh, eng/soak.sh and eng/flood.sh (sourced, not run): a work directory removed on exit, processes
 # started killed by PID on exit, free loopback ports, bounded waits for a listener, users added to a data
 # directory. The sourcing script sets LOG_NAME first (the prefix of its log lines).
 

@@ -27,16 +27,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-work=$(mktemp -d /tmp/rendezvous-flood.XXXXXX)
+LOG_NAME=flood
+# shellcheck source=eng/common.sh
+source eng/common.sh
 server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { echo "[flood $(date -u +%H:%M:%S)] $*" >&2; }
 
 if [ "$build" = 1 ]; then
   log "building Release"
@@ -47,21 +41,6 @@ rendezvous=src/Rendezvous.Host/bin/Release/net10.0/rendezvous
 loadgen=tests/Rendezvous.Benchmarks/bin/Release/net10.0/loadgen
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-free_port() {
-  local port
-  for _ in $(seq 1 200); do
-    port=$(( (RANDOM % 20000) + 20000 ))
-    if ! ss -Htan "sport = :$port" 2>/dev/null | grep -q .; then echo "$port"; return; fi
-  done
-  echo "no free port" >&2; exit 1
-}
-wait_port() { # port seconds
-  local deadline=$((SECONDS + $2))
-  until ss -Hltn "sport = :$1" | grep -q LISTEN; do
-    if [ "$SECONDS" -ge "$deadline" ]; then log "nothing listens on port $1 after $2 s"; return 1; fi
-    sleep 0.2
-  done
-}
 start_server() {
   registrar_port=$(free_port); relay_port=$(free_port)
   mkdir -p "$work/data"
@@ -76,6 +55,7 @@ start_server() {
       --registrar-url "https://127.0.0.1:$registrar_port" --rendezvous-endpoint "127.0.0.1:$relay_port" \
       >"$work/server.log" 2>&1 &
   server_pid=$!
+  started_pids+=("$server_pid")
   wait_port "$relay_port" 60
   wait_port "$registrar_port" 30
   sleep 2 # let start-up allocations settle before the "before" sample
@@ -83,6 +63,7 @@ start_server() {
 stop_server() {
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
+  forget_pid "$server_pid"
   server_pid=
 }
 

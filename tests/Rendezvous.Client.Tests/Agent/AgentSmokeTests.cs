@@ -37,7 +37,7 @@ public sealed class AgentSmokeTests
         var running = agent.RunAsync(stop.Token);
 
         using var connector = new RendezvousConnector(new RendezvousConnectorOptions { RegistrarUrl = server.RegistrarUrl, Trust = trust });
-        await WaitUntilAsync(() => agent.Status.Parked >= 1);
+        await ClientTestKit.WaitUntilAsync(() => agent.Status.Parked >= 1, "the agent has parked");
         await using (var session = await connector.ConnectAsync(uuid).WaitAsync(TestTimeouts.Short))
         {
             await session.Stream.WriteAsync(Encoding.ASCII.GetBytes("ping"));
@@ -48,14 +48,5 @@ public sealed class AgentSmokeTests
 
         await stop.CancelAsync();
         Assert.That(await running.WaitAsync(TestTimeouts.Short), Is.EqualTo(HiddenServerStopReason.Stopped));
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var cts = new CancellationTokenSource(TestTimeouts.Short);
-        while (!condition())
-        {
-            await Task.Delay(10, cts.Token);
-        }
     }
 }

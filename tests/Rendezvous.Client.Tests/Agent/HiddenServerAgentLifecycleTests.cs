@@ -66,7 +66,7 @@ public sealed class HiddenServerAgentLifecycleTests
     [Test]
     public async Task Parked_connection_is_replaced_after_the_repark_interval()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var time = new TimerWatchingTimeProvider(DateTimeOffset.UtcNow);
         await using var proxy = new CapturingTcpProxy();
         await using var server = await RendezvousTestServer.StartAsync(
             b => b.AddPolicy(ClientTestKit.AcceptingPolicy().Object),
@@ -77,11 +77,11 @@ public sealed class HiddenServerAgentLifecycleTests
         options.ReparkInterval = TimeSpan.FromMinutes(1);
         await using var agent = RunningAgent.Start(options, time: time);
         await ClientTestKit.WaitUntilAsync(() => server.Broker.ParkedCount == 1, "parked");
-        await Task.Delay(TestTimeouts.Quiet);
+        var repark = await time.WaitForTimerDueAtAsync(time.GetUtcNow() + options.ReparkInterval, "the parked connection's repark timer");
         var before = proxy.Accepted;
 
         time.Advance(TimeSpan.FromSeconds(59));
-        await Task.Delay(TestTimeouts.Quiet);
+        Assert.That(repark.Fired, Is.False, "the repark timer fired early");
         var beforeInterval = proxy.Accepted;
         time.Advance(TimeSpan.FromSeconds(1));
         await ClientTestKit.WaitUntilAsync(() => proxy.Accepted == before + 1 && server.Broker.ParkedCount == 1, "a fresh connection is parked");

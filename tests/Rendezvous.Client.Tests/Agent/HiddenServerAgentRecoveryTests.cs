@@ -146,7 +146,7 @@ public sealed class HiddenServerAgentRecoveryTests
     public async Task After_our_registrar_refuses_a_replayed_code_the_next_try_waits_for_the_next_step()
     {
         var start = IntoAStep(10);
-        var time = new FakeTimeProvider(start);
+        var time = new TimerWatchingTimeProvider(start);
         await using var server = await RendezvousTestServer.StartAsync(b => b.AddTotpSecurity(), time: time);
         var identity = await ClientTestKit.ProvisionAsync(server, time.GetUtcNow());
         await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time);
@@ -155,8 +155,9 @@ public sealed class HiddenServerAgentRecoveryTests
         server.Broker.Unregister(identity.Uuid);
         await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.LastError is not null, "the reused code is refused as a replay");
         var refused = agent.Agent.Status;
+        var stepWait = await time.WaitForTimerDueAtAsync(refused.NextAttempt!.Value, "the agent's wait for the next step");
         time.Advance(TimeSpan.FromSeconds(21.9));
-        await Task.Delay(TestTimeouts.Quiet);
+        Assert.That(stepWait.Fired, Is.False, "the wait for the next step ended early");
         var beforeTheNextStep = agent.Agent.Status.Registrations;
         time.Advance(TimeSpan.FromSeconds(0.1));
         await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Registrations == 2 && server.Broker.ParkedCount == 1, "registered in the next step");

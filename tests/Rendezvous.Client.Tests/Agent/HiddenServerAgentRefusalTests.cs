@@ -46,7 +46,7 @@ public sealed class HiddenServerAgentRefusalTests
     [Test]
     public async Task Repeated_refusals_say_what_to_check_and_back_off_to_minutes()
     {
-        var time = new FakeTimeProvider(TenSecondsIntoAStep(TimeSpan.Zero));
+        var time = new TimerWatchingTimeProvider(TenSecondsIntoAStep(TimeSpan.Zero));
         var calls = new ConcurrentQueue<DateTimeOffset>();
         await using var server = await RendezvousTestServer.StartAsync(b => b.AddPolicy(Policy(time, calls, () => true).Object));
         var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
@@ -61,9 +61,10 @@ public sealed class HiddenServerAgentRefusalTests
             errors.Add(status.LastError);
             waits.Add(status.NextAttempt!.Value - calls.Last());
 
-            // Just before the scheduled time nothing is sent; at it, the next attempt is.
+            // Just before the scheduled time nothing is sent (the agent waits on a timer due at it); at it, the next attempt is.
+            var wait = await time.WaitForTimerDueAtAsync(status.NextAttempt.Value, $"the agent's wait before attempt {attempt + 1}");
             time.SetUtcNow(status.NextAttempt.Value - TimeSpan.FromMilliseconds(1));
-            await Task.Delay(TimeSpan.FromMilliseconds(100));
+            Assert.That(wait.Fired, Is.False, $"the wait before attempt {attempt + 1} ended early");
             Assert.That(calls, Has.Count.EqualTo(attempt), $"attempt {attempt + 1} came before its time");
             time.SetUtcNow(status.NextAttempt.Value);
         }

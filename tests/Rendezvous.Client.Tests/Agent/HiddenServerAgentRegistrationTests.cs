@@ -23,7 +23,7 @@ public sealed class HiddenServerAgentRegistrationTests
     [Test]
     public async Task Throttled_registration_is_retried_only_after_retry_after()
     {
-        var time = new FakeTimeProvider(TenSecondsIntoAStep());
+        var time = new TimerWatchingTimeProvider(TenSecondsIntoAStep());
         var calls = new ConcurrentQueue<DateTimeOffset>();
         var policy = new Mock<IRegistrationPolicy>();
         policy.Setup(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()))
@@ -37,9 +37,9 @@ public sealed class HiddenServerAgentRegistrationTests
         await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time);
 
         await ClientTestKit.WaitUntilAsync(() => !calls.IsEmpty && agent.Agent.Status.LastError is not null, "the first attempt is throttled");
-        await Task.Delay(TestTimeouts.Quiet);
+        var retryWait = await time.WaitForTimerDueAtAsync(calls.First() + TimeSpan.FromSeconds(7), "the agent's wait for Retry-After");
         time.Advance(TimeSpan.FromSeconds(6.9));
-        await Task.Delay(TestTimeouts.Quiet);
+        Assert.That(retryWait.Fired, Is.False, "the wait for Retry-After ended early");
         var beforeRetryAfter = calls.Count;
         time.Advance(TimeSpan.FromSeconds(0.1));
         await ClientTestKit.WaitUntilAsync(() => calls.Count >= 2, "the agent asks again after Retry-After");

@@ -23,7 +23,7 @@ public sealed class HiddenServerAgentTakeoverTests
             server = await RendezvousTestServer.StartAsync(
                 b => b.AddPolicy(ClientTestKit.AcceptingPolicy().Object),
                 new Dictionary<string, string?> { ["Rendezvous:Registrar:PublicPort"] = relay.Port.ToString(CultureInfo.InvariantCulture) });
-            var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+            var time = new TimerWatchingTimeProvider(DateTimeOffset.UtcNow);
             var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
             var scene = new Scene(server, relay, time, identity, RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time, logs: logs));
             await ClientTestKit.WaitUntilAsync(() => scene.Agent.Agent.Status.Parked == 1 && relay.ParkedCount == 1, "parked at the relay");
@@ -55,10 +55,10 @@ public sealed class HiddenServerAgentTakeoverTests
         await using var scene = await StartParkedAsync(logs);
         var (server, _, time, identity, agent) = scene;
 
+        var check = await time.WaitForTimerDueAtAsync(time.GetUtcNow() + TimeSpan.FromSeconds(60), "the agent's ownership check timer");
         await TakeOverAsync(server, identity);
-        await Task.Delay(TestTimeouts.Quiet);
         time.Advance(TimeSpan.FromSeconds(59));
-        await Task.Delay(TestTimeouts.Quiet);
+        Assert.That(check.Fired, Is.False, "the ownership check came early");
         var beforeTheCheck = agent.Agent.Status;
         time.Advance(TimeSpan.FromSeconds(1));
         var reason = await agent.Run.WaitAsync(TestTimeouts.Short);
@@ -97,8 +97,9 @@ public sealed class HiddenServerAgentTakeoverTests
 
         for (var check = 0; check < 3; check++)
         {
+            // The check has decided once the agent arms the next one.
             time.Advance(TimeSpan.FromSeconds(60));
-            await Task.Delay(TestTimeouts.Quiet);
+            await time.WaitForTimerDueAtAsync(time.GetUtcNow() + TimeSpan.FromSeconds(60), $"the ownership check after check {check + 1}");
         }
 
         Assert.Multiple(() =>
@@ -111,7 +112,7 @@ public sealed class HiddenServerAgentTakeoverTests
     }
 
     /// <summary>What a test works with; disposing stops the agent, then the server and the relay.</summary>
-    private sealed record Scene(RendezvousTestServer Server, OriginalRelay Relay, FakeTimeProvider Time, HiddenServerIdentity Identity, RunningAgent Agent) : IAsyncDisposable
+    private sealed record Scene(RendezvousTestServer Server, OriginalRelay Relay, TimerWatchingTimeProvider Time, HiddenServerIdentity Identity, RunningAgent Agent) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {

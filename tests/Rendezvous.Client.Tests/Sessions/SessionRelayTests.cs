@@ -53,7 +53,7 @@ public sealed class SessionRelayTests
         }
 
         await service.WaitAsync(TestTimeouts.Short);
-        await fixture.WaitUntilAsync(() => relayed is not null);
+        await ClientTestKit.WaitUntilAsync(() => relayed is not null, "the session was relayed");
         Assert.That(relayed, Is.EqualTo(new SessionRelayResult(SessionRelayEnd.Completed, 8, 4)));
     }
 
@@ -91,7 +91,7 @@ public sealed class SessionRelayTests
                 }
             },
             Throws.InstanceOf<IOException>());
-        await fixture.WaitUntilAsync(() => relayed is not null);
+        await ClientTestKit.WaitUntilAsync(() => relayed is not null, "the session was relayed");
         Assert.That(relayed!.End, Is.EqualTo(SessionRelayEnd.Aborted));
     }
 
@@ -125,20 +125,11 @@ public sealed class SessionRelayTests
                 handler);
             var connector = new RendezvousConnector(new RendezvousConnectorOptions { RegistrarUrl = server.RegistrarUrl, Trust = trust });
             var fixture = new Fixture(server, agent, connector, uuid);
-            await fixture.WaitUntilAsync(() => agent.Status.Parked >= 1);
+            await ClientTestKit.WaitUntilAsync(() => agent.Status.Parked >= 1, "the agent has parked");
             return fixture;
         }
 
         public Task<RendezvousSession> ConnectAsync() => _connector.ConnectAsync(_uuid).WaitAsync(TestTimeouts.Short);
-
-        public async Task WaitUntilAsync(Func<bool> condition)
-        {
-            using var cts = new CancellationTokenSource(TestTimeouts.Short);
-            while (!condition())
-            {
-                await Task.Delay(10, cts.Token);
-            }
-        }
 
         public async ValueTask DisposeAsync()
         {

@@ -14,7 +14,7 @@ namespace Rendezvous.Server.Tests.Registrar;
 /// Registration over real HTTPS with the real TOTP policy and SQLite store. A fake clock drives TOTP time;
 /// codes are computed with Otp.NET at the same time. Secrets are added while the server runs.
 /// </summary>
-public sealed class TotpRegistrationTests
+public sealed partial class TotpRegistrationTests
 {
     private const string InvalidRequest = """{"error":{"permanent":false,"diagnostic":"invalid request"}}""";
 

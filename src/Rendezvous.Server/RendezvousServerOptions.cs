@@ -57,8 +57,10 @@ public sealed class RendezvousServerOptions
 
     /// <summary>
     /// After how many closed connections (relay and registrar together) the server gives memory back to the system: a
-    /// full compacting garbage collection and a trim of the C library's heap, checked every 5 seconds and run at most
-    /// once per 20 seconds, so memory taken by a flood is returned within a minute after it. 0 never trims.
+    /// full compacting garbage collection and a trim of the C library's heap, checked every 5 seconds and run once a
+    /// 5-second interval is quiet (at most a tenth of this many closed in it: the flood is over; steady traffic never
+    /// triggers it) and at most once per 20 seconds, so memory taken by a flood is returned within seconds after it.
+    /// 0 never trims.
     /// Defaults to 1000.
     /// </summary>
     public int TrimMemoryAfterConnections { get; set; } = 1000;

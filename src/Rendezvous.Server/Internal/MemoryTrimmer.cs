@@ -10,18 +10,26 @@ namespace Rendezvous.Server.Internal;
 /// server that goes quiet after thousands of connections closed keeps their memory (RSS stayed at 2× its level
 /// before a slowloris flood, issue 11). Every <see cref="CheckInterval"/> this looks at how many connections (relay
 /// and registrar) closed since the last trim; from <see cref="RendezvousServerOptions.TrimMemoryAfterConnections"/>
-/// on, and at most once per <see cref="MinimumSpacing"/>, it runs one full compacting collection that gives free
-/// memory back to the system, then asks the C library to give back its free pages (TLS handshakes allocate there).
+/// on, once a check interval is quiet (the flood is over) and at most once per <see cref="MinimumSpacing"/>, it runs
+/// one full compacting collection that gives free memory back to the system, then asks the C library to give back
+/// its free pages (TLS handshakes allocate there).
 /// </summary>
 internal sealed class MemoryTrimmer(IOptions<RendezvousServerOptions> options, TimeProvider time, ILogger<MemoryTrimmer> logger) : IHostedService, IDisposable
 {
     /// <summary>How often the count of closed connections is looked at.</summary>
     internal static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(5);
 
-    /// <summary>The shortest time between two trims, so steady heavy traffic costs one full collection per this time at most.</summary>
+    /// <summary>The shortest time between two trims.</summary>
     internal static readonly TimeSpan MinimumSpacing = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// A check interval counts as quiet when at most this share (one in ten) of the setting's connections closed in
+    /// it; trims wait for a quiet interval, so steady traffic never triggers one.
+    /// </summary>
+    internal const int QuietShare = 10;
+
     private long _closed;
+    private long _closedAtCheck;
     private long _closedAtTrim;
     private long? _lastTrim;
     private int _trimming;
@@ -70,8 +78,15 @@ internal sealed class MemoryTrimmer(IOptions<RendezvousServerOptions> options, T
         try
         {
             var closed = ConnectionsClosed;
+            var recent = closed - _closedAtCheck;
+            _closedAtCheck = closed;
             var since = closed - _closedAtTrim;
-            if (since < options.Value.TrimMemoryAfterConnections
+            var threshold = options.Value.TrimMemoryAfterConnections;
+
+            // Only once the churn has died down: while connections keep coming the collector runs by itself, and
+            // a busy server must not pay a blocking full collection (and the re-commit after it) every spacing.
+            if (since < threshold
+                || recent > threshold / QuietShare
                 || (_lastTrim is { } last && time.GetElapsedTime(last) < MinimumSpacing))
             {
                 return;

@@ -26,19 +26,40 @@ public sealed class MemoryTrimTests : ServerTestBase
 
         await OpenAndCloseRelayConnectionsAsync(1);
         time.Advance(MemoryTrimmer.CheckInterval);
-        Assert.That(_trims, Is.EqualTo(1));
+        Assert.That(_trims, Is.Zero, "connections closed in the last interval: the flood may go on");
+        time.Advance(MemoryTrimmer.CheckInterval);
+        Assert.That(_trims, Is.EqualTo(1), "a quiet interval after it");
         Assert.That(trimmer.Trims, Is.EqualTo(1));
 
         // Another flood right after: counted, but trimmed only once the spacing has passed.
         await OpenAndCloseRelayConnectionsAsync(3);
         time.Advance(MemoryTrimmer.CheckInterval);
+        time.Advance(MemoryTrimmer.CheckInterval);
         Assert.That(_trims, Is.EqualTo(1));
-        time.Advance(MemoryTrimmer.MinimumSpacing - MemoryTrimmer.CheckInterval);
+        time.Advance(MemoryTrimmer.MinimumSpacing - (2 * MemoryTrimmer.CheckInterval));
         Assert.That(_trims, Is.EqualTo(2));
 
         // Nothing closed since: no more trims however long it stays quiet.
         time.Advance(MemoryTrimmer.MinimumSpacing * 3);
         Assert.That(_trims, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Steady_churn_never_trims_and_the_first_quiet_interval_after_it_does()
+    {
+        var time = await StartAsync(trimAfter: 10);
+
+        // More than one in ten of the setting closing in every interval, for four minutes: the server is busy.
+        for (var interval = 0; interval < 48; interval++)
+        {
+            await OpenAndCloseRelayConnectionsAsync(2);
+            time.Advance(MemoryTrimmer.CheckInterval);
+        }
+
+        Assert.That(_trims, Is.Zero);
+        await OpenAndCloseRelayConnectionsAsync(1);
+        time.Advance(MemoryTrimmer.CheckInterval);
+        Assert.That(_trims, Is.EqualTo(1), "one closed in an interval is quiet for a setting of 10");
     }
 
     [Test]
@@ -83,6 +104,7 @@ public sealed class MemoryTrimTests : ServerTestBase
             Microsoft.Extensions.Logging.Abstractions.NullLogger<MemoryTrimmer>.Instance);
         trimmer.ConnectionClosed();
 
+        trimmer.Check();
         trimmer.Check();
 
         Assert.That(trimmer.Trims, Is.EqualTo(1));

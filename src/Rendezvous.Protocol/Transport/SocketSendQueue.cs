@@ -12,6 +12,12 @@ internal static class SocketSendQueue
     /// <summary><c>SIOCOUTQ</c> (= <c>TIOCOUTQ</c>) on Linux: bytes in the send queue not yet acknowledged by the peer.</summary>
     private const uint LinuxOutQueue = 0x5411;
 
+    /// <summary><c>TCP_INFO</c> on Linux.</summary>
+    private const int LinuxTcpInfo = 11;
+
+    /// <summary>The state <c>TCP_CLOSE</c> in Linux's <c>tcp_info</c>.</summary>
+    private const byte LinuxTcpClose = 7;
+
     /// <summary><c>TCP_NOTSENT_LOWAT</c> on Linux.</summary>
     private const int LinuxNotSentLowWater = 25;
 
@@ -72,12 +78,28 @@ internal static class SocketSendQueue
         }
     }
 
-    /// <summary>Whether <paramref name="socket"/> has a pending error (a reset by its peer, for one), or is closed.</summary>
+    /// <summary>
+    /// Whether <paramref name="socket"/>'s connection is gone while it still holds unacknowledged bytes: a pending error
+    /// (a reset by its peer), or on Linux the state <c>TCP_CLOSE</c> (a reset whose error a failed send already took);
+    /// or the socket is closed.
+    /// </summary>
     internal static bool HasFailed(Socket socket)
     {
         try
         {
-            return socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error) is int error && error != 0;
+            if (socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error) is int error && error != 0)
+            {
+                return true;
+            }
+
+            if (!OperatingSystem.IsLinux())
+            {
+                return false;
+            }
+
+            // struct tcp_info begins with the state; TCP_CLOSE is 7.
+            Span<byte> info = stackalloc byte[8];
+            return socket.GetRawSocketOption((int)ProtocolType.Tcp, LinuxTcpInfo, info) >= 1 && info[0] == LinuxTcpClose;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {

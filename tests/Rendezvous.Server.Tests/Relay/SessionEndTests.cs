@@ -79,10 +79,10 @@ public sealed class SessionEndTests : ServerTestBase
     }
 
     [Test]
-    public async Task Accepted_relay_sockets_hold_at_most_128_KiB_unsent_in_the_kernel_by_default()
+    public async Task Accepted_relay_sockets_hold_at_most_1_MiB_unsent_in_the_kernel_by_default()
     {
         Assume.That(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "TCP_NOTSENT_LOWAT exists on Linux and macOS only");
-        Assert.That(await ServerSideUnsentLimitAsync(), Is.EqualTo(128 * 1024));
+        Assert.That(await ServerSideUnsentLimitAsync(), Is.EqualTo(1024 * 1024));
     }
 
     [Test]

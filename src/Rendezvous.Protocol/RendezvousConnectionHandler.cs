@@ -317,7 +317,7 @@ public sealed class RendezvousConnectionHandler
             var result = await Splicer.SpliceAsync(connection, responder, onBytes, cancellationToken).ConfigureAwait(false);
             end = result.End switch
             {
-                SpliceEnd.Completed => "completed",
+                SpliceEnd.Completed => await WaitForDeliveryAsync(connection, responder, cancellationToken).ConfigureAwait(false),
                 SpliceEnd.InitiatorFailed => "initiator_failed",
                 SpliceEnd.ResponderFailed => "responder_failed",
                 _ => "canceled",
@@ -330,6 +330,50 @@ public sealed class RendezvousConnectionHandler
             activity?.End();
             await responder.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Both directions ended cleanly: waits (at most <see cref="RendezvousRelayOptions.CloseLinger"/>, both sides at
+    /// once) until each peer has acknowledged what the relay sent it, so that no socket is closed, nor the session
+    /// called completed, while the kernel still holds bytes for it. A side with bytes left is closed with a reset, so
+    /// its peer learns the stream was cut instead of taking it for whole.
+    /// </summary>
+    /// <returns><c>completed</c>, <c>truncated</c>, or <c>canceled</c> when the server stopped meanwhile.</returns>
+    private async Task<string> WaitForDeliveryAsync(RelayConnection initiator, RelayConnection responder, CancellationToken cancellationToken)
+    {
+        var linger = _options.CurrentValue.CloseLinger;
+        long toInitiator, toResponder;
+        try
+        {
+            var initiatorDelivery = initiator.WaitForDeliveryAsync(linger, _time, cancellationToken);
+            var responderDelivery = responder.WaitForDeliveryAsync(linger, _time, cancellationToken);
+            toInitiator = await initiatorDelivery.ConfigureAwait(false);
+            toResponder = await responderDelivery.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            initiator.Abort();
+            responder.Abort();
+            return "canceled";
+        }
+
+        if (toInitiator == 0 && toResponder == 0)
+        {
+            return "completed";
+        }
+
+        ProtocolLog.SessionTruncated(_logger, initiator.RemoteEndPoint, toInitiator, responder.RemoteEndPoint, toResponder, linger);
+        if (toInitiator > 0)
+        {
+            initiator.Abort();
+        }
+
+        if (toResponder > 0)
+        {
+            responder.Abort();
+        }
+
+        return "truncated";
     }
 
     /// <summary>The key an initiator's session is counted under, or <see langword="null"/> when it is not counted (unknown address or cookie).</summary>

@@ -65,26 +65,9 @@ public abstract class ServerTestBase
     /// <summary>Connects a raw client to the relay and sends <paramref name="line"/> (mode letter and cookie) and <c>\n</c>.</summary>
     protected Task<LoopbackClient> ConnectWithLineAsync(string line) => LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, line);
 
-    /// <summary>
-    /// Advances <paramref name="time"/> by <paramref name="step"/> until <paramref name="task"/> completes, and
-    /// returns how far the clock was moved. The server creates its timers when it gets to them, so advancing
-    /// in steps (rather than once) cannot miss a timer created late; the total is a lower bound check.
-    /// </summary>
-    protected static async Task<TimeSpan> AdvanceUntilAsync(FakeTimeProvider time, Task task, TimeSpan step, TimeSpan? timeout = null)
-    {
-        using var cts = new CancellationTokenSource(timeout ?? TestTimeouts.Short);
-        var advanced = TimeSpan.Zero;
-        while (!task.IsCompleted)
-        {
-            cts.Token.ThrowIfCancellationRequested();
-            time.Advance(step);
-            advanced += step;
-            await Task.WhenAny(task, Task.Delay(TimeSpan.FromMilliseconds(20), cts.Token));
-        }
-
-        await task;
-        return advanced;
-    }
+    /// <summary>Advances <paramref name="time"/> by <paramref name="step"/> until <paramref name="task"/> completes (see <see cref="FakeTimeSteps"/>).</summary>
+    protected static Task<TimeSpan> AdvanceUntilAsync(FakeTimeProvider time, Task task, TimeSpan step, TimeSpan? timeout = null) =>
+        time.AdvanceUntilAsync(task, step, timeout);
 
     /// <summary>The <c>I</c> line (without its line end) that goes with the <c>R</c> value <paramref name="responderValue"/>.</summary>
     protected static string InitiatorLine(string responderValue) => "I" + RendezvousCookies.InitiatorValueFor(responderValue);

@@ -24,11 +24,20 @@ public sealed class LoopbackClient : IDisposable
     /// <summary>Connects to <paramref name="endPoint"/>.</summary>
     /// <param name="endPoint">Where to connect.</param>
     /// <param name="localAddress">The address to connect from (e.g. 127.0.0.2, to be another client to the server); any when <see langword="null"/>.</param>
-    public static async Task<LoopbackClient> ConnectAsync(IPEndPoint endPoint, IPAddress? localAddress = null)
+    /// <param name="receiveBufferSize">
+    /// SO_RCVBUF, set before connecting so the window is small from the start (a slow reader whose kernel takes little);
+    /// the system's when <see langword="null"/>.
+    /// </param>
+    public static async Task<LoopbackClient> ConnectAsync(IPEndPoint endPoint, IPAddress? localAddress = null, int? receiveBufferSize = null)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (receiveBufferSize is { } size)
+            {
+                socket.ReceiveBufferSize = size;
+            }
+
             if (localAddress is not null)
             {
                 socket.Bind(new IPEndPoint(localAddress, 0));

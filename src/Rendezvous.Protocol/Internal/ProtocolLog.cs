@@ -30,6 +30,9 @@ internal static partial class ProtocolLog
     [LoggerMessage(1021, LogLevel.Information, "Session ended ({End}): {FromInitiator} bytes from initiator, {FromResponder} bytes from responder", EventName = "SessionEnded")]
     public static partial void SessionEnded(ILogger logger, string end, long fromInitiator, long fromResponder);
 
+    [LoggerMessage(1022, LogLevel.Information, "Session truncated: {ToInitiator} bytes for initiator {Initiator} and {ToResponder} bytes for responder {Responder} were not acknowledged within {Linger}; closed with a reset", EventName = "SessionTruncated")]
+    public static partial void SessionTruncated(ILogger logger, EndPoint? initiator, long toInitiator, EndPoint? responder, long toResponder, TimeSpan linger);
+
     [LoggerMessage(1030, LogLevel.Debug, "Rendezvous connection from {Remote} failed", EventName = "ConnectionFailed")]
     public static partial void ConnectionFailed(ILogger logger, EndPoint? remote, Exception exception);
 }

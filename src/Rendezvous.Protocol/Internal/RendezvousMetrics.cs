@@ -49,7 +49,7 @@ public sealed class RendezvousMetrics : IDisposable
     public void SessionStarted() => _activeSessions.Add(1);
 
     /// <summary>A session ended.</summary>
-    /// <param name="end">How it ended.</param>
+    /// <param name="end">How it ended: completed, truncated, initiator_failed, responder_failed, canceled or failed.</param>
     public void SessionEnded(string end)
     {
         _activeSessions.Add(-1);

@@ -21,6 +21,28 @@ public abstract class RelayConnection : IDuplexPipe, IAsyncDisposable
     /// <summary>The peer's address, when known.</summary>
     public abstract EndPoint? RemoteEndPoint { get; }
 
+    /// <summary>
+    /// Once the sending direction has ended (<see cref="Output"/> completed, or a direct splice passed the end on),
+    /// waits until the peer has acknowledged every byte sent to it, for at most <paramref name="timeout"/>: closing
+    /// earlier would leave those bytes to the operating system, which may drop them (under memory pressure it resets
+    /// closed connections that still hold data). The base implementation has nothing of its own to wait for and
+    /// returns 0 at once.
+    /// </summary>
+    /// <param name="timeout">How long to wait at most.</param>
+    /// <param name="timeProvider">The clock for <paramref name="timeout"/> and the waits between checks.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>
+    /// 0 when everything was acknowledged (or the transport cannot tell); otherwise how many bytes were still
+    /// unacknowledged when the time ran out or the connection failed.
+    /// </returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public virtual ValueTask<long> WaitForDeliveryAsync(TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(0L);
+    }
+
     /// <summary>Tears the connection down at once, discarding unsent bytes (TCP RST for sockets).</summary>
     public abstract void Abort();
 

@@ -99,7 +99,7 @@ public sealed partial class SocketRelayConnection : RelayConnection
         return new SocketRelayConnection(socket, options, pool: null, onClosed);
     }
 
-    /// <summary>Sets Nagle and keep-alive on a TCP socket as <paramref name="options"/> say.</summary>
+    /// <summary>Sets Nagle, the cap on unsent bytes and keep-alive on a TCP socket as <paramref name="options"/> say.</summary>
     private static void ApplySocketOptions(Socket socket, SocketTransportOptions options)
     {
         if (socket.ProtocolType != ProtocolType.Tcp)
@@ -110,6 +110,11 @@ public sealed partial class SocketRelayConnection : RelayConnection
         if (options.NoDelay)
         {
             socket.NoDelay = true;
+        }
+
+        if (options.MaxUnsentBytes > 0)
+        {
+            SocketSendQueue.LimitUnsent(socket, options.MaxUnsentBytes);
         }
 
         if (options.KeepAlive)

@@ -12,6 +12,7 @@ public sealed class SocketTransportOptions
     private TimeSpan _keepAliveTime = TimeSpan.FromSeconds(60);
     private TimeSpan _keepAliveInterval = TimeSpan.FromSeconds(10);
     private int _keepAliveRetryCount = 6;
+    private int _maxUnsentBytes;
 
     /// <summary>
     /// How many received bytes one direction may hold before the server stops reading from that socket
@@ -22,6 +23,19 @@ public sealed class SocketTransportOptions
 
     /// <summary>How many bytes may wait to be sent to a slow peer before writers are paused. Defaults to 64 KiB.</summary>
     public int MaxSendBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// How many bytes written to a socket may wait unsent in the kernel before a send waits (<c>TCP_NOTSENT_LOWAT</c>,
+    /// Linux and macOS; ignored elsewhere): a slow peer's backlog then stays in this process, bounded by
+    /// <see cref="MaxSendBufferSize"/>, instead of megabytes of kernel memory per socket. Bytes in flight are not
+    /// limited, so throughput is not either. Zero leaves it to the kernel (unbounded by default). Defaults to 0.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int MaxUnsentBytes
+    {
+        get => _maxUnsentBytes;
+        set => _maxUnsentBytes = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "The most unsent bytes per socket is 0 (the kernel's choice) or more.");
+    }
 
     /// <summary>Whether to disable Nagle's algorithm on relayed sockets. Defaults to <see langword="true"/>.</summary>
     public bool NoDelay { get; set; } = true;

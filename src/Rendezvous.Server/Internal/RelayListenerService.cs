@@ -54,6 +54,7 @@ internal sealed class RelayListenerService(
         {
             MaxReceiveBufferSize = relay.MaxBufferedBytesPerDirection,
             MaxSendBufferSize = relay.MaxBufferedBytesPerDirection,
+            MaxUnsentBytes = relay.MaxUnsentBytesPerSocket,
             KeepAlive = relay.KeepAlive,
             KeepAliveTime = relay.KeepAliveTime,
             KeepAliveInterval = relay.KeepAliveInterval,

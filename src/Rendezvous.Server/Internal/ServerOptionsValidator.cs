@@ -109,6 +109,16 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
             errors.Add($"Rendezvous:Relay:MaxBufferedBytesPerDirection is {options.MaxBufferedBytesPerDirection}; it must be between 1024 and 67108864.");
         }
 
+        if (options.MaxUnsentBytesPerSocket != 0 && options.MaxUnsentBytesPerSocket is < 4096 or > 64 * 1024 * 1024)
+        {
+            errors.Add($"Rendezvous:Relay:MaxUnsentBytesPerSocket is {options.MaxUnsentBytesPerSocket}; it must be 0 (the kernel's choice) or between 4096 and 67108864.");
+        }
+
+        if (options.CloseLinger < TimeSpan.Zero || options.CloseLinger > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"Rendezvous:Relay:CloseLinger is {options.CloseLinger}; it must be between 00:00:00 and 00:10:00.");
+        }
+
         if (options.MaxConnections is < 2 or > 1_000_000)
         {
             errors.Add($"Rendezvous:Relay:MaxConnections is {options.MaxConnections}; it must be between 2 and 1000000 (a spliced session holds two connections).");

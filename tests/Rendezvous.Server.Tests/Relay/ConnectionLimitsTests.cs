@@ -13,7 +13,7 @@ public sealed class ConnectionLimitsTests : ServerTestBase
     public async Task Connection_beyond_max_connections_is_closed_at_once_and_counted()
     {
         await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:MaxConnections"] = "2" });
-        using var refusals = new HandshakeFailureListener(Server.Services);
+        using var refusals = TaggedCounterListener.HandshakeFailures(Server.Services);
         using var first = await ConnectAsync();
         using var second = await ConnectAsync();
 
@@ -46,7 +46,7 @@ public sealed class ConnectionLimitsTests : ServerTestBase
     public async Task Spliced_sessions_count_two_connections_each_against_max_connections()
     {
         await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:MaxConnections"] = "3" });
-        using var refusals = new HandshakeFailureListener(Server.Services);
+        using var refusals = TaggedCounterListener.HandshakeFailures(Server.Services);
         var (initiator, responder) = await PairAsync();
         using (initiator)
         using (responder)
@@ -64,7 +64,7 @@ public sealed class ConnectionLimitsTests : ServerTestBase
     public async Task Handshakes_beyond_the_per_address_limit_are_closed_and_counted()
     {
         await RestartServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:MaxHandshakesPerAddress"] = "2" });
-        using var refusals = new HandshakeFailureListener(Server.Services);
+        using var refusals = TaggedCounterListener.HandshakeFailures(Server.Services);
         var silent = new List<LoopbackClient>();
         try
         {
@@ -121,7 +121,7 @@ public sealed class ConnectionLimitsTests : ServerTestBase
             ["Rendezvous:Relay:MaxSessionsPerAddressPerUuid"] = "2",
             ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "8",
         });
-        using var refusals = new HandshakeFailureListener(Server.Services);
+        using var refusals = TaggedCounterListener.HandshakeFailures(Server.Services);
         var listener = Server.Services.GetServices<IHostedService>().OfType<RelayListenerService>().Single();
         var greedy = System.Net.IPAddress.Parse("127.0.0.2");
         var other = System.Net.IPAddress.Parse("127.0.0.3");

@@ -116,7 +116,7 @@ public sealed class InitiatorTests : ServerTestBase
     public async Task Initiator_that_resets_while_waiting_is_never_paired()
     {
         var cookie = await RegisterAsync(Guid.NewGuid().ToString());
-        using var refusals = new HandshakeFailureListener(Server.Services);
+        using var refusals = TaggedCounterListener.HandshakeFailures(Server.Services);
         var initiator = await ConnectWithLineAsync(InitiatorLine(cookie));
         Assert.That(await initiator.StaysQuietAsync(), Is.True, "waits for a responder");
 

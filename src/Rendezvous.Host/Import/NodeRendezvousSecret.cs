@@ -46,8 +46,7 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
             }
 
             if (!authParams.TryGetProperty("protocol", out JsonElement protocol)
-                || protocol.ValueKind != JsonValueKind.String
-                || !string.Equals(protocol.GetString(), "totp", StringComparison.OrdinalIgnoreCase))
+                || !string.Equals(TextOf(protocol), "totp", StringComparison.OrdinalIgnoreCase))
             {
                 problem = $"authParams.protocol is {Show(authParams, "protocol")}, not \"totp\"";
                 return false;
@@ -55,15 +54,14 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
 
             if (authParams.TryGetProperty("algorithm", out JsonElement algorithm)
                 && algorithm.ValueKind != JsonValueKind.Null
-                && (algorithm.ValueKind != JsonValueKind.String || !string.Equals(algorithm.GetString(), "sha1", StringComparison.OrdinalIgnoreCase)))
+                && !string.Equals(TextOf(algorithm), "sha1", StringComparison.OrdinalIgnoreCase))
             {
                 problem = $"authParams.algorithm is {Show(authParams, "algorithm")}; only \"sha1\" is supported";
                 return false;
             }
 
             if (!authParams.TryGetProperty("base32", out JsonElement base32)
-                || base32.ValueKind != JsonValueKind.String
-                || !SecretFormat.TryParseBase32(base32.GetString(), out byte[]? key))
+                || !SecretFormat.TryParseBase32(TextOf(base32), out byte[]? key))
             {
                 problem = $"authParams.base32 is missing or not base32 of at least {SecretFormat.MinimumSecretBytes * 8} bits";
                 return false;
@@ -84,6 +82,27 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
             secret = new NodeRendezvousSecret(key, step, digits);
             problem = null;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// The text of a JSON string; <see langword="null"/> for any other kind of value, and for a string whose escapes
+    /// are not valid UTF-16 (a lone surrogate such as <c>"\ud800"</c>, which JSON's grammar allows but no text is).
+    /// </summary>
+    private static string? TextOf(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
         }
     }
 

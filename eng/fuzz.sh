@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes one parser with afl-fuzz (Debian's afl++) through SharpFuzz, for a bounded time. See docs/operations.md.
+# Fuzzes one parser with afl-fuzz (Debian's afl++) through SharpFuzz, for a bounded time. See README.md, "Fuzzing".
 #
 #   eng/fuzz.sh TARGET SECONDS       TARGET: handshake, query, config, pem or redis; SECONDS: 1 to 86400
 #

@@ -5,8 +5,8 @@ namespace Rendezvous.Host.Tests.Commands;
 
 /// <summary>
 /// Original-Redis values that once threw out of <see cref="NodeRendezvousSecret.TryParse"/> instead of being skipped
-/// with a reason (found by eng/fuzz.sh redis; the inputs are also in tests/Rendezvous.Fuzz/crashes/redis/): a JSON
-/// string may hold an escaped lone surrogate, which is no text.
+/// with a reason (found while writing the redis fuzzing target; the inputs are also in
+/// tests/Rendezvous.Fuzz/crashes/redis/): a JSON string may hold an escaped lone surrogate, which is no text.
 /// </summary>
 [TestFixture]
 public sealed class NodeRendezvousSecretTests

@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using System.Text.Unicode;
+using Rendezvous.Host.Commands;
 using Rendezvous.Security;
 
 namespace Rendezvous.Host.Import;
@@ -24,6 +26,14 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
     public static bool TryParse(ReadOnlyMemory<byte> value, [NotNullWhen(true)] out NodeRendezvousSecret? secret, [NotNullWhen(false)] out string? problem)
     {
         secret = null;
+
+        // JSON must be UTF-8, but the parser checks a string's bytes only when the string is read: checked once here.
+        if (!Utf8.IsValid(value.Span))
+        {
+            problem = "the value is not UTF-8 text";
+            return false;
+        }
+
         JsonDocument document;
         try
         {
@@ -124,7 +134,8 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
             return "missing";
         }
 
-        string text = element.GetRawText();
+        // An object or an array may span lines: the reason stays one line of the import's report.
+        string text = CommandSupport.EscapeControlCharacters(element.GetRawText());
         return text.Length <= MaxShownChars ? text : string.Concat(text.AsSpan(0, MaxShownChars), "...");
     }
 }

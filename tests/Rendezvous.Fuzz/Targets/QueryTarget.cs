@@ -15,7 +15,7 @@ namespace Rendezvous.Fuzz.Targets;
 /// <summary>
 /// The registrar's request handling short of Kestrel: <see cref="RegistrarEndpoint.HandleAsync"/> with the real
 /// <c>serve</c> services (broker, TOTP policy, SQLite store holding one known UUID) on a request built from the
-/// input's lines: method, raw query string (as after the <c>?</c>), Host header, remote address. The answer must
+/// input's lines: method, raw query string (as after the <c>?</c>), Host header (when Kestrel would pass it on), remote address. The answer must
 /// be one the protocol documents (200, 404, 405 or 429 with a JSON body), never a 500, and nothing may log a
 /// warning or an error (the endpoint turns any exception into a 500 and a log line; the policy turns a store failure
 /// into a refusal and a log line). The fake clock moves past the failure window after every request, so
@@ -56,9 +56,10 @@ internal sealed class QueryTarget : FuzzTarget
         var context = new DefaultHttpContext { RequestServices = _services };
         context.Request.Method = lines[0];
         context.Request.QueryString = new QueryString("?" + (lines.Length > 1 ? lines[1] : string.Empty));
-        if (lines.Length > 2 && lines[2].Length > 0)
+        if (lines.Length > 2 && IsHostKestrelPasses(lines[2]))
         {
-            context.Request.Host = new HostString(lines[2]);
+            // As Kestrel hands it over: the raw header (HttpRequest.Host decodes it when read).
+            context.Request.Headers.Host = lines[2];
         }
 
         context.Connection.RemoteIpAddress = lines.Length > 3 && IPAddress.TryParse(lines[3], out var address) ? address : IPAddress.Loopback;
@@ -93,6 +94,13 @@ internal sealed class QueryTarget : FuzzTarget
             throw new FuzzContractException($"the {status} body is not JSON.", ex);
         }
     }
+
+    /// <summary>
+    /// Whether Kestrel lets a request with this Host header reach the application: printable ASCII without the
+    /// characters a URI authority cannot hold (Kestrel answers 400 itself for those, or for an empty Host).
+    /// </summary>
+    private static bool IsHostKestrelPasses(string host) =>
+        host.Length > 0 && host.All(c => c is > ' ' and < (char)0x7F && !"/?#@\"<>\\^`{|}".Contains(c, StringComparison.Ordinal));
 
     protected override void Dispose(bool disposing)
     {

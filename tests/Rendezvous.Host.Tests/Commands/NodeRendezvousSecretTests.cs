@@ -23,4 +23,25 @@ public sealed class NodeRendezvousSecretTests
         Assert.That(parsed, Is.False, $"accepted a {secret?.Secret.Length}-byte secret");
         Assert.That(problem, Does.StartWith(field));
     }
+
+    [Test]
+    public void Bytes_that_are_not_utf8_inside_a_string_are_a_bad_value_not_an_exception()
+    {
+        // Found by eng/fuzz.sh redis (crashes/redis/crash-*): the parser accepted the document, reading the field threw.
+        byte[] value = [.. "{\"authParams\":{\"protocol\":\"totp\",\"base32\":\""u8, 0x91, .. "abc\"}}"u8];
+
+        bool parsed = NodeRendezvousSecret.TryParse(value, out _, out string? problem);
+
+        Assert.That(parsed, Is.False);
+        Assert.That(problem, Is.EqualTo("the value is not UTF-8 text"));
+    }
+
+    [Test]
+    public void A_field_that_spans_lines_is_shown_on_one_line()
+    {
+        bool parsed = NodeRendezvousSecret.TryParse("{\"authParams\":{\"protocol\":{\n\"a\":1}}}"u8.ToArray(), out _, out string? problem);
+
+        Assert.That(parsed, Is.False);
+        Assert.That(problem, Is.EqualTo("authParams.protocol is {\\x0A\"a\":1}, not \"totp\""));
+    }
 }

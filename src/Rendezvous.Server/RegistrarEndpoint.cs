@@ -29,7 +29,7 @@ public static class RegistrarEndpoint
                 FirstOrNull(query["uuid"]),
                 FirstOrNull(query["response"]),
                 context.Connection.RemoteIpAddress,
-                RequestHost(context.Request.Host));
+                RequestHost(context.Request.Headers.Host));
             response = await registrar.HandleAsync(request, context.RequestAborted).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -82,8 +82,14 @@ public static class RegistrarEndpoint
 
     private static string? FirstOrNull(Microsoft.Extensions.Primitives.StringValues values) => values.Count == 0 ? null : values[0];
 
-    private static string? RequestHost(HostString host)
+    /// <summary>
+    /// The host name of the Host header as sent. Not <see cref="HttpRequest.Host"/>: reading it decodes <c>xn--</c>
+    /// labels to Unicode and throws on one that is not valid punycode (<c>Host: xn--zz</c>, which Kestrel lets through).
+    /// The original answered with the header as sent too, and a client resolves the ASCII form.
+    /// </summary>
+    private static string? RequestHost(Microsoft.Extensions.Primitives.StringValues header)
     {
+        var host = new HostString(header.ToString());
         if (!host.HasValue)
         {
             return null;

@@ -68,8 +68,8 @@ internal sealed partial class AdminEndpoints
         }
 
         var (json, reason) = entry is null ? (null, "There is no secret in the store for this UUID, so there is no config file.") : Config(context, entry);
-        var warning = json is not null && string.IsNullOrEmpty(registrarOptions.Value.PublicHost) && IsLoopbackName(context.Request.Host.Host)
-            ? $"This file names the registrar as {context.Request.Host.Host}, the name this page was opened by, because Rendezvous:Registrar:PublicHost is not set: a hidden server on another machine cannot reach it there. Set PublicHost (--public-host) to the server's public name and restart, or edit registrarUrl in the file."
+        var warning = json is not null && string.IsNullOrEmpty(registrarOptions.Value.PublicHost) && IsLoopbackName(RequestHostName(context))
+            ? $"This file names the registrar as {RequestHostName(context)}, the name this page was opened by, because Rendezvous:Registrar:PublicHost is not set: a hidden server on another machine cannot reach it there. Set PublicHost (--public-host) to the server's public name and restart, or edit registrarUrl in the file."
             : null;
         var notice = context.Request.Query["done"].ToString() switch
         {
@@ -210,7 +210,7 @@ internal sealed partial class AdminEndpoints
             return (null, "The built-in registrar serves plain http (behind a TLS-terminating proxy), so there is no registrar certificate here for the config file to pin.");
         }
 
-        var host = registrarOptions.Value.PublicHost is { Length: > 0 } publicHost ? publicHost : context.Request.Host.Host;
+        var host = registrarOptions.Value.PublicHost is { Length: > 0 } publicHost ? publicHost : RequestHostName(context);
         Uri url;
         try
         {

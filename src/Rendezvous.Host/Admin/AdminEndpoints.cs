@@ -89,13 +89,20 @@ internal sealed partial class AdminEndpoints(
     }
 
     /// <summary>
+    /// The host name of the request's Host header as sent (an IDN stays in its <c>xn--</c> form). Not
+    /// <c>HttpRequest.Host.Host</c>: reading that decodes <c>xn--</c> labels and throws on one that is not valid punycode
+    /// (<c>Host: xn--zz</c>, which Kestrel lets through; found by eng/fuzz.sh query on the registrar).
+    /// </summary>
+    internal static string RequestHostName(HttpContext context) => new HostString(context.Request.Headers.Host.ToString()).Host;
+
+    /// <summary>
     /// On a loopback listener, refuses (421) a request whose Host is a name other than <c>localhost</c>: a browser sends
     /// such a Host only when a web page's domain was made to resolve to 127.0.0.1 (DNS rebinding), and that page must not
     /// read <c>/metrics</c> or spend the sign-in attempts. Tunnels, scrapers and proxies send an IP address or localhost.
     /// </summary>
     public static async Task RequireLocalHostAsync(HttpContext context, RequestDelegate next)
     {
-        var host = context.Request.Host.Host;
+        var host = RequestHostName(context);
         if (host.Length == 0
             || string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
             || System.Net.IPAddress.TryParse(host.TrimStart('[').TrimEnd(']'), out _))

@@ -82,6 +82,35 @@ internal static class CommandSupport
     }
 
     /// <summary>
+    /// Text from a file or a database made safe to print on one line: every control character (a line end, a NUL,
+    /// an escape sequence's ESC) becomes <c>\xNN</c>, so what is shown cannot break the line or drive the terminal.
+    /// </summary>
+    /// <param name="text">The text.</param>
+    /// <returns>The text with its control characters escaped.</returns>
+    public static string EscapeControlCharacters(string text)
+    {
+        if (!text.Any(char.IsControl))
+        {
+            return text;
+        }
+
+        var shown = new System.Text.StringBuilder(text.Length + 16);
+        foreach (char c in text)
+        {
+            if (char.IsControl(c))
+            {
+                shown.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:X2}");
+            }
+            else
+            {
+                shown.Append(c);
+            }
+        }
+
+        return shown.ToString();
+    }
+
+    /// <summary>
     /// Parses a registrar URL (<c>connect --registrar</c>, <c>users --registrar-url</c>, a config file's <c>registrarUrl</c>):
     /// only an absolute https:// URL with a host is accepted, as the client library requires (codes and cookies go there).
     /// </summary>

@@ -118,7 +118,8 @@ internal sealed record HiddenServerConfig(
         JsonObject root;
         try
         {
-            if (JsonNode.Parse(text) is not JsonObject parsed)
+            // A repeated property is refused rather than picked: which of two "secret"s counts would be a guess.
+            if (JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) is not JsonObject parsed)
             {
                 error = $"the config file '{path}' is not a JSON object; expected {{\"registrarUrl\":...,\"uuid\":...,\"secret\":...,\"registrarFingerprint\":...}} as written by 'rendezvous users add --config-out'.";
                 return false;
@@ -128,7 +129,8 @@ internal sealed record HiddenServerConfig(
         }
         catch (JsonException ex)
         {
-            error = $"the config file '{path}' is not valid JSON: {ex.Message}";
+            // The parser's message quotes the bytes it stopped at, which may be anything: shown on one line, escaped.
+            error = $"the config file '{path}' is not valid JSON: {CommandSupport.EscapeControlCharacters(ex.Message)}";
             return false;
         }
 
@@ -188,6 +190,12 @@ internal sealed record HiddenServerConfig(
             }
 
             // Relative to the config file, so that the file and its CA can be copied together.
+            if (caText.Contains('\0', StringComparison.Ordinal))
+            {
+                error = Bad("registrarCaFile", "it holds a NUL character, which no file path can; it must be the path of a PEM file with the registrar's certificate or the CA that issued it.");
+                return false;
+            }
+
             caFile = Path.GetFullPath(caText, Path.GetDirectoryName(Path.GetFullPath(path))!);
             if (!File.Exists(caFile))
             {
@@ -235,10 +243,20 @@ internal sealed record HiddenServerConfig(
     private static bool TryGetString(JsonObject root, string name, [NotNullWhen(true)] out string? value)
     {
         value = null;
-        if (root.TryGetPropertyValue(name, out var node) && node is JsonValue json && json.TryGetValue(out string? text) && !string.IsNullOrWhiteSpace(text))
+        if (root.TryGetPropertyValue(name, out var node) && node is JsonValue json)
         {
-            value = text;
-            return true;
+            try
+            {
+                if (json.TryGetValue(out string? text) && !string.IsNullOrWhiteSpace(text))
+                {
+                    value = text;
+                    return true;
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // A string whose escapes are not valid UTF-16 (a lone surrogate such as "\ud800"): not text at all.
+            }
         }
 
         return false;
@@ -255,6 +273,21 @@ internal sealed record HiddenServerConfig(
         return node is JsonValue json && json.TryGetValue(out value);
     }
 
-    private static string Show(JsonObject root, string name) =>
-        root.TryGetPropertyValue(name, out var node) && node is not null ? $"it is {node.ToJsonString()}" : "it is missing";
+    private static string Show(JsonObject root, string name)
+    {
+        if (!root.TryGetPropertyValue(name, out var node) || node is null)
+        {
+            return "it is missing";
+        }
+
+        try
+        {
+            return $"it is {node.ToJsonString()}";
+        }
+        catch (InvalidOperationException)
+        {
+            // Writing it back unescapes it, and a lone surrogate escape ("\ud800") is no text.
+            return "it is a string with an escape that is not valid UTF-16 text (a lone surrogate)";
+        }
+    }
 }

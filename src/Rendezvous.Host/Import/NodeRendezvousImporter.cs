@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text;
+using Rendezvous.Host.Commands;
 using Rendezvous.Security;
 using StackExchange.Redis;
 
@@ -163,22 +163,7 @@ internal sealed class NodeRendezvousImporter
     }
 
     /// <summary>A key as the report shows it: quoted, control characters escaped, cut after 80 characters.</summary>
-    private static string Show(string text)
-    {
-        var shown = new StringBuilder("'");
-        foreach (char c in text.Length <= MaxShownKeyChars ? text : text[..MaxShownKeyChars])
-        {
-            if (char.IsControl(c))
-            {
-                shown.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:X2}");
-            }
-            else
-            {
-                shown.Append(c);
-            }
-        }
-
-        shown.Append(text.Length <= MaxShownKeyChars ? "'" : "'...");
-        return shown.ToString();
-    }
+    private static string Show(string text) => text.Length <= MaxShownKeyChars
+        ? $"'{CommandSupport.EscapeControlCharacters(text)}'"
+        : $"'{CommandSupport.EscapeControlCharacters(text[..MaxShownKeyChars])}'...";
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using System.Text.Unicode;
+using Rendezvous.Host.Commands;
 using Rendezvous.Security;
 
 namespace Rendezvous.Host.Import;
@@ -24,6 +26,14 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
     public static bool TryParse(ReadOnlyMemory<byte> value, [NotNullWhen(true)] out NodeRendezvousSecret? secret, [NotNullWhen(false)] out string? problem)
     {
         secret = null;
+
+        // JSON must be UTF-8, but the parser checks a string's bytes only when the string is read: checked once here.
+        if (!Utf8.IsValid(value.Span))
+        {
+            problem = "the value is not UTF-8 text";
+            return false;
+        }
+
         JsonDocument document;
         try
         {
@@ -46,8 +56,7 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
             }
 
             if (!authParams.TryGetProperty("protocol", out JsonElement protocol)
-                || protocol.ValueKind != JsonValueKind.String
-                || !string.Equals(protocol.GetString(), "totp", StringComparison.OrdinalIgnoreCase))
+                || !string.Equals(TextOf(protocol), "totp", StringComparison.OrdinalIgnoreCase))
             {
                 problem = $"authParams.protocol is {Show(authParams, "protocol")}, not \"totp\"";
                 return false;
@@ -55,15 +64,14 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
 
             if (authParams.TryGetProperty("algorithm", out JsonElement algorithm)
                 && algorithm.ValueKind != JsonValueKind.Null
-                && (algorithm.ValueKind != JsonValueKind.String || !string.Equals(algorithm.GetString(), "sha1", StringComparison.OrdinalIgnoreCase)))
+                && !string.Equals(TextOf(algorithm), "sha1", StringComparison.OrdinalIgnoreCase))
             {
                 problem = $"authParams.algorithm is {Show(authParams, "algorithm")}; only \"sha1\" is supported";
                 return false;
             }
 
             if (!authParams.TryGetProperty("base32", out JsonElement base32)
-                || base32.ValueKind != JsonValueKind.String
-                || !SecretFormat.TryParseBase32(base32.GetString(), out byte[]? key))
+                || !SecretFormat.TryParseBase32(TextOf(base32), out byte[]? key))
             {
                 problem = $"authParams.base32 is missing or not base32 of at least {SecretFormat.MinimumSecretBytes * 8} bits";
                 return false;
@@ -87,6 +95,27 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
         }
     }
 
+    /// <summary>
+    /// The text of a JSON string; <see langword="null"/> for any other kind of value, and for a string whose escapes
+    /// are not valid UTF-16 (a lone surrogate such as <c>"\ud800"</c>, which JSON's grammar allows but no text is).
+    /// </summary>
+    private static string? TextOf(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     private static bool TryGetInt(JsonElement parent, string name, int fallback, out int value)
     {
         value = fallback;
@@ -105,7 +134,8 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
             return "missing";
         }
 
-        string text = element.GetRawText();
+        // An object or an array may span lines: the reason stays one line of the import's report.
+        string text = CommandSupport.EscapeControlCharacters(element.GetRawText());
         return text.Length <= MaxShownChars ? text : string.Concat(text.AsSpan(0, MaxShownChars), "...");
     }
 }

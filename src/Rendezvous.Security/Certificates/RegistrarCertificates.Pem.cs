@@ -171,6 +171,12 @@ public static partial class RegistrarCertificates
             throw new InvalidDataException(
                 $"The private key file '{keyPath}' does not contain a usable PEM private key for the certificate in '{certificatePath}': {ex.Message}{OrderHint(certificatePem, certificateFields)}", ex);
         }
+        catch (PlatformNotSupportedException ex)
+        {
+            // An EC key on a curve the platform's crypto library does not know (found by eng/fuzz.sh pem).
+            throw new InvalidDataException(
+                $"The private key in '{keyPath}' uses an algorithm or curve this platform does not support (RSA and the NIST P-256, P-384 and P-521 curves are): {ex.Message}", ex);
+        }
 
         if (!loaded.HasPrivateKey)
         {

@@ -131,6 +131,29 @@ public class PemFilesTests
     }
 
     [Test]
+    public void Loading_a_key_on_a_curve_the_platform_does_not_know_names_the_key_file()
+    {
+        // Found by eng/fuzz.sh pem: the curve's OID 1.2.840.10045.3.1.7 (P-256) mutated to 1.4.9032.10045.3.1.7 made
+        // the platform throw PlatformNotSupportedException, which no caller expected.
+        using X509Certificate2 certificate = RegistrarCertificates.CreateSelfSigned("localhost", ["localhost"], TimeSpan.FromDays(1));
+        using ECDsa key = certificate.GetECDsaPrivateKey()!;
+        byte[] der = key.ExportECPrivateKey();
+        byte[] p256 = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+        int at = der.AsSpan().IndexOf(p256);
+        Assert.That(at, Is.GreaterThan(0), "the key names P-256 by its OID");
+        der[at + 2] = 0x2C;
+        der[at + 3] = 0xC6;
+        string certificatePath = _directory.Combine("registrar.crt");
+        string keyPath = _directory.Combine("registrar.key");
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, PemEncoding.WriteString("EC PRIVATE KEY", der));
+
+        var ex = Assert.Throws<InvalidDataException>(() => RegistrarCertificates.LoadPem(certificatePath, keyPath));
+
+        Assert.That(ex!.Message, Does.Contain(keyPath).And.Contain("does not support"));
+    }
+
+    [Test]
     public void Loading_a_key_that_belongs_to_another_certificate_names_the_key_file()
     {
         using X509Certificate2 first = RegistrarCertificates.CreateSelfSigned("localhost", ["localhost"], TimeSpan.FromDays(1));

@@ -81,6 +81,18 @@ public sealed partial class KestrelRefusalTests : ServerTestBase
     }
 
     [Test]
+    public async Task A_host_header_kestrel_passes_that_is_not_valid_punycode_gets_the_registrar_answer_not_a_500()
+    {
+        // Found by eng/fuzz.sh query: reading HttpRequest.Host decodes "xn--" labels and threw on this one, so every
+        // such request was a 500 with a logged stack trace. The triple names the host as the client sent it.
+        string uuid = Guid.NewGuid().ToString();
+        var response = await SendRawAsync($"PUT /?uuid={uuid}&response={GoodCode} HTTP/1.1\r\nHost: xn--zz:8898\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+
+        Assert.That(response.Status, Is.EqualTo(200), response.Head + response.Body);
+        Assert.That(response.Body, Does.Contain("""{"result":{"host":"xn--zz","port":"""));
+    }
+
+    [Test]
     public async Task The_registrar_answers_on_the_connection_pass_unchanged_before_a_refusal()
     {
         var response = await SendRawAsync("GET /?uuid=x HTTP/1.1\r\nHost: localhost\r\n\r\nGET /?uuid=x HTTP/3.0\r\nHost: localhost\r\n\r\n");

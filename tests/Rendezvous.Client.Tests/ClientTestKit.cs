@@ -181,6 +181,38 @@ internal static class ClientTestKit
         }
     }
 
+    /// <summary>
+    /// How many TCP connections from this machine to <paramref name="port"/> are established or being established, as
+    /// the kernel lists them (<c>/proc/net/tcp</c> and <c>tcp6</c>): a connection shows there once <c>connect</c> was
+    /// called, before the listener accepted it. Connections that were closed by either side do not count.
+    /// </summary>
+    /// <param name="port">The remote port, e.g. the relay's.</param>
+    public static int OpenConnectionsTo(int port)
+    {
+        const string Established = "01", SynSent = "02";
+        var count = 0;
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            if (!File.Exists(table))
+            {
+                continue;
+            }
+
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                // "sl local_address rem_address st ...": addresses are HEXADDRESS:HEXPORT.
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length > 3 && fields[3] is Established or SynSent
+                    && int.Parse(fields[2].AsSpan(fields[2].IndexOf(':') + 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) == port)
+                {
+                    count++;
+                }
+            }
+        }
+
+        return count;
+    }
+
     /// <summary>A TCP port that was free a moment ago on 127.0.0.1.</summary>
     public static int FreePort()
     {
@@ -210,6 +242,120 @@ internal sealed class RunningAgent : IAsyncDisposable
 
     public Task WaitParkedAsync(int count = 1) =>
         ClientTestKit.WaitUntilAsync(() => Agent.Status.Parked >= count, $"the agent has {count} parked");
+
+    /// <summary>
+    /// Waits until the agent, running on the fake clock <paramref name="time"/>, is quiet: <paramref name="parked"/>
+    /// connections parked at the agent and at the relay, each waiting on its re-park timer, the ownership check armed,
+    /// no session running and no backoff pending. A pending backoff is fired by moving the clock to its due moment
+    /// (at most 30 s of fake time in all), so an agent that keeps re-parking never gets quiet and fails the test.
+    /// When <paramref name="everyParkAccountedFor"/>, a park that ended must have been followed by a session or by its
+    /// backoff (re-park timers armed = parked + sessions + backoffs armed), so a park that just ended and has yet to
+    /// arm its backoff is not taken for quiet; leave it off when registrations failed or a relay went away meanwhile.
+    /// A fired backoff runs the agent's slot on this thread up to its next connection attempt, whose TCP connection
+    /// to the loopback relay exists as soon as it is attempted: quiet also needs exactly <paramref name="parked"/>
+    /// connections open (established or being established) to the relay's port, so a slot that re-parks instead of
+    /// retiring is seen at once, before the relay has read its line.
+    /// </summary>
+    public async Task WaitQuietAsync(TimerWatchingTimeProvider time, HiddenServerAgentOptions options, int parked, Func<RendezvousTestServer> server, bool everyParkAccountedFor = true)
+    {
+        var fakeEnd = time.GetUtcNow() + TimeSpan.FromSeconds(30);
+        var deadline = DateTime.UtcNow + TestTimeouts.Long;
+        while (true)
+        {
+            var timers = AgentTimers(time, options);
+            if (timers.Backoffs.Where(t => t.Pending).MinBy(t => t.Due) is { Due: { } due })
+            {
+                if (due > fakeEnd)
+                {
+                    Assert.Fail($"The agent still backs off after 30 s of fake time (a backoff due at {due:O}): it keeps re-parking.");
+                }
+
+                time.SetUtcNow(due > time.GetUtcNow() ? due : time.GetUtcNow());
+                continue;
+            }
+
+            var status = Agent.Status;
+            var reparks = timers.Reparks.Count(t => t.Pending);
+            var checks = timers.OwnershipChecks.Count(t => t.Pending);
+            var relay = server().Broker.ParkedCount;
+            var open = ClientTestKit.OpenConnectionsTo(server().RelayEndPoint.Port);
+            var accounted = !everyParkAccountedFor || timers.Reparks.Count == parked + status.TotalSessions + timers.Backoffs.Count;
+            if (status.Parked == parked && relay == parked && open == parked && reparks == parked && checks == 1 && status.ActiveSessions == 0 && accounted)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail(
+                    $"The agent did not get quiet with {parked} parked: parked {status.Parked} at the agent and {relay} at the relay, {open} connection(s) open to the relay, {reparks} re-park timer(s) and "
+                    + $"{checks} ownership check(s) armed, {status.ActiveSessions} session(s) running; {timers.Reparks.Count} parks, {status.TotalSessions} sessions, {timers.Backoffs.Count} backoffs in all.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>
+    /// Proves the quiet agent (see <see cref="WaitQuietAsync"/>) stays so: moves the fake clock to its next ownership
+    /// check (a minute ahead, before any re-park) and waits for that check to arm the next one, a lookup at the
+    /// registrar later than anything the agent was about to do when it looked quiet; then checks that it is still quiet
+    /// with the same <paramref name="parked"/>, that it armed no timer but the next check (no park ended, no backoff)
+    /// and that its status did not change.
+    /// </summary>
+    /// <returns>How much fake time passed.</returns>
+    public async Task<TimeSpan> HoldsStillAsync(TimerWatchingTimeProvider time, HiddenServerAgentOptions options, int parked, Func<RendezvousTestServer> server)
+    {
+        var changes = new List<HiddenServerStatus>();
+        void Changed(object? sender, HiddenServerStatus status)
+        {
+            lock (changes)
+            {
+                changes.Add(status);
+            }
+        }
+
+        Agent.StatusChanged += Changed;
+        try
+        {
+            var before = AgentTimers(time, options);
+            var start = time.GetUtcNow();
+            var check = before.OwnershipChecks.Single(t => t.Pending).Due!.Value;
+            var repark = before.Reparks.Where(t => t.Pending).Min(t => t.Due!.Value);
+            Assert.That(check, Is.LessThan(repark), "the agent's next timer is its ownership check");
+            time.SetUtcNow(check);
+            await time.WaitForTimerDueAtAsync(check + options.OwnershipCheckInterval, "the ownership check to arm the next one");
+            await WaitQuietAsync(time, options, parked, server, everyParkAccountedFor: false);
+            var after = AgentTimers(time, options);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(after.Reparks, Has.Count.EqualTo(before.Reparks.Count), "a park ended and another began");
+                Assert.That(after.Backoffs, Has.Count.EqualTo(before.Backoffs.Count), "the agent backed off");
+                Assert.That(after.OwnershipChecks, Has.Count.EqualTo(before.OwnershipChecks.Count + 1), "the agent armed one ownership check after the other");
+                lock (changes)
+                {
+                    Assert.That(changes, Is.Empty, "the agent's status changed: a parked connection came or went");
+                }
+            });
+            return time.GetUtcNow() - start;
+        }
+        finally
+        {
+            Agent.StatusChanged -= Changed;
+        }
+    }
+
+    /// <summary>The agent's timers on <paramref name="time"/>, told apart by their length: re-parks, ownership checks, backoffs.</summary>
+    private static (List<TimerWatchingTimeProvider.WatchedTimer> Reparks, List<TimerWatchingTimeProvider.WatchedTimer> OwnershipChecks, List<TimerWatchingTimeProvider.WatchedTimer> Backoffs) AgentTimers(
+        TimerWatchingTimeProvider time, HiddenServerAgentOptions options)
+    {
+        var timers = time.Timers;
+        return (
+            [.. timers.Where(t => t.Length == options.ReparkInterval)],
+            [.. timers.Where(t => t.Length == options.OwnershipCheckInterval)],
+            [.. timers.Where(t => t.Length <= options.MaxBackoff)]);
+    }
 
     public async Task<HiddenServerStopReason> StopAsync()
     {

@@ -26,7 +26,7 @@ public sealed class TimerWatchingTimeProvider : FakeTimeProvider
     /// <inheritdoc />
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var watched = new WatchedTimer(dueTime == Timeout.InfiniteTimeSpan ? null : GetUtcNow() + dueTime);
+        var watched = new WatchedTimer(dueTime == Timeout.InfiniteTimeSpan ? null : GetUtcNow() + dueTime, dueTime == Timeout.InfiniteTimeSpan ? null : dueTime);
         var timer = base.CreateTimer(
             s =>
             {
@@ -45,7 +45,19 @@ public sealed class TimerWatchingTimeProvider : FakeTimeProvider
         }
 
         created.TrySetResult();
-        return timer;
+        return new DisposalWatchingTimer(timer, watched, this);
+    }
+
+    /// <summary>Every timer created so far, in the order they were created.</summary>
+    public IReadOnlyList<WatchedTimer> Timers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _timers];
+            }
+        }
     }
 
     /// <summary>
@@ -95,15 +107,79 @@ public sealed class TimerWatchingTimeProvider : FakeTimeProvider
     public sealed class WatchedTimer
     {
         private int _fired;
+        private int _disposed;
 
-        internal WatchedTimer(DateTimeOffset? due) => Due = due;
+        private readonly Lock _gate = new();
+        private (DateTimeOffset? Due, TimeSpan? Length) _armed;
 
-        /// <summary>The fake moment it was due when created; <see langword="null"/> when created disarmed.</summary>
-        public DateTimeOffset? Due { get; }
+        internal WatchedTimer(DateTimeOffset? due, TimeSpan? length) => _armed = (due, length);
+
+        /// <summary>The fake moment it is due (as created, or as last re-armed); <see langword="null"/> when disarmed.</summary>
+        public DateTimeOffset? Due
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _armed.Due;
+                }
+            }
+        }
+
+        /// <summary>How long after it was armed it is due (the delay or timeout it stands for); <see langword="null"/> when disarmed.</summary>
+        public TimeSpan? Length
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _armed.Length;
+                }
+            }
+        }
 
         /// <summary>Whether its callback ran.</summary>
         public bool Fired => Volatile.Read(ref _fired) != 0;
 
+        /// <summary>Whether it was disposed (a cancelled delay, a disposed timed cancellation).</summary>
+        public bool Disposed => Volatile.Read(ref _disposed) != 0;
+
+        /// <summary>Whether it is still armed: due at a moment, neither fired nor disposed.</summary>
+        public bool Pending => Due is not null && !Fired && !Disposed;
+
         internal void MarkFired() => Volatile.Write(ref _fired, 1);
+
+        internal void MarkDisposed() => Volatile.Write(ref _disposed, 1);
+
+        internal void Rearm(DateTimeOffset? due, TimeSpan? length)
+        {
+            lock (_gate)
+            {
+                _armed = (due, length);
+                Volatile.Write(ref _fired, 0);
+            }
+        }
+    }
+
+    /// <summary>The fake clock's timer, telling its <see cref="WatchedTimer"/> when it is re-armed or disposed.</summary>
+    private sealed class DisposalWatchingTimer(ITimer inner, WatchedTimer watched, TimeProvider time) : ITimer
+    {
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            watched.Rearm(dueTime == Timeout.InfiniteTimeSpan ? null : time.GetUtcNow() + dueTime, dueTime == Timeout.InfiniteTimeSpan ? null : dueTime);
+            return inner.Change(dueTime, period);
+        }
+
+        public void Dispose()
+        {
+            watched.MarkDisposed();
+            inner.Dispose();
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            watched.MarkDisposed();
+            return inner.DisposeAsync();
+        }
     }
 }

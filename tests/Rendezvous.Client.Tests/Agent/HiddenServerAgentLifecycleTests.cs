@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using Moq;
 using OtpNet;
 using Rendezvous.Client.Agent;
@@ -100,21 +99,25 @@ public sealed class HiddenServerAgentLifecycleTests
     [Test]
     public async Task Comes_back_with_its_whole_pool_after_a_server_restart()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var time = new TimerWatchingTimeProvider(DateTimeOffset.UtcNow);
         await using var server = await RestartableServer.StartAsync(b => b.AddTotpSecurity(), time, new Dictionary<string, string?> { ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "2" });
         var identity = await ClientTestKit.ProvisionAsync(server.Running, time.GetUtcNow());
-        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server.Running, identity, poolSize: 2), time: time);
+        var options = ClientTestKit.AgentOptions(server.Running, identity, poolSize: 2);
+        await using var agent = RunningAgent.Start(options, time: time);
         await ClientTestKit.WaitUntilAsync(() => server.Running.Broker.ParkedCount == 2, "two parked");
         await server.StopAsync();
         await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Parked == 0, "the agent notices the relay is gone");
 
         await server.StartAgainAsync();
         await ClientTestKit.AdvanceUntilAsync(time, () => agent.Agent.Status.Registrations == 2 && server.Running.Broker.ParkedCount == 2, TimeSpan.FromSeconds(40), "registered again with both parked", () => agent.Agent.Status.NextAttempt);
-        time.Advance(TimeSpan.FromSeconds(1));
-        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        // Parks that ended with the old relay left no backoff to account for: the quiet check does not count them.
+        await agent.WaitQuietAsync(time, options, 2, () => server.Running, everyParkAccountedFor: false);
+        var held = await agent.HoldsStillAsync(time, options, 2, () => server.Running);
 
         Assert.Multiple(() =>
         {
+            Assert.That(held, Is.GreaterThan(TimeSpan.FromSeconds(30)), "both stayed parked this long (fake time)");
             Assert.That(server.Running.Broker.ParkedCount, Is.EqualTo(2), "the pool shrank across the restart");
             Assert.That(agent.Agent.Status.Parked, Is.EqualTo(2));
         });

@@ -75,44 +75,46 @@ public sealed class HiddenServerAgentTests
     [Test]
     public async Task Keeps_two_parked_when_the_relay_keeps_two()
     {
+        // The agent's backoffs, re-parks and ownership checks run on the fake clock: churn would need it to move.
+        var time = new TimerWatchingTimeProvider(DateTimeOffset.UtcNow);
         await using var server = await StartTotpServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "2" });
         var identity = await ClientTestKit.ProvisionAsync(server);
         using var logs = new LogCapture();
-        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity, poolSize: 2), logs: logs);
+        var options = ClientTestKit.AgentOptions(server, identity, poolSize: 2);
+        await using var agent = RunningAgent.Start(options, time: time, logs: logs);
 
-        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Parked == 2 && server.Broker.ParkedCount == 2, "two are parked");
-        var changes = 0;
-        agent.Agent.StatusChanged += (_, _) => Interlocked.Increment(ref changes);
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await agent.WaitQuietAsync(time, options, 2, () => server);
+        var held = await agent.HoldsStillAsync(time, options, 2, () => server);
 
         Assert.Multiple(() =>
         {
-            Assert.That(Volatile.Read(ref changes), Is.Zero, "no churn");
+            Assert.That(held, Is.GreaterThan(TimeSpan.FromSeconds(50)), "no churn for this long (fake time)");
             Assert.That(agent.Agent.Status.Parked, Is.EqualTo(2));
             Assert.That(server.Broker.ParkedCount, Is.EqualTo(2));
             Assert.That(agent.Agent.Status.Registrations, Is.EqualTo(1));
-            Assert.That(logs.Records.Where(r => r.EventId.Name == "PoolReduced"), Is.Empty);
+            Assert.That(logs.Records.Where(r => r.EventId.Name is "PoolReduced" or "ParkFailed"), Is.Empty);
         });
     }
 
     [Test]
     public async Task Reduces_its_pool_to_what_the_relay_keeps_and_stops_churning()
     {
+        // The agent's backoffs run on the fake clock: the test fires each one and then sees the agent quiet.
+        var time = new TimerWatchingTimeProvider(DateTimeOffset.UtcNow);
         await using var server = await StartTotpServerAsync();
         var identity = await ClientTestKit.ProvisionAsync(server);
         using var logs = new LogCapture();
-        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity, poolSize: 2), logs: logs);
+        var options = ClientTestKit.AgentOptions(server, identity, poolSize: 2);
+        await using var agent = RunningAgent.Start(options, time: time, logs: logs);
 
         await ClientTestKit.WaitUntilAsync(() => logs.Records.Any(r => r.EventId.Name == "PoolReduced"), "the agent reduces its pool");
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        var changes = 0;
-        agent.Agent.StatusChanged += (_, _) => Interlocked.Increment(ref changes);
+        await agent.WaitQuietAsync(time, options, 1, () => server);
         var parkedBefore = server.Broker.ParkedCount;
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var held = await agent.HoldsStillAsync(time, options, 1, () => server);
 
         Assert.Multiple(() =>
         {
-            Assert.That(Volatile.Read(ref changes), Is.Zero, "no churn: no parked connection comes or goes");
+            Assert.That(held, Is.GreaterThan(TimeSpan.FromSeconds(50)), "no churn for this long (fake time): no parked connection comes or goes");
             Assert.That(agent.Agent.Status.Parked, Is.EqualTo(1));
             Assert.That(parkedBefore, Is.EqualTo(1));
             Assert.That(server.Broker.ParkedCount, Is.EqualTo(1));
@@ -242,13 +244,16 @@ public sealed class HiddenServerAgentTests
     [Test]
     public async Task Reduces_its_pool_to_exactly_what_the_relay_keeps_when_that_is_more_than_one()
     {
+        // The agent's backoffs run on the fake clock: the test fires each one and then sees the agent quiet.
+        var time = new TimerWatchingTimeProvider(DateTimeOffset.UtcNow);
         await using var server = await StartTotpServerAsync(new Dictionary<string, string?> { ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "2" });
         var identity = await ClientTestKit.ProvisionAsync(server);
         using var logs = new LogCapture();
-        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity, poolSize: 3), logs: logs);
+        var options = ClientTestKit.AgentOptions(server, identity, poolSize: 3);
+        await using var agent = RunningAgent.Start(options, time: time, logs: logs);
         using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(server));
         await ClientTestKit.WaitUntilAsync(() => logs.Records.Any(r => r.EventId.Name == "PoolReduced"), "the agent reduces its pool");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await agent.WaitQuietAsync(time, options, 2, () => server);
 
         // Two clients at once take both parked connections; the agent must park two replacements.
         for (var round = 0; round < 2; round++)
@@ -260,16 +265,15 @@ public sealed class HiddenServerAgentTests
             Assert.That(await ClientTestKit.RoundTripAsync(two, [2]), Is.EqualTo(new byte[] { 2 }));
         }
 
-        await ClientTestKit.WaitUntilAsync(() => server.Broker.ParkedCount == 2, "two are parked again");
-        var changes = 0;
-        agent.Agent.StatusChanged += (_, _) => Interlocked.Increment(ref changes);
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await agent.WaitQuietAsync(time, options, 2, () => server);
+        var held = await agent.HoldsStillAsync(time, options, 2, () => server);
 
         Assert.Multiple(() =>
         {
             Assert.That(server.Broker.ParkedCount, Is.EqualTo(2));
             Assert.That(agent.Agent.Status.Parked, Is.EqualTo(2));
-            Assert.That(Volatile.Read(ref changes), Is.Zero, "no churn");
+            Assert.That(agent.Agent.Status.TotalSessions, Is.EqualTo(4));
+            Assert.That(held, Is.GreaterThan(TimeSpan.FromSeconds(50)), "no churn for this long (fake time)");
             Assert.That(logs.Records.Where(r => r.EventId.Name == "PoolReduced").SelectMany(r => r.Values).Where(v => v.StartsWith("Pool=", StringComparison.Ordinal)), Is.All.EqualTo("Pool=2"), "reduced below what the relay keeps");
         });
     }

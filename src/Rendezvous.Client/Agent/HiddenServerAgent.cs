@@ -74,6 +74,9 @@ public sealed class HiddenServerAgent : BackgroundService
 
     private static readonly TimeSpan ClockSkewWorthReporting = TimeSpan.FromSeconds(5);
 
+    /// <summary>The longest wait after a refusal that the agent takes from its code source.</summary>
+    private static readonly TimeSpan MaxSourceDelay = TimeSpan.FromDays(1);
+
     /// <summary>Creates an agent.</summary>
     /// <param name="options">Registrar, identity (a secret or a <see cref="HiddenServerAgentOptions.CodeSource"/>), pool and timing. Validated here.</param>
     /// <param name="handler">Serves one session; the session is disposed when it returns.</param>
@@ -220,7 +223,7 @@ public sealed class HiddenServerAgent : BackgroundService
                     }
                     else
                     {
-                        delay = sourceDelay;
+                        delay = sourceDelay < MaxSourceDelay ? sourceDelay : MaxSourceDelay;
                     }
                 }
                 else

@@ -43,6 +43,6 @@ public interface IRegistrationCodeSource
     /// </summary>
     /// <param name="uuid">The agent's UUID.</param>
     /// <param name="code">The code it refused, as <see cref="GetCodeAsync"/> returned it.</param>
-    /// <returns>How long to wait before the next attempt (<see cref="TimeSpan.Zero"/> for at once).</returns>
+    /// <returns>How long to wait before the next attempt: <see cref="TimeSpan.Zero"/> (or less) for at once, at most a day.</returns>
     TimeSpan OnRefused(string uuid, string code);
 }

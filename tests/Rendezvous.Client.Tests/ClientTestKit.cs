@@ -222,6 +222,12 @@ internal static class ClientTestKit
     }
 }
 
+/// <summary>A session handler that echoes (<see cref="ClientTestKit.EchoAsync"/>), for the DI registrations.</summary>
+internal sealed class EchoHandler : IRendezvousSessionHandler
+{
+    public Task HandleAsync(RendezvousSession session, CancellationToken cancellationToken) => ClientTestKit.EchoAsync(session, cancellationToken);
+}
+
 /// <summary>An agent running in the background; disposing stops it and waits for it, bounded.</summary>
 internal sealed class RunningAgent : IAsyncDisposable
 {

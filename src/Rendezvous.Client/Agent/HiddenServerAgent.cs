@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using OtpNet;
 using Rendezvous.Client.Internal;
 using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
@@ -23,7 +22,8 @@ public enum HiddenServerStopReason
 }
 
 /// <summary>
-/// The hidden-server side: registers with a TOTP code computed from the shared secret, keeps
+/// The hidden-server side: registers with a code from its <see cref="IRegistrationCodeSource"/> (TOTP codes
+/// from the shared secret by default), keeps
 /// <see cref="HiddenServerAgentOptions.PoolSize"/> connections parked at the relay, hands each paired
 /// session to the application and parks a replacement at once. It registers again when the relay
 /// forgets it (restart), steps back when another hidden server takes the UUID over, retries with
@@ -33,11 +33,10 @@ public enum HiddenServerStopReason
 /// </summary>
 /// <remarks>
 /// <para>
-/// It works against any registrar that accepts the current TOTP step's code, such as the original
-/// node-rendezvous (current step only, a code reusable within its step): it always sends the current
-/// step's code, also to register again within the step of its last registration. After a refusal it
-/// sends nothing more in that step and tries the next step's code 2 seconds into the next step (a
-/// registrar that refuses reuse, as ours does, accepts that one); it never sends a future step's code.
+/// Which code it sends, and when it may send one, is the code source's business
+/// (<see cref="HiddenServerAgentOptions.CodeSource"/>): the default, <see cref="TotpRegistrationCodeSource"/>,
+/// works against any registrar that accepts the current TOTP step's code, such as the original
+/// node-rendezvous, and after a refusal waits for the next step; it never sends a future step's code.
 /// A request that did not reach the registrar does not spend the code. After
 /// <see cref="RefusalsBeforeBackoff"/> refusals in a row it says what to check and waits minutes
 /// between attempts.
@@ -56,12 +55,11 @@ public sealed class HiddenServerAgent : BackgroundService
     private readonly ILogger _logger;
     private readonly RegistrarClient _registrar;
     private readonly AgentMetrics _metrics;
-    private readonly Totp _totp;
+    private readonly IRegistrationCodeSource _codes;
     private readonly string _uuid;
     private readonly ConcurrentDictionary<long, Task> _sessions = new();
     private readonly Lock _statusLock = new();
     private HiddenServerStatus _status = new(HiddenServerState.Starting, 0, 0, 0, 0, null, null);
-    private long _refusedStep = long.MinValue;
     private int _consecutiveRefusals;
     private long _nextSessionId;
     private int _effectivePool;
@@ -76,10 +74,13 @@ public sealed class HiddenServerAgent : BackgroundService
 
     private static readonly TimeSpan ClockSkewWorthReporting = TimeSpan.FromSeconds(5);
 
+    /// <summary>The longest wait after a refusal that the agent takes from its code source.</summary>
+    private static readonly TimeSpan MaxSourceDelay = TimeSpan.FromDays(1);
+
     /// <summary>Creates an agent.</summary>
-    /// <param name="options">Registrar, identity, pool and timing. Validated here.</param>
+    /// <param name="options">Registrar, identity (a secret or a <see cref="HiddenServerAgentOptions.CodeSource"/>), pool and timing. Validated here.</param>
     /// <param name="handler">Serves one session; the session is disposed when it returns.</param>
-    /// <param name="time">The clock for TOTP codes, backoff and re-parking; the system clock when <see langword="null"/>.</param>
+    /// <param name="time">The clock for backoff, re-parking and the default TOTP codes; the system clock when <see langword="null"/>.</param>
     /// <param name="logger">Where to log; nowhere when <see langword="null"/>.</param>
     /// <param name="meterFactory">Creates the <c>Rendezvous.Client</c> meter; a meter of its own when <see langword="null"/>.</param>
     /// <exception cref="ArgumentException">The options are invalid; the message names each problem.</exception>
@@ -99,8 +100,7 @@ public sealed class HiddenServerAgent : BackgroundService
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         UuidText.TryNormalize(options.Uuid, out var uuid);
         _uuid = uuid!;
-        HiddenServerAgentOptions.TryDecodeSecret(options.Secret, out var secret);
-        _totp = new Totp(secret, options.Step, OtpHashMode.Sha1, options.Digits);
+        _codes = options.CodeSource ?? new TotpRegistrationCodeSource(options.Secret!, options.Step, options.Digits, _time);
         _registrar = new RegistrarClient(options.RegistrarUrl!, options.Trust, options.ConnectTimeout);
         _effectivePool = options.PoolSize;
         _metrics = new AgentMetrics(() => Status, _uuid, meterFactory);
@@ -189,11 +189,11 @@ public sealed class HiddenServerAgent : BackgroundService
         Update(s => s with { State = HiddenServerState.Registering });
         while (true)
         {
-            var (step, code) = await NextCodeAsync(cancellationToken).ConfigureAwait(false);
+            var code = await NextCodeAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 var triple = await _registrar.RegisterAsync(_uuid, code, cancellationToken).ConfigureAwait(false);
-                _refusedStep = long.MinValue;
+                _codes.OnAccepted(_uuid, code);
                 _consecutiveRefusals = 0;
                 ClientLog.Registered(_logger, _uuid, triple.ToString());
                 Update(s => s with
@@ -212,10 +212,9 @@ public sealed class HiddenServerAgent : BackgroundService
                 var problem = ex.Message;
                 if (ex.Error is RendezvousError.InvalidRequest or RendezvousError.Refused)
                 {
-                    // The registrar checked this step's code and refused it. Sending it again in this step
-                    // cannot help, and a future step's code is no way out (a registrar that accepts only the
-                    // current step refuses it too): the next try is this step's successor, at its start.
-                    _refusedStep = step;
+                    // The registrar checked the code and refused it: the source says when a next code may
+                    // be tried (TOTP: at the start of the next step), unless refusals keep coming.
+                    var sourceDelay = _codes.OnRefused(_uuid, code);
                     _consecutiveRefusals++;
                     if (_consecutiveRefusals >= RefusalsBeforeBackoff)
                     {
@@ -224,14 +223,14 @@ public sealed class HiddenServerAgent : BackgroundService
                     }
                     else
                     {
-                        delay = StepStart(step + 1) + RetryMargin - _time.GetUtcNow();
+                        delay = sourceDelay < MaxSourceDelay ? sourceDelay : MaxSourceDelay;
                     }
                 }
                 else
                 {
-                    // Throttled, unreachable, timed out: the code was not refused, so the next try sends this
-                    // step's code again (the registrar may accept a code again within its step; if it
-                    // refuses it as a replay, that refusal moves the agent on to the next step).
+                    // Throttled, unreachable, timed out: the code was not refused, so the source may give it
+                    // again (TOTP: the registrar may accept a code again within its step; if it refuses it
+                    // as a replay, that refusal moves the source on to the next step).
                     delay = ex.RetryAfter is { } retryAfter && retryAfter > TimeSpan.Zero ? retryAfter : backoff.Next();
                 }
 
@@ -244,42 +243,28 @@ public sealed class HiddenServerAgent : BackgroundService
         }
     }
 
-    /// <summary>
-    /// The time step and code of the next registration: the current step's code, also when the registrar
-    /// accepted it already (a registrar that accepts only the current step, as the original does, accepts
-    /// it again within the step). Only when the registrar refused the current step's code does this wait
-    /// for the next step to begin. A future step's code is never sent: a registrar that accepts only the
-    /// current step would refuse it every time.
-    /// </summary>
-    private async Task<(long Step, string Code)> NextCodeAsync(CancellationToken cancellationToken)
+    /// <summary>The source's next code, which must not be empty (an empty response is no registration at all).</summary>
+    private async Task<string> NextCodeAsync(CancellationToken cancellationToken)
     {
-        while (true)
+        var code = await _codes.GetCodeAsync(_uuid, cancellationToken).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(code))
         {
-            var now = _time.GetUtcNow();
-            var current = now.ToUnixTimeSeconds() / _options.Step;
-            if (current != _refusedStep)
-            {
-                return (current, _totp.ComputeTotp(StepStart(current).UtcDateTime));
-            }
-
-            var wait = StepStart(current + 1) + RetryMargin - now;
-            await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(10), _time, cancellationToken).ConfigureAwait(false);
+            throw new RendezvousException(
+                RendezvousError.Permanent,
+                $"The registration code source {_codes.GetType().FullName} gave an empty code for {_uuid}; it must give the non-empty response the registrar's policy expects.",
+                permanent: true);
         }
+
+        return code;
     }
-
-    private DateTimeOffset StepStart(long step) => DateTimeOffset.FromUnixTimeSeconds(step * _options.Step);
-
-    /// <summary>
-    /// How far into a step a retry after a refusal waits, so that a registrar whose clock is up to this
-    /// much behind is in the new step too: 2 seconds, or a quarter of a shorter step.
-    /// </summary>
-    private TimeSpan RetryMargin => TimeSpan.FromSeconds(Math.Min(2.0, _options.Step / 4.0));
 
     /// <summary>What to check after repeated refusals: the UUID and secret, and the clock, with its offset from the registrar's when that is large.</summary>
     private string DescribeRefusals(RendezvousException refusal)
     {
         var refused = $"{refusal.Message.TrimEnd('.')}, {_consecutiveRefusals} times in a row.";
-        var identity = $"that the UUID {_uuid} and its secret are the ones provisioned on the registrar (uuid and secret in the config file)";
+        var identity = _codes is TotpRegistrationCodeSource
+            ? $"that the UUID {_uuid} and its secret are the ones provisioned on the registrar (uuid and secret in the config file)"
+            : $"that the UUID {_uuid} is known to the registrar and that the codes of {_codes.GetType().FullName} are what its registration policy accepts";
         if (refusal.RegistrarDate is not { } registrarDate)
         {
             return $"{refused} Check {identity}, and that this machine's clock is right.";

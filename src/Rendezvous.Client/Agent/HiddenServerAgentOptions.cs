@@ -17,8 +17,18 @@ public sealed class HiddenServerAgentOptions
     /// <summary>This hidden server's UUID, as provisioned with <c>rendezvous users add</c>. Required.</summary>
     public string? Uuid { get; set; }
 
-    /// <summary>The shared TOTP secret, base32. Required. Never logged.</summary>
+    /// <summary>
+    /// The shared TOTP secret, base32, for the default <see cref="TotpRegistrationCodeSource"/>. Required unless
+    /// <see cref="CodeSource"/> is set (then it is not used). Never logged.
+    /// </summary>
     public string? Secret { get; set; }
+
+    /// <summary>
+    /// Where the agent gets its registration codes, for a registrar that runs a policy of its own. Defaults to
+    /// <see langword="null"/>: TOTP codes from <see cref="Secret"/>, <see cref="Step"/> and <see cref="Digits"/>.
+    /// With DI, an <see cref="IRegistrationCodeSource"/> registered in the container is used when this is not set.
+    /// </summary>
+    public IRegistrationCodeSource? CodeSource { get; set; }
 
     /// <summary>The TOTP time step in seconds, as provisioned. Defaults to 30.</summary>
     public int Step { get; set; } = 30;
@@ -86,9 +96,11 @@ public sealed class HiddenServerAgentOptions
             errors.Add($"Uuid is '{Uuid}'; it must be a UUID such as 6f1c2a9e-0b7d-4c1e-9a55-3f0e8d2b1c4a.");
         }
 
-        if (!TryDecodeSecret(Secret, out _))
+        if (CodeSource is null && !TryDecodeSecret(Secret, out _))
         {
-            errors.Add("Secret is not valid base32 of at least 10 bytes (80 bits).");
+            errors.Add(Secret is null
+                ? "Secret is not set; set the base32 TOTP secret provisioned on the registrar, or a CodeSource for a registrar with another policy."
+                : "Secret is not valid base32 of at least 10 bytes (80 bits).");
         }
 
         if (Step is < 1 or > 300)

@@ -20,7 +20,9 @@ public static class RendezvousClientServiceCollectionExtensions
     /// <summary>
     /// Runs a <see cref="HiddenServerAgent"/> as a hosted service that hands every session to
     /// <typeparamref name="THandler"/>. Options come from <c>Rendezvous:HiddenServer</c> and
-    /// <paramref name="configure"/>, and are validated at start.
+    /// <paramref name="configure"/>, and are validated at start. Registration codes come from
+    /// <see cref="HiddenServerAgentOptions.CodeSource"/> when set, else from an <see cref="IRegistrationCodeSource"/>
+    /// registered in DI (for a registrar with a policy of its own), else TOTP codes from the options' secret.
     /// </summary>
     /// <typeparam name="THandler">Serves sessions; resolved once from DI.</typeparam>
     /// <param name="services">The service collection.</param>
@@ -36,6 +38,7 @@ public static class RendezvousClientServiceCollectionExtensions
             options.Configure(configure);
         }
 
+        options.PostConfigure<IServiceProvider>((o, sp) => o.CodeSource ??= sp.GetService<IRegistrationCodeSource>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HiddenServerAgentOptions>, ClientOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IRendezvousSessionHandler, THandler>();

@@ -5,7 +5,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rendezvous.Client.Agent;
 using Rendezvous.Client.Connector;
-using Rendezvous.Client.Sessions;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Client.Tests.DependencyInjection;
@@ -161,10 +160,5 @@ public sealed class ClientServiceCollectionExtensionsTests
             Assert.That(ex.Message, Does.Contain("ftp://registrar.example/"));
             Assert.That(ex.Message, Does.Contain("zz:not-a-fingerprint"));
         });
-    }
-
-    private sealed class EchoHandler : IRendezvousSessionHandler
-    {
-        public Task HandleAsync(RendezvousSession session, CancellationToken cancellationToken) => ClientTestKit.EchoAsync(session, cancellationToken);
     }
 }

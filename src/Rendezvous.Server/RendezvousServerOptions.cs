@@ -40,7 +40,33 @@ public sealed class RendezvousServerOptions
     /// On shutdown, how long live sessions may go on after the listeners stopped before they are closed.
     /// Defaults to 10 seconds.
     /// </summary>
+    /// <remarks>
+    /// <c>AddRendezvousServer()</c> also gives the host time for it: it sets <c>HostOptions.ShutdownTimeout</c> to
+    /// this plus 5 seconds when that is still the host's default (30 seconds) or shorter; a longer shutdown timeout
+    /// set by the application is kept.
+    /// </remarks>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Whether socket completions run inline on the runtime's socket event thread instead of hopping to the thread
+    /// pool, which cut the server's CPU per rendezvous by about a third. Configuration key
+    /// <c>Rendezvous:Relay:InlineSocketCompletions</c> (<c>true</c> or <c>false</c>). Defaults to <see langword="true"/>.
+    /// </summary>
+    /// <remarks>
+    /// The runtime offers this only as the environment variable <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c>,
+    /// read once, when the process's first socket starts asynchronous I/O, and for the whole process. So when
+    /// <see langword="true"/>, the host sets it to <c>1</c> as it starts, before any hosted service starts (unless it is
+    /// set already: an operator's value wins). It takes effect only if nothing in the process did asynchronous socket
+    /// I/O before the host started (an <c>HttpClient</c> call in <c>Main</c>, say); set the variable before the process
+    /// starts to be sure. It affects every socket of the process: code that runs after an awaited socket read (in an
+    /// <c>HttpClient</c> response, say) runs on the event thread until it awaits, so it must not block. Kestrel still
+    /// runs request code on the thread pool. Linux and macOS only; Windows ignores it. <see langword="false"/> leaves
+    /// the variable alone.
+    /// </remarks>
+    public bool InlineSocketCompletions { get; set; } = true;
+
+    /// <summary>A value of <c>Rendezvous:Relay:InlineSocketCompletions</c> that is not a boolean, for the validator to name.</summary>
+    internal string? InvalidInlineSocketCompletions { get; set; }
 
     /// <summary>
     /// How many connections the built-in registrar listener holds open at once (Kestrel's

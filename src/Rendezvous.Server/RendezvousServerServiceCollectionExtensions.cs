@@ -16,7 +16,9 @@ public static class RendezvousServerServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the rendezvous relay and the registrar as hosted services, with options bound from the
-    /// <c>Rendezvous</c> configuration section and validated at start. A policy must be added too,
+    /// <c>Rendezvous</c> configuration section and validated at start, as <c>rendezvous serve</c> runs them: the host's
+    /// shutdown timeout covers <see cref="RendezvousServerOptions.DrainTimeout"/>, and socket completions run inline
+    /// unless <see cref="RendezvousServerOptions.InlineSocketCompletions"/> is false. A policy must be added too,
     /// usually with <c>.AddTotpSecurity()</c>, or any <see cref="IRegistrationPolicy"/> with
     /// <see cref="RendezvousServerBuilderExtensions.AddPolicy{TPolicy}"/>.
     /// </summary>
@@ -27,7 +29,10 @@ public static class RendezvousServerServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
 
-        var server = services.AddOptions<RendezvousServerOptions>().BindConfiguration(RendezvousServerOptions.SectionName).ValidateOnStart();
+        var server = services.AddOptions<RendezvousServerOptions>()
+            .BindConfiguration(RendezvousServerOptions.SectionName)
+            .Configure<Microsoft.Extensions.Configuration.IConfiguration>(SocketCompletionMode.Bind)
+            .ValidateOnStart();
         if (configure is not null)
         {
             server.Configure(configure);
@@ -57,6 +62,8 @@ public static class RendezvousServerServiceCollectionExtensions
             DescriptorLimit.Read(),
             DescriptorLimit.CountOpen()));
 
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<HostOptions>, ShutdownTimeoutFromDrain>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SocketCompletionMode>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RelayListenerService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RegistrarHostedService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MemoryTrimmer>(sp => sp.GetRequiredService<MemoryTrimmer>()));

@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Rendezvous.Host.Commands;
 using Rendezvous.Tests.Common;
 
@@ -108,6 +111,30 @@ public sealed partial class ServeCommandTests
 
         AssertOneCleanFailureLine(exitCode, output, error, "Rendezvous:DataDirectory");
         Assert.That(error, Does.Contain($"'{file}', which is a file"));
+    }
+
+    [Test]
+    public async Task An_InlineSocketCompletions_that_is_not_true_or_false_is_one_line_on_stderr_naming_it()
+    {
+        await File.WriteAllTextAsync(_directory.Combine("appsettings.json"), """{ "Rendezvous": { "Relay": { "InlineSocketCompletions": "yes" } } }""");
+
+        var (exitCode, output, error) = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, ServeArgs("--data-dir", _directory.Path));
+
+        AssertOneCleanFailureLine(exitCode, output, error, "Rendezvous:Relay:InlineSocketCompletions is 'yes'; use true or false.");
+    }
+
+    [Test]
+    public void Serve_gets_the_drain_time_plus_five_seconds_as_its_shutdown_timeout_from_AddRendezvousServer()
+    {
+        using var host = ServeCommand.BuildHost(new Dictionary<string, string?>
+        {
+            ["Rendezvous:DataDirectory"] = _directory.Path,
+            ["Rendezvous:DrainTimeout"] = "00:00:12",
+        });
+
+        var timeout = host.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;
+
+        Assert.That(timeout, Is.EqualTo(TimeSpan.FromSeconds(17)));
     }
 
     [Test]

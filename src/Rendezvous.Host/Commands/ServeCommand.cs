@@ -57,7 +57,11 @@ internal static class ServeCommand
         return serve;
     }
 
-    /// <summary>Builds the host that <c>serve</c> runs: configuration layered as documented, logs (console, systemd, file), the server with TOTP security.</summary>
+    /// <summary>
+    /// Builds the host that <c>serve</c> runs: configuration layered as documented, logs (console, systemd, file), the
+    /// server with TOTP security. The shutdown timeout (drain time + 5 s) and inline socket completions come with
+    /// <c>AddRendezvousServer()</c>, as for any embedder.
+    /// </summary>
     /// <param name="overrides">Configuration keys set from flags; they win over every other source.</param>
     /// <returns>The host, not started.</returns>
     internal static IHost BuildHost(IReadOnlyDictionary<string, string?> overrides)
@@ -71,40 +75,7 @@ internal static class ServeCommand
         ServeLogging.Configure(builder);
         builder.Services.AddRendezvousServer().AddTotpSecurity();
         builder.Services.AddRendezvousAdmin(builder.Configuration);
-        builder.Services.AddOptions<HostOptions>().Configure<IOptions<RendezvousServerOptions>>((host, server) =>
-            host.ShutdownTimeout = server.Value.DrainTimeout + TimeSpan.FromSeconds(5));
         return builder.Build();
-    }
-
-    /// <summary>The runtime's switch that runs socket completions on the event thread instead of a thread-pool hop.</summary>
-    internal const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
-
-    /// <summary>The setting that turns inline socket completions off (<c>false</c>); on by default.</summary>
-    internal const string InlineCompletionsKey = "Rendezvous:Relay:InlineSocketCompletions";
-
-    /// <summary>
-    /// Unless <c>Rendezvous:Relay:InlineSocketCompletions</c> is false (or the variable is set already), runs
-    /// socket completions inline on the runtime's event thread. The runtime reads the variable once, when
-    /// the first socket is registered, so this must run before any listener starts. The relay path never
-    /// blocks (pipes with inline schedulers, no I/O under locks), and Kestrel still runs request code on the
-    /// thread pool. On by default: it cut CPU per rendezvous and per GB by about a third (docs/performance.md).
-    /// </summary>
-    /// <returns>Why the setting is not usable (it names the value and what is accepted), or <see langword="null"/>.</returns>
-    internal static string? PreferInlineSocketCompletions(IConfiguration configuration)
-    {
-        var value = configuration[InlineCompletionsKey];
-        var wanted = true;
-        if (!string.IsNullOrWhiteSpace(value) && !bool.TryParse(value.Trim(), out wanted))
-        {
-            return $"{InlineCompletionsKey} is '{value}'; use true or false.";
-        }
-
-        if (wanted && Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
-        {
-            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
-        }
-
-        return null;
     }
 
     private static async Task<int> RunAsync(IReadOnlyDictionary<string, string?> overrides, TextWriter error, CancellationToken cancellationToken)
@@ -116,7 +87,7 @@ internal static class ServeCommand
         }
         catch (OptionsValidationException ex)
         {
-            // Building the host already reads the server options (for the shutdown timeout), so bad settings can surface here.
+            // Building the host reads options (the host's own, the admin page's), so bad settings can surface here.
             await WriteFailuresAsync(error, ex).ConfigureAwait(false);
             return StartFailed;
         }
@@ -128,12 +99,6 @@ internal static class ServeCommand
 
         using (host)
         {
-            if (PreferInlineSocketCompletions(host.Services.GetRequiredService<IConfiguration>()) is { } invalid)
-            {
-                await error.WriteLineAsync($"rendezvous serve: {invalid}").ConfigureAwait(false);
-                return StartFailed;
-            }
-
             try
             {
                 await host.RunAsync(cancellationToken).ConfigureAwait(false);

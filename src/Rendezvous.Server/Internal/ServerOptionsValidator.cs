@@ -18,6 +18,9 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
     IValidateOptions<RendezvousRelayOptions>,
     IValidateOptions<RegistrarOptions>
 {
+    /// <summary>The longest <see cref="RendezvousServerOptions.DrainTimeout"/> accepted.</summary>
+    internal static readonly TimeSpan MaxDrainTimeout = TimeSpan.FromHours(1);
+
     public ValidateOptionsResult Validate(string? name, RendezvousServerOptions options)
     {
         var errors = new List<string>();
@@ -63,9 +66,14 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
             errors.Add($"Rendezvous:KeyPath is '{options.KeyPath}', which does not exist; it must be a PEM private key file.");
         }
 
-        if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > TimeSpan.FromHours(1))
+        if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > MaxDrainTimeout)
         {
-            errors.Add($"Rendezvous:DrainTimeout is {options.DrainTimeout}; it must be between 00:00:00 and 01:00:00.");
+            errors.Add($"Rendezvous:DrainTimeout is {options.DrainTimeout}; it must be between 00:00:00 and {MaxDrainTimeout}.");
+        }
+
+        if (options.InvalidInlineSocketCompletions is { } inline)
+        {
+            errors.Add($"{SocketCompletionMode.ConfigurationKey} is '{inline}'; use true or false.");
         }
 
         if (options.RegistrarMaxConnections is < 1 or > 1_000_000)

@@ -32,7 +32,7 @@ internal static class ServeCommand
     /// <summary>Builds the <c>serve</c> command.</summary>
     public static Command Create()
     {
-        var serve = new Command("serve", "Run the registrar (HTTPS) and the rendezvous relay (TCP). Settings come from appsettings.json, RENDEZVOUS environment variables (Rendezvous__DataDirectory=...) and these flags, in that order; see docs/configuration.md.");
+        var serve = new Command("serve", "Run the registrar (HTTPS) and the rendezvous relay (TCP). Settings come from appsettings.json, RENDEZVOUS environment variables (Rendezvous__DataDirectory=...) and these flags, in that order; see " + Documentation.Page("configuration.md"));
         var options = new List<(Option<string> Option, string Key)>();
         foreach (var (flag, key, description, helpName) in Flags)
         {

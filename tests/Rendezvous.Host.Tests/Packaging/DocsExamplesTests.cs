@@ -6,8 +6,8 @@ using Microsoft.CodeAnalysis.CSharp;
 namespace Rendezvous.Host.Tests.Packaging;
 
 /// <summary>
-/// The C# examples of docs/embedding.md and docs/client.md compile, as they appear there, against the
-/// libraries. Each <c>```csharp</c> block there is preceded by a marker line
+/// The C# examples of docs/embedding.md, docs/client.md and the packages' READMEs compile, as they appear there,
+/// against the libraries. Each <c>```csharp</c> block there is preceded by a marker line
 /// <c>&lt;!-- compile: NAME --&gt;</c> (a console project's implicit usings) or
 /// <c>&lt;!-- compile: NAME web --&gt;</c> (an ASP.NET Core project's); the blocks of a document with one
 /// NAME are the files of one project (at most one with top-level statements). Compiled in-process with
@@ -15,7 +15,12 @@ namespace Rendezvous.Host.Tests.Packaging;
 /// </summary>
 public sealed partial class DocsExamplesTests
 {
-    private static readonly string[] Documents = ["embedding.md", "client.md"];
+    /// <summary>The documents with examples, relative to the repository root.</summary>
+    private static readonly string[] Documents =
+    [
+        "docs/embedding.md", "docs/client.md",
+        .. PackageReadmes.Projects.Select(PackageReadmes.Path),
+    ];
 
     /// <summary>The SDK's implicit usings of a console project (Microsoft.NET.Sdk).</summary>
     private static readonly string[] ConsoleUsings =
@@ -47,7 +52,7 @@ public sealed partial class DocsExamplesTests
     [Test]
     public void Every_csharp_block_of_the_docs_is_marked_to_compile()
     {
-        var unmarked = Documents.SelectMany(ReadBlocks).Where(b => b.Name is null).Select(b => $"docs/{b.Document}:{b.Line}").ToList();
+        var unmarked = Documents.SelectMany(ReadBlocks).Where(b => b.Name is null).Select(b => $"{b.Document}:{b.Line}").ToList();
 
         Assert.That(unmarked, Is.Empty, "put <!-- compile: NAME --> (or '<!-- compile: NAME web -->' for ASP.NET Core) on the line before each ```csharp block");
     }
@@ -60,7 +65,7 @@ public sealed partial class DocsExamplesTests
         var parse = new CSharpParseOptions(LanguageVersion.Latest);
         var usings = string.Concat((web ? [.. ConsoleUsings, .. WebUsings] : ConsoleUsings).Select(u => $"global using global::{u};\n"));
         var trees = blocks
-            .Select(b => CSharpSyntaxTree.ParseText($"#line {b.Line + 1} \"docs/{document}\"\n{b.Code}", parse, path: $"docs/{document}"))
+            .Select(b => CSharpSyntaxTree.ParseText($"#line {b.Line + 1} \"{document}\"\n{b.Code}", parse, path: document))
             .Append(CSharpSyntaxTree.ParseText(usings, parse, path: "ImplicitUsings.g.cs"))
             .ToList();
         var program = trees.Any(t => t.GetCompilationUnitRoot().Members.OfType<Microsoft.CodeAnalysis.CSharp.Syntax.GlobalStatementSyntax>().Any());
@@ -76,13 +81,13 @@ public sealed partial class DocsExamplesTests
         var result = compilation.Emit(assembly);
         var problems = result.Diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning).Select(d => d.ToString()).ToList();
 
-        Assert.That(problems, Is.Empty, $"docs/{document} example '{name}' (blocks at lines {string.Join(", ", blocks.Select(b => b.Line))})");
+        Assert.That(problems, Is.Empty, $"{document} example '{name}' (blocks at lines {string.Join(", ", blocks.Select(b => b.Line))})");
     }
 
     /// <summary>The <c>```csharp</c> blocks of a document, with the line of their opening fence and their marker, if any.</summary>
     private static List<Block> ReadBlocks(string document)
     {
-        var lines = File.ReadAllLines(RepositoryRoot.Combine("docs", document));
+        var lines = File.ReadAllLines(RepositoryRoot.Combine(document.Split('/')));
         var blocks = new List<Block>();
         for (var i = 0; i < lines.Length; i++)
         {
@@ -92,7 +97,7 @@ public sealed partial class DocsExamplesTests
             }
 
             var end = Array.IndexOf(lines, "```", i + 1);
-            Assert.That(end, Is.GreaterThan(i), $"docs/{document}:{i + 1}: the ```csharp block is not closed");
+            Assert.That(end, Is.GreaterThan(i), $"{document}:{i + 1}: the ```csharp block is not closed");
             var marker = i > 0 ? Marker().Match(lines[i - 1]) : Match.Empty;
             blocks.Add(new Block(
                 document,

@@ -79,6 +79,45 @@ public sealed class PackageTests
     }
 
     [TestCaseSource(nameof(AllPackages))]
+    public void The_package_readme_is_its_own_with_absolute_links_only(string id)
+    {
+        using var package = Open(id);
+        using var reader = new StreamReader(package.GetEntry("README.md")!.Open());
+        var readme = reader.ReadToEnd();
+        var links = PackageReadmes.LinkTargets(readme).ToList();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(readme, Is.EqualTo(File.ReadAllText(RepositoryRoot.Combine(PackageReadmes.Path(PackageReadmes.ProjectOf(id)).Split('/')))));
+            Assert.That(readme, Does.StartWith($"# {id}\n"), "the README is the package's, not the repository's");
+            Assert.That(links, Is.Not.Empty);
+            Assert.That(links.Where(l => !l.StartsWith("https://", StringComparison.Ordinal)), Is.Empty, "a package page has no docs/ folder: links must be absolute");
+            Assert.That(PackageReadmes.BrokenRepositoryLinks(links), Is.Empty, "links into the repository must name files that exist");
+        });
+    }
+
+    [TestCaseSource(nameof(AllPackages))]
+    public void The_package_release_notes_point_to_the_changelog(string id)
+    {
+        using var package = Open(id);
+
+        Assert.That(Metadata(package, "releaseNotes")?.Value, Is.EqualTo($"See {PackageReadmes.RepositoryBlobUrl}CHANGELOG.md"));
+        Assert.That(File.Exists(RepositoryRoot.Combine("CHANGELOG.md")), Is.True);
+    }
+
+    [TestCaseSource(nameof(Libraries))]
+    public void The_library_asks_for_the_first_net10_release_of_its_microsoft_dependencies(string id)
+    {
+        using var package = Open(id);
+        var dependencies = Metadata(package, "dependencies")!.Descendants().Where(e => e.Name.LocalName == "dependency").ToList();
+        var microsoft = dependencies
+            .Where(d => d.Attribute("id")!.Value.StartsWith("Microsoft.", StringComparison.Ordinal) || d.Attribute("id")!.Value.StartsWith("System.", StringComparison.Ordinal))
+            .ToDictionary(d => d.Attribute("id")!.Value, d => d.Attribute("version")!.Value);
+
+        Assert.That(microsoft.Where(d => d.Value != "10.0.0"), Is.Empty, "a lower bound above 10.0.0 forces consumers to upgrade");
+    }
+
+    [TestCaseSource(nameof(AllPackages))]
     public void The_package_is_mit_licensed_and_names_its_repository(string id)
     {
         using var package = Open(id);

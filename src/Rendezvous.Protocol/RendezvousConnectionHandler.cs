@@ -1,10 +1,10 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Protocol.Internal;
 using Rendezvous.Protocol.Splicing;
 using Rendezvous.Protocol.Transport;

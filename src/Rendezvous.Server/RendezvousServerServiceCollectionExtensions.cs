@@ -3,7 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol;
 using Rendezvous.Protocol.Broker;
-using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
 using Rendezvous.Server;

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http;
 using System.Text.RegularExpressions;
 using Rendezvous.Host.Commands;
 using Rendezvous.Tests.Common;

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text;
 using Rendezvous.Protocol.Broker;
-using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Protocol.Tests;

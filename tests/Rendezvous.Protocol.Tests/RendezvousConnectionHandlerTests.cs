@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Rendezvous.Protocol.Broker;
-using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Protocol.Tests;

@@ -2,7 +2,7 @@ using System.Net;
 using CsCheck;
 using Microsoft.Extensions.Time.Testing;
 using Rendezvous.Protocol.Broker;
-using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Protocol.Tests;

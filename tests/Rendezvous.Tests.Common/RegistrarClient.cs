@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http;
 using System.Net.Security;
 using System.Text;
 using System.Text.Json;

@@ -1,9 +1,7 @@
 using System.Net;
-using System.Net.Http;
 using System.Net.Security;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Rendezvous.Protocol.Broker;

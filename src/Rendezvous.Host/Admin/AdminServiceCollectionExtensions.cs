@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
-using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Security.Internal;
 using Rendezvous.Server.Internal;
 

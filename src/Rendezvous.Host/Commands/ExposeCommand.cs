@@ -5,7 +5,6 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Rendezvous.Client;
 using Rendezvous.Client.Agent;
-using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
 using Rendezvous.Protocol.Tls;
 using Rendezvous.Security;

@@ -5,7 +5,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rendezvous.Host.Admin;
 using Rendezvous.Host.Logging;
-using Rendezvous.Server;
 
 namespace Rendezvous.Host.Commands;
 

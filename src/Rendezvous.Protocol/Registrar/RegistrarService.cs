@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Protocol.Internal;
 using Rendezvous.Protocol.Policy;
 

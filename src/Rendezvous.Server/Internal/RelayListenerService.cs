@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol;
 using Rendezvous.Protocol.Broker;
-using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Protocol.Registrar;
 using Rendezvous.Protocol.Transport;
 

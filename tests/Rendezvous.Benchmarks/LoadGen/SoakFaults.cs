@@ -46,7 +46,7 @@ internal sealed record RestartedServer(int Pid, IPEndPoint Relay, string Cookie)
 /// <summary>
 /// Stops the server under test and starts it again; the soak scenario calls it once, mid-run, with
 /// <see cref="SoakFaults.Restart"/>. From the command line the script that started the server does it,
-/// told through files (<see cref="ThroughFiles"/>); tests pass their own.
+/// told through files (<see cref="ServerRestarters.ThroughFiles"/>); tests pass their own.
 /// </summary>
 internal delegate Task<RestartedServer> ServerRestarter(CancellationToken cancellationToken);
 

@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
 using OtpNet;
-using Rendezvous.Client.Agent;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Tests.Common;
 

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Rendezvous.Client.Agent;
 using Rendezvous.Client.Connector;
 using Rendezvous.Client.Sessions;
 using Rendezvous.Security;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using OtpNet;
 using Rendezvous.Client.Agent;
 using Rendezvous.Tests.Common;

@@ -1,8 +1,6 @@
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
-using Rendezvous.Client.Agent;
 using Rendezvous.Client.Connector;
 using Rendezvous.Client.Sessions;
 using Rendezvous.Protocol.Tls;

@@ -1,5 +1,4 @@
 using Rendezvous.Host.Commands;
-using Rendezvous.Security;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests.Commands;

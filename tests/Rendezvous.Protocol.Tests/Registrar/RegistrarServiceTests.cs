@@ -3,7 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
 using Rendezvous.Protocol.Broker;
-using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
 using Rendezvous.Tests.Common;

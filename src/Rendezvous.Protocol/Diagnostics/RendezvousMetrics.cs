@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace Rendezvous.Protocol.Internal;
+namespace Rendezvous.Protocol.Diagnostics;
 
 /// <summary>The protocol's counters, in the meter <c>Rendezvous.Protocol</c>.</summary>
 public sealed class RendezvousMetrics : IDisposable

@@ -79,7 +79,11 @@ public sealed class ServeParityTests
     {
         await using var server = await StartAsync();
 
-        Assert.That(Environment.GetEnvironmentVariable(SocketCompletionMode.Variable), Is.EqualTo("1"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(Mode(server).Applied, Is.True, "set while the listeners started");
+            Assert.That(Environment.GetEnvironmentVariable(SocketCompletionMode.Variable), Is.Null, "taken back once started, so child processes do not inherit it");
+        });
     }
 
     [Test]
@@ -87,6 +91,7 @@ public sealed class ServeParityTests
     {
         await using var server = await StartAsync(settings: new() { [SocketCompletionMode.ConfigurationKey] = "False" });
 
+        Assert.That(Mode(server).Applied, Is.False);
         Assert.That(Environment.GetEnvironmentVariable(SocketCompletionMode.Variable), Is.Null);
     }
 
@@ -96,6 +101,7 @@ public sealed class ServeParityTests
         await using var server = await StartAsync(configure: b => b.Services.Configure<RendezvousServerOptions>(o => o.InlineSocketCompletions = false));
 
         Assert.That(server.Services.GetRequiredService<IOptions<RendezvousServerOptions>>().Value.InlineSocketCompletions, Is.False);
+        Assert.That(Mode(server).Applied, Is.False);
         Assert.That(Environment.GetEnvironmentVariable(SocketCompletionMode.Variable), Is.Null);
     }
 
@@ -115,8 +121,12 @@ public sealed class ServeParityTests
 
         await using var server = await StartAsync();
 
+        Assert.That(Mode(server).Applied, Is.False);
         Assert.That(Environment.GetEnvironmentVariable(SocketCompletionMode.Variable), Is.EqualTo("0"));
     }
+
+    private static SocketCompletionMode Mode(RendezvousTestServer server) =>
+        server.Services.GetServices<IHostedService>().OfType<SocketCompletionMode>().Single();
 
     private static TimeSpan ShutdownTimeout(RendezvousTestServer server) =>
         server.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;

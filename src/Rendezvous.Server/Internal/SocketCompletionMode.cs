@@ -39,24 +39,43 @@ internal sealed class SocketCompletionMode(IOptions<RendezvousServerOptions> opt
         }
     }
 
+    /// <summary>Whether this host set <see cref="Variable"/> when it started (it was not set, and the option is on).</summary>
+    internal bool Applied { get; private set; }
+
     /// <summary>Sets <see cref="Variable"/> to <c>1</c> when <paramref name="inline"/> and the variable is not set yet (an operator's setting wins).</summary>
-    internal static void Apply(bool inline)
+    /// <returns>Whether it set the variable.</returns>
+    internal static bool Apply(bool inline)
     {
         if (inline && Environment.GetEnvironmentVariable(Variable) is null)
         {
             Environment.SetEnvironmentVariable(Variable, "1");
+            return true;
         }
+
+        return false;
     }
 
     public Task StartingAsync(CancellationToken cancellationToken)
     {
-        Apply(options.Value.InlineSocketCompletions);
+        Applied = Apply(options.Value.InlineSocketCompletions);
         return Task.CompletedTask;
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>
+    /// Once every listener has started (the socket engine has read the variable by then), takes back a variable this
+    /// host set, so that processes the application starts later do not inherit a mode chosen for the relay.
+    /// </summary>
+    public Task StartedAsync(CancellationToken cancellationToken)
+    {
+        if (Applied)
+        {
+            Environment.SetEnvironmentVariable(Variable, null);
+        }
+
+        return Task.CompletedTask;
+    }
 
     public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -1,7 +1,7 @@
-using Rendezvous.Host.Admin;
+using Rendezvous.Server.Admin;
 using Rendezvous.Tests.Common;
 
-namespace Rendezvous.Host.Tests.Admin;
+namespace Rendezvous.Server.Tests.Admin;
 
 /// <summary>The admin settings' validation: every bad value named with what is accepted; secrets never echoed.</summary>
 public sealed class AdminOptionsTests

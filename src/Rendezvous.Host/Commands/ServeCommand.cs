@@ -58,7 +58,7 @@ internal static class ServeCommand
 
     /// <summary>
     /// Builds the host that <c>serve</c> runs: configuration layered as documented, logs (console, systemd, file), the
-    /// server with TOTP security. The shutdown timeout (drain time + 5 s) and inline socket completions come with
+    /// server with TOTP security and the admin page (with <c>/metrics</c> from OpenTelemetry). The shutdown timeout (drain time + 5 s) and inline socket completions come with
     /// <c>AddRendezvousServer()</c>, as for any embedder.
     /// </summary>
     /// <param name="overrides">Configuration keys set from flags; they win over every other source.</param>
@@ -72,8 +72,8 @@ internal static class ServeCommand
         });
         builder.Configuration.AddInMemoryCollection(overrides);
         ServeLogging.Configure(builder);
-        builder.Services.AddRendezvousServer().AddTotpSecurity();
-        builder.Services.AddRendezvousAdmin(builder.Configuration);
+        builder.Services.AddRendezvousServer().AddTotpSecurity().AddAdminPage();
+        AdminMetrics.AddAdminMetrics(builder.Services, builder.Configuration);
         return builder.Build();
     }
 

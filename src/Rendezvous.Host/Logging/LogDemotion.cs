@@ -17,16 +17,6 @@ internal sealed record LogDemotion(string Category, LogLevel UpTo, int? EventId 
     /// </summary>
     public static readonly LogDemotion HostStartFailure = new("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Error, 11);
 
-    /// <summary>ASP.NET Core's "Executing endpoint" / "Executed endpoint" pair, two Information lines per request.</summary>
-    public static readonly LogDemotion EndpointExecution = new("Microsoft.AspNetCore.Routing.EndpointMiddleware", LogLevel.Information);
-
-    /// <summary>
-    /// The health check service's record of every check that is not healthy (an Error per <c>/healthz</c> request
-    /// while, say, the secrets database fails): what fails is logged once when it starts failing, and again when it
-    /// works, by the part that fails; a load balancer's polling would repeat it every few seconds.
-    /// </summary>
-    public static readonly LogDemotion HealthCheckResults = new("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Error);
-
     /// <summary>Whether a record of <paramref name="level"/> and <paramref name="eventId"/> is demoted.</summary>
     public bool Matches(LogLevel level, EventId eventId) =>
         level > LogLevel.Debug && level <= UpTo && (EventId is not { } id || id == eventId.Id);

@@ -14,7 +14,8 @@ public static class TotpSecurityServerBuilderExtensions
 {
     /// <summary>
     /// Uses <see cref="TotpRegistrationPolicy"/> to decide who may register, replacing any other policy, with secrets in a
-    /// <see cref="SqliteSecretStore"/>. Options are bound from the configuration section <c>Rendezvous:Security</c> when an
+    /// <see cref="SqliteSecretStore"/>, which is also the <see cref="IRegistrationEntryStore"/> the admin page works on
+    /// (unless one is registered already). Options are bound from the configuration section <c>Rendezvous:Security</c> when an
     /// <see cref="IConfiguration"/> is registered, then <paramref name="configure"/> runs, and they are validated at start.
     /// </summary>
     /// <param name="builder">The server builder.</param>
@@ -42,6 +43,9 @@ public static class TotpSecurityServerBuilderExtensions
             sp.GetRequiredService<IOptions<TotpSecurityOptions>>().Value.DatabasePath!,
             (ILogger?)sp.GetService<ILogger<SqliteSecretStore>>() ?? NullLogger.Instance));
         services.TryAddSingleton<SecretStore>(sp => sp.GetRequiredService<SqliteSecretStore>());
+
+        // What the admin page of Rendezvous.Server lists, creates, rotates and removes.
+        services.TryAddSingleton<IRegistrationEntryStore>(sp => new SecretStoreEntries(sp.GetRequiredService<SecretStore>(), sp.GetRequiredService<TimeProvider>()));
 
         services.RemoveAll<IRegistrationPolicy>();
         services.TryAddSingleton<TotpRegistrationPolicy>();

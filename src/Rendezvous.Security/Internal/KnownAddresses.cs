@@ -1,7 +1,7 @@
 namespace Rendezvous.Security.Internal;
 
 /// <summary>
-/// Remembers which remote addresses (throttling keys, see <see cref="FailureThrottle.AddressKey"/>) registered
+/// Remembers which remote addresses (throttling keys, see <see cref="Rendezvous.Protocol.Policy.FailureThrottle.AddressKey"/>) registered
 /// successfully for which UUID, for a fixed time after their last success. Memory is bounded: at most
 /// <c>maxPerUuid</c> addresses per UUID (the least recently successful is forgotten first) and <c>maxTotal</c> in
 /// all (the expired and then the least recently successful are forgotten first). Only a success adds or renews an

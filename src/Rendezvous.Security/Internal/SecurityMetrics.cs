@@ -5,7 +5,7 @@ namespace Rendezvous.Security.Internal;
 /// <summary>The counters of the security layer, on the meter <c>Rendezvous.Security</c>.</summary>
 internal sealed class SecurityMetrics
 {
-    public const string MeterName = "Rendezvous.Security";
+    public const string MeterName = TotpSecurityMetrics.MeterName;
     public const string VerificationsName = "rendezvous.security.verifications";
 
     private static readonly Meter FallbackMeter = new(MeterName);

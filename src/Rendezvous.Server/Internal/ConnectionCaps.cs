@@ -40,7 +40,7 @@ internal sealed class ConnectionCaps
         {
             var server = serverOptions.Value;
             var registrar = string.IsNullOrEmpty(server.RegistrarUrl) ? 0 : server.RegistrarMaxConnections;
-            var fitted = Fit(descriptorLimit, (openDescriptors ?? 0) + Margin, relayOptions.Value.MaxConnections, registrar, server.RegistrarMaxConnectionsPerAddress, [.. reservations]);
+            var fitted = Fit(descriptorLimit, (openDescriptors ?? 0) + Margin, relayOptions.Value.MaxConnections, registrar, server.RegistrarMaxConnectionsPerAddress, [.. reservations.Where(r => r.Descriptors > 0)]);
             if (fitted.Warning is { } warning)
             {
                 ServerLog.CapsLowered(logger, warning);

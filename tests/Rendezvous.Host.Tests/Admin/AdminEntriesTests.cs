@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.RegularExpressions;
-using Rendezvous.Host.Admin;
 using Rendezvous.Host.Commands;
 using Rendezvous.Security;
 using Rendezvous.Tests.Common;
@@ -267,7 +266,7 @@ public sealed partial class AdminEntriesTests
             Assert.That(confirm.Status, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(confirm.Body, Does.Contain($"Rotate the secret of {entry.Uuid}?"));
             Assert.That(confirm.Body, Does.Contain("id=\"confirm-rotate\"").And.Contain($"<form method=\"post\" action=\"/entries/{entry.Uuid}/rotate\">"));
-            Assert.That(confirm.Body, Does.Contain($"name=\"{AdminEndpoints.CsrfField}\""));
+            Assert.That(confirm.Body, Does.Contain($"name=\"{AdminClient.CsrfField}\""));
             Assert.That(confirm.Body, Does.Contain($"id=\"cancel\" href=\"/entries/{entry.Uuid}\""));
             Assert.That((await _server.Store.TryGetAsync(entry.Uuid))!.Secret, Is.EqualTo(entry.Secret));
         });

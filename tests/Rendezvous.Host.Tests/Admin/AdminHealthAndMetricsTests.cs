@@ -1,5 +1,5 @@
 using System.Net;
-using Rendezvous.Host.Admin;
+using Rendezvous.Server.Admin;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests.Admin;

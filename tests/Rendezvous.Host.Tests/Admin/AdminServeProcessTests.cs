@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Rendezvous.Host.Admin;
+using Rendezvous.Server.Admin;
 using Rendezvous.Host.Commands;
 using Rendezvous.Tests.Common;
 

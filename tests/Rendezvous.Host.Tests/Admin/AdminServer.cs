@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OtpNet;
-using Rendezvous.Host.Admin;
+using Rendezvous.Server.Admin;
 using Rendezvous.Host.Commands;
 using Rendezvous.Protocol.Broker;
 using Rendezvous.Protocol.Registrar;

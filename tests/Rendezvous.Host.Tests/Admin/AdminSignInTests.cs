@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
-using Rendezvous.Host.Admin;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests.Admin;
@@ -61,7 +60,7 @@ public sealed class AdminSignInTests
         {
             Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.SeeOther));
             Assert.That(reply.Header("Location"), Is.EqualTo("/"));
-            Assert.That(reply.Header("Set-Cookie"), Does.Contain(AdminEndpoints.SessionCookie + "=").And.Contain("httponly").And.Contain("samesite=strict"));
+            Assert.That(reply.Header("Set-Cookie"), Does.Contain(AdminClient.SessionCookie + "=").And.Contain("httponly").And.Contain("samesite=strict"));
             Assert.That(reply.Header("Set-Cookie"), Does.Not.Contain("secure"), "plain http cannot carry a Secure cookie");
             Assert.That(list.Status, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(list.Body, Does.Contain("Hidden servers"));
@@ -91,13 +90,13 @@ public sealed class AdminSignInTests
     public async Task Signing_out_ends_the_session_on_the_server()
     {
         await _client.SignInAsync(_server.Token);
-        var session = _client.Cookies.GetCookies(_server.AdminUrl)[AdminEndpoints.SessionCookie]!.Value;
+        var session = _client.Cookies.GetCookies(_server.AdminUrl)[AdminClient.SessionCookie]!.Value;
 
         var reply = await _client.SubmitAsync("/", "/logout");
 
         // A copy of the old cookie is no longer a session.
         using var other = _server.CreateClient();
-        other.Cookies.Add(_server.AdminUrl, new Cookie(AdminEndpoints.SessionCookie, session));
+        other.Cookies.Add(_server.AdminUrl, new Cookie(AdminClient.SessionCookie, session));
         Assert.Multiple(async () =>
         {
             Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.SeeOther));
@@ -140,7 +139,7 @@ public sealed class AdminSignInTests
     [Test]
     public async Task A_form_over_the_size_limit_gets_413_naming_the_limit_not_a_token_problem()
     {
-        var reply = await _client.SubmitAsync("/login", "/login", ("token", new string('a', AdminEndpoints.MaxFormBytes + 1)));
+        var reply = await _client.SubmitAsync("/login", "/login", ("token", new string('a', AdminClient.MaxFormBytes + 1)));
 
         Assert.Multiple(() =>
         {
@@ -152,14 +151,14 @@ public sealed class AdminSignInTests
     [Test]
     public async Task A_form_with_too_many_fields_gets_400_naming_the_limit()
     {
-        var fields = Enumerable.Range(0, AdminEndpoints.MaxFormFields + 1).Select(i => ($"field{i}", "x")).ToArray();
+        var fields = Enumerable.Range(0, AdminClient.MaxFormFields + 1).Select(i => ($"field{i}", "x")).ToArray();
 
         var reply = await _client.SubmitAsync("/login", "/login", fields);
 
         Assert.Multiple(() =>
         {
             Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.BadRequest));
-            Assert.That(reply.Body, Does.Contain($"at most {AdminEndpoints.MaxFormFields} fields").And.Not.Contain("anti-forgery"));
+            Assert.That(reply.Body, Does.Contain($"at most {AdminClient.MaxFormFields} fields").And.Not.Contain("anti-forgery"));
         });
     }
 
@@ -264,7 +263,7 @@ public sealed class AdminHttpsTests
         {
             Assert.That(server.AdminUrl.Scheme, Is.EqualTo("https"));
             Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.SeeOther));
-            Assert.That(reply.Header("Set-Cookie"), Does.Contain(AdminEndpoints.SessionCookie + "=").And.Contain("secure"));
+            Assert.That(reply.Header("Set-Cookie"), Does.Contain(AdminClient.SessionCookie + "=").And.Contain("secure"));
         });
     }
 

@@ -181,7 +181,7 @@ public sealed class TotpSecurityServerBuilderExtensionsTests
         return services.BuildServiceProvider();
     }
 
-    private sealed class TestServerBuilder(IServiceCollection services) : IRendezvousServerBuilder
+    internal sealed class TestServerBuilder(IServiceCollection services) : IRendezvousServerBuilder
     {
         public IServiceCollection Services { get; } = services;
     }

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>
 /// The token that signs in to the admin page: the configured <c>Rendezvous:Admin:Token</c>, or a random one generated
@@ -10,6 +10,9 @@ namespace Rendezvous.Host.Admin;
 internal sealed class AdminToken
 {
     private const int GeneratedBytes = 32;
+
+    /// <summary>Read and write for the owner only: 0600.</summary>
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private readonly byte[] _hash;
 
@@ -78,12 +81,12 @@ internal sealed class AdminToken
     /// <returns>Whether its mode was changed.</returns>
     private static bool NarrowToOwner(string path)
     {
-        if (OperatingSystem.IsWindows() || !Commands.SecretFileMode.IsOpenToOthers(path, out _))
+        if (OperatingSystem.IsWindows() || (File.GetUnixFileMode(path) & ~(OwnerOnly | UnixFileMode.UserExecute)) == 0)
         {
             return false;
         }
 
-        File.SetUnixFileMode(path, Commands.SecretFileMode.OwnerOnly);
+        File.SetUnixFileMode(path, OwnerOnly);
         return true;
     }
 
@@ -109,7 +112,7 @@ internal sealed class AdminToken
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
         {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            options.UnixCreateMode = OwnerOnly;
         }
 
         var generated = Convert.ToBase64String(RandomNumberGenerator.GetBytes(GeneratedBytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_');

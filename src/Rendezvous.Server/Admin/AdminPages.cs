@@ -1,8 +1,8 @@
 using System.Globalization;
 using Rendezvous.Protocol.Broker;
-using Rendezvous.Security;
+using Rendezvous.Protocol.Policy;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>The admin page's HTML, rendered on the server: no script, no external resource, every value encoded.</summary>
 internal static partial class AdminPages
@@ -92,12 +92,19 @@ internal static partial class AdminPages
         message,
         NoticeIsError: true);
 
-    /// <summary>The list of every UUID: the secret store's entries and those the relay has seen.</summary>
-    public static Page List(IReadOnlyList<SecretEntry> entries, IReadOnlyList<UuidActivity> activity, string csrf, string? notice)
+    /// <summary>What the pages say where they would show or change entries when the server's policy provides no entries store.</summary>
+    public const string NoStoreMessage =
+        "This server's registration policy provides no entries store (no IRegistrationEntryStore is registered), so this page cannot list, create, rotate or remove its entries, nor write config files; it shows what the relay has seen, and /healthz and /metrics work as usual.";
+
+    /// <summary>
+    /// The list of every UUID: the entries store's entries and those the relay has seen; <paramref name="entries"/> is
+    /// <see langword="null"/> when the policy provides no entries store.
+    /// </summary>
+    public static Page List(IReadOnlyList<RegistrationEntry>? entries, IReadOnlyList<UuidActivity> activity, string csrf, string? notice)
     {
         var byUuid = activity.ToDictionary(a => a.Uuid, StringComparer.OrdinalIgnoreCase);
         var rows = new List<Html>();
-        foreach (var entry in entries)
+        foreach (var entry in entries ?? [])
         {
             byUuid.Remove(entry.Uuid, out var seen);
             rows.Add(Row(entry.Uuid, entry, seen));
@@ -118,18 +125,26 @@ internal static partial class AdminPages
                 </tbody>
                 </table>
                 """);
+        var actions = entries is null
+            ? Html.Of($"""
+                <p id="no-store" class="notice error">{NoStoreMessage}</p>
+                <p class="muted">Counters since the service started.</p>
+                """)
+            : Html.Of($"""
+                <p class="actions"><a id="new-entry" class="button" href="/entries/new">New entry</a>
+                <span class="muted">{entries.Count} in the secret store; counters since the service started.</span></p>
+                """);
         return new Page(
             "Hidden servers",
             Html.Of($"""
-                <p class="actions"><a id="new-entry" class="button" href="/entries/new">New entry</a>
-                <span class="muted">{entries.Count} in the secret store; counters since the service started.</span></p>
+                {actions}
                 {table}
                 """),
             csrf,
             notice);
     }
 
-    private static Html Row(string uuid, SecretEntry? entry, UuidActivity a)
+    private static Html Row(string uuid, RegistrationEntry? entry, UuidActivity a)
     {
         return Html.Of($"""
             <tr data-uuid="{uuid}">

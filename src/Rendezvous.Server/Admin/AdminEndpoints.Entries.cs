@@ -1,15 +1,20 @@
-using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
-using Rendezvous.Host.Commands;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Broker;
-using Rendezvous.Security;
+using Rendezvous.Protocol.Policy;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 internal sealed partial class AdminEndpoints
 {
-    private Task NewEntryFormAsync(HttpContext context) =>
-        WriteAsync(context, StatusCodes.Status200OK, AdminPages.NewEntry(AdminPages.NewEntryForm.Defaults, Csrf(context), null));
+    /// <summary>The config file's JSON as <c>rendezvous users add --config-out</c> writes it: indented, with a final newline.</summary>
+    private static readonly JsonSerializerOptions ConfigFileJson = new() { WriteIndented = true };
+
+    private Task NewEntryFormAsync(HttpContext context) => store is null
+        ? WriteNoStoreAsync(context)
+        : WriteAsync(context, StatusCodes.Status200OK, AdminPages.NewEntry(store, AdminPages.NewEntryForm.Defaults(store), Csrf(context), null));
 
     private async Task CreateAsync(HttpContext context)
     {
@@ -18,45 +23,40 @@ internal sealed partial class AdminEndpoints
             return;
         }
 
-        var typed = new AdminPages.NewEntryForm(form["uuid"].ToString().Trim(), form["step"].ToString().Trim(), form["digits"].ToString().Trim());
+        if (store is null)
+        {
+            await WriteNoStoreAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        var typed = new AdminPages.NewEntryForm(
+            form["uuid"].ToString().Trim(),
+            store.CreationFields.ToDictionary(f => f.Name, f => form[f.Name].ToString().Trim(), StringComparer.Ordinal));
         var problems = new List<string>();
         string? uuid;
         if (typed.Uuid.Length == 0)
         {
             uuid = Guid.NewGuid().ToString("D");
         }
-        else if (!SecretFormat.TryNormalizeUuid(typed.Uuid, out uuid))
+        else if (!UuidText.TryNormalize(typed.Uuid, out uuid))
         {
             problems.Add($"The UUID '{typed.Uuid}' is not a UUID; enter one in the form 123e4567-e89b-12d3-a456-426614174000, or leave it empty for a random one.");
         }
 
-        if (!int.TryParse(typed.Step, NumberStyles.None, CultureInfo.InvariantCulture, out var step) || !SecretFormat.IsValidStep(step))
-        {
-            problems.Add($"The time step '{typed.Step}' is not accepted; it must be a whole number of seconds from {SecretFormat.MinimumStep} to {SecretFormat.MaximumStep}.");
-        }
-
-        if (!int.TryParse(typed.Digits, NumberStyles.None, CultureInfo.InvariantCulture, out var digits) || !SecretFormat.IsValidDigits(digits))
-        {
-            problems.Add($"The digits '{typed.Digits}' are not accepted; a code has from {SecretFormat.MinimumDigits} to {SecretFormat.MaximumDigits} digits.");
-        }
-
+        problems.AddRange(store.Validate(typed.Values));
         if (problems.Count > 0)
         {
-            await WriteAsync(context, StatusCodes.Status400BadRequest, AdminPages.NewEntry(typed, Csrf(context), string.Join(" ", problems))).ConfigureAwait(false);
+            await WriteAsync(context, StatusCodes.Status400BadRequest, AdminPages.NewEntry(store, typed, Csrf(context), string.Join(" ", problems))).ConfigureAwait(false);
             return;
         }
 
-        try
+        if (await store.TryCreateAsync(uuid!, typed.Values, context.RequestAborted).ConfigureAwait(false) is not { } created)
         {
-            await store.AddAsync(new SecretEntry(uuid!, SecretFormat.CreateRandomSecret(), step, digits, time.GetUtcNow()), context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (DuplicateSecretException)
-        {
-            await WriteAsync(context, StatusCodes.Status409Conflict, AdminPages.NewEntry(typed, Csrf(context), $"The UUID {uuid} already has an entry; open it from the list to rotate its secret or delete it.")).ConfigureAwait(false);
+            await WriteAsync(context, StatusCodes.Status409Conflict, AdminPages.NewEntry(store, typed, Csrf(context), $"The UUID {uuid} already has an entry; open it from the list to rotate its secret or delete it.")).ConfigureAwait(false);
             return;
         }
 
-        AdminLog.EntryCreated(logger, uuid!, step, digits);
+        AdminLog.EntryCreated(logger, uuid!, created.Summary);
         Redirect(context, AdminPages.EntryPath(uuid!) + "?done=created");
     }
 
@@ -67,7 +67,7 @@ internal sealed partial class AdminEndpoints
             return;
         }
 
-        var (json, reason) = entry is null ? (null, "There is no secret in the store for this UUID, so there is no config file.") : Config(context, entry);
+        var (json, reason) = await ConfigAsync(context, uuid, entry).ConfigureAwait(false);
         var warning = json is not null && string.IsNullOrEmpty(registrarOptions.Value.PublicHost) && IsLoopbackName(RequestHostName(context))
             ? $"This file names the registrar as {RequestHostName(context)}, the name this page was opened by, because Rendezvous:Registrar:PublicHost is not set: a hidden server on another machine cannot reach it there. Set PublicHost (--public-host) to the server's public name and restart, or edit registrarUrl in the file."
             : null;
@@ -87,7 +87,7 @@ internal sealed partial class AdminEndpoints
             return;
         }
 
-        var (json, reason) = entry is null ? (null, "There is no secret in the store for this UUID, so there is no config file.") : Config(context, entry);
+        var (json, reason) = await ConfigAsync(context, uuid, entry).ConfigureAwait(false);
         if (json is null)
         {
             await WriteAsync(context, StatusCodes.Status409Conflict, AdminPages.Error("No config file", reason!)).ConfigureAwait(false);
@@ -103,6 +103,12 @@ internal sealed partial class AdminEndpoints
     {
         if (await FindAsync(context).ConfigureAwait(false) is not var (uuid, entry, _))
         {
+            return;
+        }
+
+        if (store is null)
+        {
+            await WriteNoStoreAsync(context).ConfigureAwait(false);
             return;
         }
 
@@ -122,8 +128,14 @@ internal sealed partial class AdminEndpoints
             return;
         }
 
-        if (!SecretFormat.TryNormalizeUuid(context.Request.RouteValues["uuid"] as string, out var uuid)
-            || !await store.ReplaceSecretAsync(uuid, SecretFormat.CreateRandomSecret(), context.RequestAborted).ConfigureAwait(false))
+        if (store is null)
+        {
+            await WriteNoStoreAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        if (!UuidText.TryNormalize(context.Request.RouteValues["uuid"] as string, out var uuid)
+            || !await store.RotateAsync(uuid, context.RequestAborted).ConfigureAwait(false))
         {
             await WriteNotFoundAsync(context).ConfigureAwait(false);
             return;
@@ -148,14 +160,14 @@ internal sealed partial class AdminEndpoints
             return;
         }
 
-        if (!SecretFormat.TryNormalizeUuid(context.Request.RouteValues["uuid"] as string, out var uuid))
+        if (!UuidText.TryNormalize(context.Request.RouteValues["uuid"] as string, out var uuid))
         {
             await WriteNotFoundAsync(context).ConfigureAwait(false);
             return;
         }
 
         var known = IsKnown(broker.Activity.Get(uuid));
-        var removed = await store.RemoveAsync(uuid, context.RequestAborted).ConfigureAwait(false);
+        var removed = store is not null && await store.RemoveAsync(uuid, context.RequestAborted).ConfigureAwait(false);
         var unregistered = broker.Unregister(uuid);
         broker.Activity.Forget(uuid);
         if (!known && !removed && !unregistered)
@@ -169,11 +181,11 @@ internal sealed partial class AdminEndpoints
     }
 
     /// <summary>The UUID of the route with its entry and activity; answers 404 and returns null when neither the store nor the relay knows it.</summary>
-    private async Task<(string Uuid, SecretEntry? Entry, UuidActivity Activity)?> FindAsync(HttpContext context)
+    private async Task<(string Uuid, RegistrationEntry? Entry, UuidActivity Activity)?> FindAsync(HttpContext context)
     {
-        if (SecretFormat.TryNormalizeUuid(context.Request.RouteValues["uuid"] as string, out var uuid))
+        if (UuidText.TryNormalize(context.Request.RouteValues["uuid"] as string, out var uuid))
         {
-            var entry = await store.TryGetAsync(uuid, context.RequestAborted).ConfigureAwait(false);
+            var entry = store is null ? null : await store.TryGetAsync(uuid, context.RequestAborted).ConfigureAwait(false);
             var activity = broker.Activity.Get(uuid);
             if (entry is not null || IsKnown(activity))
             {
@@ -192,14 +204,33 @@ internal sealed partial class AdminEndpoints
     private static bool IsKnown(UuidActivity activity) =>
         activity.Registered || activity.Parked > 0 || activity.LiveSessions > 0 || activity.Sessions > 0 || activity.Registrations > 0 || activity.Failures > 0;
 
-    private static Task WriteNotFoundAsync(HttpContext context) => WriteAsync(
+    private Task WriteNotFoundAsync(HttpContext context) => WriteAsync(
         context,
         StatusCodes.Status404NotFound,
-        AdminPages.Error("Not found", $"No entry for '{context.Request.RouteValues["uuid"]}': it is not in the secret store and the relay has not seen it since the service started."));
+        AdminPages.Error("Not found", store is null
+            ? $"No entry for '{context.Request.RouteValues["uuid"]}': the relay has not seen it since the service started. {AdminPages.NoStoreMessage}"
+            : $"No entry for '{context.Request.RouteValues["uuid"]}': it is not in the secret store and the relay has not seen it since the service started."));
 
-    /// <summary>The hidden server's config file for <paramref name="entry"/>, or why none can be made here.</summary>
-    private (string? Json, string? Reason) Config(HttpContext context, SecretEntry entry)
+    /// <summary>
+    /// Answers a request that needs the entries store when the server's policy provides none: 501, saying so and what
+    /// works instead.
+    /// </summary>
+    private static Task WriteNoStoreAsync(HttpContext context) =>
+        WriteAsync(context, StatusCodes.Status501NotImplemented, AdminPages.Error("No entries store", AdminPages.NoStoreMessage));
+
+    /// <summary>The hidden server's config file for <paramref name="uuid"/>, or why none can be made here.</summary>
+    private async Task<(string? Json, string? Reason)> ConfigAsync(HttpContext context, string uuid, RegistrationEntry? entry)
     {
+        if (store is null)
+        {
+            return (null, AdminPages.NoStoreMessage);
+        }
+
+        if (entry is null)
+        {
+            return (null, "There is no secret in the store for this UUID, so there is no config file.");
+        }
+
         if (registrar.Url is not { } bound)
         {
             return (null, "The built-in registrar is turned off (Rendezvous:RegistrarUrl is empty), so this page does not know the registrar's URL; write the file with 'rendezvous users add --config-out FILE --registrar-url URL'.");
@@ -221,6 +252,20 @@ internal sealed partial class AdminEndpoints
             return (null, $"The host name '{host}' this page was reached by cannot be put into a URL; set Rendezvous:Registrar:PublicHost (--public-host) to the registrar's public name.");
         }
 
-        return (new HiddenServerConfig(url, entry.Uuid, SecretFormat.ToBase32(entry.Secret), entry.Step, entry.Digits, fingerprint).ToJson(), null);
+        if (await store.TryGetClientSettingsAsync(uuid, context.RequestAborted).ConfigureAwait(false) is not { } settings)
+        {
+            return (null, "The entries store does not give this entry's credentials back (it shows them only when it makes them), so this page cannot write its config file.");
+        }
+
+        // The layout of the hidden server's config file (rendezvous expose --config): registrar, UUID, the policy's settings, pin.
+        var json = new JsonObject { ["registrarUrl"] = url.ToString(), ["uuid"] = uuid };
+        foreach (var (name, value) in settings.ToArray())
+        {
+            settings.Remove(name);
+            json[name] = value;
+        }
+
+        json["registrarFingerprint"] = fingerprint;
+        return (json.ToJsonString(ConfigFileJson) + "\n", null);
     }
 }

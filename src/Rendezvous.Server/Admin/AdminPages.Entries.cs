@@ -1,21 +1,18 @@
 using Rendezvous.Protocol.Broker;
-using Rendezvous.Security;
+using Rendezvous.Protocol.Policy;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 internal static partial class AdminPages
 {
     /// <summary>The values of the new-entry form, as typed.</summary>
     /// <param name="Uuid">The UUID, or empty for a random one.</param>
-    /// <param name="Step">The TOTP step in seconds.</param>
-    /// <param name="Digits">The number of digits of a code.</param>
-    public sealed record NewEntryForm(string Uuid, string Step, string Digits)
+    /// <param name="Values">The values of the store's <see cref="IRegistrationEntryStore.CreationFields"/>, by name.</param>
+    public sealed record NewEntryForm(string Uuid, IReadOnlyDictionary<string, string> Values)
     {
-        /// <summary>The form as first shown: a random UUID, the default step and digits.</summary>
-        public static NewEntryForm Defaults { get; } = new(
-            string.Empty,
-            SecretFormat.DefaultStep.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            SecretFormat.DefaultDigits.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        /// <summary>The form as first shown: a random UUID, the store's defaults.</summary>
+        public static NewEntryForm Defaults(IRegistrationEntryStore store) =>
+            new(string.Empty, store.CreationFields.ToDictionary(f => f.Name, f => f.DefaultValue, StringComparer.Ordinal));
     }
 
     /// <summary>An entry's config file as its page shows it.</summary>
@@ -24,19 +21,16 @@ internal static partial class AdminPages
     /// <param name="Warning">What is wrong with the file as made here (a registrar name other machines cannot reach), if anything.</param>
     public sealed record ConfigFile(string? Json, string? NoConfigReason, string? Warning);
 
-    /// <summary>The form that creates an entry, with a message when the last try was refused.</summary>
-    public static Page NewEntry(NewEntryForm form, string csrf, string? problem) => new(
+    /// <summary>The form that creates an entry (the UUID and the store's fields), with a message when the last try was refused.</summary>
+    public static Page NewEntry(IRegistrationEntryStore store, NewEntryForm form, string csrf, string? problem) => new(
         "New entry",
         Html.Of($"""
             <form class="stacked" method="post" action="/entries">
             {Csrf(csrf)}
             <label for="uuid">UUID</label>
             <input id="uuid" name="uuid" value="{form.Uuid}" placeholder="empty for a random one" maxlength="100">
-            <label for="step">Time step (seconds, {SecretFormat.MinimumStep} to {SecretFormat.MaximumStep})</label>
-            <input id="step" name="step" value="{form.Step}" inputmode="numeric" maxlength="10">
-            <label for="digits">Digits ({SecretFormat.MinimumDigits} to {SecretFormat.MaximumDigits})</label>
-            <input id="digits" name="digits" value="{form.Digits}" inputmode="numeric" maxlength="10">
-            <p class="muted">A random {SecretFormat.GeneratedSecretBytes * 8}-bit secret is made; the next page shows the hidden server's config file.</p>
+            {Html.Join(store.CreationFields.Select(f => Field(f, form.Values.GetValueOrDefault(f.Name, f.DefaultValue))))}
+            <p class="muted">{store.CreationNote}; the next page shows the hidden server's config file.</p>
             <button id="create" type="submit">Create</button>
             </form>
             """),
@@ -44,14 +38,26 @@ internal static partial class AdminPages
         problem,
         NoticeIsError: problem is not null);
 
+    private static Html Field(RegistrationEntryField field, string value) => field.Numeric
+        ? Html.Of($"""
+            <label for="{field.Name}">{field.Label}</label>
+            <input id="{field.Name}" name="{field.Name}" value="{value}" inputmode="numeric" maxlength="10">
+
+            """)
+        : Html.Of($"""
+            <label for="{field.Name}">{field.Label}</label>
+            <input id="{field.Name}" name="{field.Name}" value="{value}" maxlength="100">
+
+            """);
+
     /// <summary>One UUID: what the relay knows of it, and its config file when it has a secret.</summary>
     /// <param name="uuid">The UUID.</param>
-    /// <param name="entry">Its secret-store entry, when it has one.</param>
+    /// <param name="entry">Its entries-store entry, when it has one.</param>
     /// <param name="activity">What the relay knows of it.</param>
     /// <param name="config">The hidden server's config file, or why there is none.</param>
     /// <param name="csrf">The anti-forgery token for the forms.</param>
     /// <param name="notice">A message to show.</param>
-    public static Page Entry(string uuid, SecretEntry? entry, UuidActivity activity, ConfigFile config, string csrf, string? notice)
+    public static Page Entry(string uuid, RegistrationEntry? entry, UuidActivity activity, ConfigFile config, string csrf, string? notice)
     {
         var path = EntryPath(uuid);
         var warning = config.Warning is { } text ? Html.Of($"""<p id="config-warning" class="notice error">{text}</p>""") : Html.Empty;
@@ -75,7 +81,7 @@ internal static partial class AdminPages
             uuid,
             Html.Of($"""
                 <table id="entry">
-                <tr><th>Secret</th><td>{(entry is null ? "none in the secret store" : $"stored, step {entry.Step} s, {entry.Digits} digits")}</td></tr>
+                <tr><th>Secret</th><td>{(entry is null ? "none in the secret store" : $"stored, {entry.Summary}")}</td></tr>
                 <tr><th>Created</th><td>{(entry is null ? "-" : When(entry.CreatedAt))}</td></tr>
                 <tr><th>Registered</th><td id="registered">{(activity.Registered ? "yes" : "no")}</td></tr>
                 <tr><th>Parked connections</th><td>{activity.Parked}</td></tr>

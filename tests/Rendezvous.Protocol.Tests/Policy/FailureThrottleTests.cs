@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
-using Rendezvous.Security.Internal;
+using Rendezvous.Protocol.Policy;
 
-namespace Rendezvous.Security.Tests.Internal;
+namespace Rendezvous.Protocol.Tests.Policy;
 
 public sealed class FailureThrottleTests
 {

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Rendezvous.Protocol.Transport;
 
-namespace Rendezvous.Security.Internal;
+namespace Rendezvous.Protocol.Policy;
 
 /// <summary>
 /// Counts failures per key in fixed windows that start at a key's first failure; a key with
@@ -10,9 +10,10 @@ namespace Rendezvous.Security.Internal;
 /// at most <c>maxKeys</c> keys are tracked, and when full the expired and then the oldest are forgotten.
 /// Thread-safe. <see cref="TryReserve"/> checks and counts in one step, so however many attempts run at once, at
 /// most <c>limit</c> of them pass in a window: an attempt that turns out not to be a failure gives its slot back
-/// with <see cref="Release"/>.
+/// with <see cref="Release"/>. Used by the TOTP policy (failed codes per UUID and per address) and by the admin page
+/// (failed sign-ins per address); a custom <see cref="IRegistrationPolicy"/> can use it the same way.
 /// </summary>
-internal sealed class FailureThrottle
+public sealed class FailureThrottle
 {
     private static readonly TimeSpan MinimumRetryAfter = TimeSpan.FromSeconds(1);
 
@@ -26,6 +27,13 @@ internal sealed class FailureThrottle
     private readonly LinkedList<Bucket> _order = new();
     private readonly Lock _lock = new();
 
+    /// <summary>Creates a throttle.</summary>
+    /// <param name="timeProvider">The clock windows are measured by.</param>
+    /// <param name="limit">Failures in one window after which a key is throttled; at least 1.</param>
+    /// <param name="window">How long failures are counted from a key's first one; positive.</param>
+    /// <param name="maxKeys">How many keys are tracked at most; at least 1.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="timeProvider"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A number is out of range.</exception>
     public FailureThrottle(TimeProvider timeProvider, int limit, TimeSpan window, int maxKeys)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -42,6 +50,8 @@ internal sealed class FailureThrottle
     /// The throttling key of a remote address: IPv4-mapped addresses count as IPv4; IPv6 addresses count per /64,
     /// the smallest block a site usually gets. <see langword="null"/> when the address is unknown.
     /// </summary>
+    /// <param name="address">The remote address.</param>
+    /// <returns>The key, or <see langword="null"/>.</returns>
     public static string? AddressKey(IPAddress? address)
     {
         if (address is null)
@@ -66,6 +76,9 @@ internal sealed class FailureThrottle
     }
 
     /// <summary>Whether <paramref name="key"/> is throttled, and for how long (at least one second).</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="retryAfter">How long the key stays throttled; zero when it is not.</param>
+    /// <returns>Whether the key is throttled.</returns>
     public bool IsThrottled(string key, out TimeSpan retryAfter)
     {
         DateTimeOffset now = _timeProvider.GetUtcNow();
@@ -96,6 +109,7 @@ internal sealed class FailureThrottle
     }
 
     /// <summary>Counts one failure for <paramref name="key"/>.</summary>
+    /// <param name="key">The key.</param>
     public void RecordFailure(string key)
     {
         DateTimeOffset now = _timeProvider.GetUtcNow();
@@ -141,6 +155,7 @@ internal sealed class FailureThrottle
     /// failures is forgotten. Does nothing for a default reservation, or once the reservation's window has been
     /// forgotten (a later window is never touched).
     /// </summary>
+    /// <param name="reservation">What <see cref="TryReserve"/> counted.</param>
     public void Release(Reservation reservation)
     {
         if (reservation.Node is not { } node)
@@ -163,6 +178,7 @@ internal sealed class FailureThrottle
     }
 
     /// <summary>Forgets <paramref name="key"/>'s failures.</summary>
+    /// <param name="key">The key.</param>
     public void Clear(string key)
     {
         lock (_lock)
@@ -228,10 +244,31 @@ internal sealed class FailureThrottle
     }
 
     /// <summary>A failure counted in advance by <see cref="TryReserve"/>; the default one holds nothing.</summary>
-    internal readonly struct Reservation
+    public readonly struct Reservation : IEquatable<Reservation>
     {
         internal Reservation(LinkedListNode<Bucket> node) => Node = node;
 
         internal LinkedListNode<Bucket>? Node { get; }
+
+        /// <summary>Whether both reservations hold the same counted failure.</summary>
+        /// <param name="left">One reservation.</param>
+        /// <param name="right">The other.</param>
+        /// <returns>Whether they are the same.</returns>
+        public static bool operator ==(Reservation left, Reservation right) => left.Equals(right);
+
+        /// <summary>Whether the reservations hold different counted failures.</summary>
+        /// <param name="left">One reservation.</param>
+        /// <param name="right">The other.</param>
+        /// <returns>Whether they differ.</returns>
+        public static bool operator !=(Reservation left, Reservation right) => !left.Equals(right);
+
+        /// <inheritdoc/>
+        public bool Equals(Reservation other) => ReferenceEquals(Node, other.Node);
+
+        /// <inheritdoc/>
+        public override bool Equals(object? obj) => obj is Reservation other && Equals(other);
+
+        /// <inheritdoc/>
+        public override int GetHashCode() => Node?.GetHashCode() ?? 0;
     }
 }

@@ -10,20 +10,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
-using Rendezvous.Host.Logging;
 using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
-using Rendezvous.Security;
-using Rendezvous.Security.Internal;
-using Rendezvous.Server;
 using Rendezvous.Server.Internal;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>
-/// Runs the admin page, <c>/metrics</c> and <c>/healthz</c> on a Kestrel server of their own (like the registrar),
-/// sharing the outer host's singletons. It starts after the relay and the registrar and stops only after they have
+/// Runs the admin page, <c>/healthz</c> and the <see cref="IAdminEndpoints"/> (<c>/metrics</c>) on a Kestrel server of
+/// their own (like the registrar), sharing the outer host's singletons. It starts after the relay and the registrar and stops only after they have
 /// (in <see cref="StoppedAsync"/>), so <c>/healthz</c> answers 503 while sessions drain. Off when the URL is <c>none</c>.
 /// </summary>
 internal sealed class AdminHostedService(
@@ -146,22 +142,26 @@ internal sealed class AdminHostedService(
             form.ValueLengthLimit = AdminEndpoints.MaxFieldLength;
             form.MultipartBodyLengthLimit = AdminEndpoints.MaxFormBytes;
         });
-        builder.Services.AddHealthChecks().AddCheck("listeners", new ListenersHealthCheck(
+        var store = services.GetService<IRegistrationEntryStore>();
+        var checks = builder.Services.AddHealthChecks().AddCheck("listeners", new ListenersHealthCheck(
             services.GetRequiredService<RendezvousEndpoint>(),
             services.GetRequiredService<RegistrarListenerInfo>(),
             serverOptions,
-            lifetime))
-            .AddCheck("secrets", new SecretStoreHealthCheck(services.GetRequiredService<SecretStore>()));
+            lifetime));
+        if (store is not null)
+        {
+            checks.AddCheck("secrets", new EntryStoreHealthCheck(store));
+        }
+
         var app = builder.Build();
         var endpoints = new AdminEndpoints(
-            services.GetRequiredService<SecretStore>(),
+            store,
             services.GetRequiredService<RendezvousBroker>(),
             services.GetRequiredService<RegistrarListenerInfo>(),
             registrarOptions,
             token,
             new AdminSessions(time, options.SessionLifetime),
             new FailureThrottle(time, options.MaxLoginFailures, options.LoginFailureWindow, maxKeys: 10_000),
-            time,
             https,
             _logger);
 
@@ -175,11 +175,31 @@ internal sealed class AdminHostedService(
         app.UseStatusCodePages(status => AdminEndpoints.DescribeStatusAsync(status.HttpContext));
 
         // Not behind the sign-in: a scraper or a load balancer has no session (see docs/admin.md).
-        app.UseOpenTelemetryPrometheusScrapingEndpoint(services.GetRequiredService<MeterProvider>(), predicate: null, path: "/metrics", configureBranchedPipeline: null, optionsName: null);
+        MapOpenEndpoints(app);
         app.UseHealthChecks("/healthz", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
         app.Use(endpoints.GateAsync);
         endpoints.Map(app);
         return app;
+    }
+
+    /// <summary>
+    /// Maps the app's <see cref="IAdminEndpoints"/> (<c>/metrics</c>) in a group whose endpoints the sign-in gate lets
+    /// through (<see cref="AdminEndpoints.OpenEndpoint"/>).
+    /// </summary>
+    private void MapOpenEndpoints(WebApplication app)
+    {
+        var extra = services.GetServices<IAdminEndpoints>().ToArray();
+        if (extra.Length == 0)
+        {
+            return;
+        }
+
+        var group = app.MapGroup(string.Empty);
+        group.WithMetadata(AdminEndpoints.OpenEndpoint.Instance);
+        foreach (var endpoints in extra)
+        {
+            endpoints.MapEndpoints(group);
+        }
     }
 
     private static Task AddSecurityHeaders(HttpContext context, RequestDelegate next)

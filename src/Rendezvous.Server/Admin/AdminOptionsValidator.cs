@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using Rendezvous.Server.Internal;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>Checks the admin settings and reports every bad value at once, naming each key and what is accepted.</summary>
 internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>
 /// Signed-in admin sessions, kept in memory (a restart signs everyone out). A session is a 256-bit random id in an

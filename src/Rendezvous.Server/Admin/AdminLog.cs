@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>The admin page's log messages. Tokens and secrets are never logged.</summary>
 internal static partial class AdminLog
@@ -30,8 +30,8 @@ internal static partial class AdminLog
     [LoggerMessage(5012, LogLevel.Information, "Admin signed out from {Remote}", EventName = "AdminSignedOut")]
     public static partial void SignedOut(ILogger logger, IPAddress? remote);
 
-    [LoggerMessage(5020, LogLevel.Information, "Admin created the entry {Uuid} (step {Step} s, {Digits} digits)", EventName = "AdminEntryCreated")]
-    public static partial void EntryCreated(ILogger logger, string uuid, int step, int digits);
+    [LoggerMessage(5020, LogLevel.Information, "Admin created the entry {Uuid} ({Summary})", EventName = "AdminEntryCreated")]
+    public static partial void EntryCreated(ILogger logger, string uuid, string summary);
 
     [LoggerMessage(5021, LogLevel.Information, "Admin rotated the secret of {Uuid}", EventName = "AdminSecretRotated")]
     public static partial void SecretRotated(ILogger logger, string uuid);

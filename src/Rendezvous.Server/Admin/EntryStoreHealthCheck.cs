@@ -1,13 +1,13 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Rendezvous.Security;
+using Rendezvous.Protocol.Policy;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>
-/// <c>/healthz</c>: unhealthy while the secret store fails (its database removed or damaged while serving), with the
-/// store's reason. Registrations are refused then; lookups and relaying go on.
+/// <c>/healthz</c>: unhealthy while the entries store fails (the TOTP secrets database removed or damaged while serving),
+/// with the store's reason. Registrations are refused then; lookups and relaying go on. Only added when there is a store.
 /// </summary>
-internal sealed class SecretStoreHealthCheck(SecretStore store) : IHealthCheck
+internal sealed class EntryStoreHealthCheck(IRegistrationEntryStore store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

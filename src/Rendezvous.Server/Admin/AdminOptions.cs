@@ -1,10 +1,16 @@
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
-/// <summary>The admin web page of <c>rendezvous serve</c>. Configuration section <c>Rendezvous:Admin</c>.</summary>
-internal sealed class AdminOptions
+/// <summary>
+/// The admin web page, <c>/metrics</c> and <c>/healthz</c> that <c>AddAdminPage()</c> adds to a server (and
+/// <c>rendezvous serve</c> runs). Configuration section <c>Rendezvous:Admin</c>. See docs/admin.md.
+/// </summary>
+public sealed class AdminOptions
 {
     /// <summary>The configuration section these options are bound from.</summary>
     public const string SectionName = "Rendezvous:Admin";
+
+    /// <summary>The default <see cref="Url"/>: <c>http://127.0.0.1:8893</c>.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:8893";
 
     /// <summary>The <see cref="Url"/> that turns the admin listener off.</summary>
     public const string Off = "none";
@@ -20,7 +26,7 @@ internal sealed class AdminOptions
     /// (https uses the registrar's certificate). <c>none</c> (or empty) turns the listener off. A HOST that is not a
     /// loopback address needs <see cref="AllowRemote"/>. Defaults to <c>http://127.0.0.1:8893</c>.
     /// </summary>
-    public string? Url { get; set; } = "http://127.0.0.1:8893";
+    public string? Url { get; set; } = DefaultUrl;
 
     /// <summary>
     /// The token that signs in to the admin page, at least 16 characters. When unset, a random one is generated on
@@ -48,5 +54,7 @@ internal sealed class AdminOptions
     public bool Enabled => !IsOff(Url);
 
     /// <summary>Whether <paramref name="url"/> turns the listener off (<c>none</c> or empty).</summary>
+    /// <param name="url">A value of <see cref="Url"/>.</param>
+    /// <returns>Whether it means off.</returns>
     public static bool IsOff(string? url) => string.IsNullOrWhiteSpace(url) || string.Equals(url.Trim(), Off, StringComparison.OrdinalIgnoreCase);
 }

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Encodings.Web;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>
 /// A piece of HTML built only from literal markup and encoded values: in <c>Html.Of($"&lt;td&gt;{value}&lt;/td&gt;")</c>

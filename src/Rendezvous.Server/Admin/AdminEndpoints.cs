@@ -4,27 +4,26 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
-using Rendezvous.Security;
-using Rendezvous.Security.Internal;
-using Rendezvous.Server;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>
 /// The admin site's requests: sign-in and sign-out, the gate that keeps every other page behind a session, and the
-/// pages. Shares the service's singletons (secret store, broker, registrar facts) with the outer host.
+/// pages. Shares the service's singletons (entries store, broker, registrar facts) with the outer host. Without an
+/// entries store (a policy that has none) the pages show the relay's view and say what they cannot do.
 /// </summary>
 internal sealed partial class AdminEndpoints(
-    SecretStore store,
+    IRegistrationEntryStore? store,
     RendezvousBroker broker,
     RegistrarListenerInfo registrar,
     IOptions<RegistrarOptions> registrarOptions,
     AdminToken token,
     AdminSessions sessions,
     FailureThrottle loginFailures,
-    TimeProvider time,
     bool https,
     ILogger logger)
 {
@@ -73,7 +72,8 @@ internal sealed partial class AdminEndpoints(
     public async Task GateAsync(HttpContext context, RequestDelegate next)
     {
         var path = context.Request.Path;
-        if (path.Equals("/login", StringComparison.Ordinal) || path.Equals("/admin.css", StringComparison.Ordinal) || path.Equals("/logout", StringComparison.Ordinal) || IsSignedIn(context))
+        if (context.GetEndpoint()?.Metadata.GetMetadata<OpenEndpoint>() is not null
+            || path.Equals("/login", StringComparison.Ordinal) || path.Equals("/admin.css", StringComparison.Ordinal) || path.Equals("/logout", StringComparison.Ordinal) || IsSignedIn(context))
         {
             await next(context).ConfigureAwait(false);
             return;
@@ -150,9 +150,14 @@ internal sealed partial class AdminEndpoints(
         }
     }
 
-    /// <summary>Why the secrets store is failing, or null when it works (or cannot say).</summary>
+    /// <summary>Why the secrets store is failing, or null when it works (or cannot say, or there is none).</summary>
     private async Task<string?> StoreProblemAsync(CancellationToken cancellationToken)
     {
+        if (store is null)
+        {
+            return null;
+        }
+
         try
         {
             return await store.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
@@ -248,9 +253,19 @@ internal sealed partial class AdminEndpoints(
 
     private async Task ListAsync(HttpContext context)
     {
-        var entries = await store.ListAsync(context.RequestAborted).ConfigureAwait(false);
-        var notice = SecretFormat.TryNormalizeUuid(context.Request.Query["deleted"].ToString(), out var deleted) ? $"Deleted {deleted}." : null;
+        IReadOnlyList<RegistrationEntry>? entries = store is null ? null : await store.ListAsync(context.RequestAborted).ConfigureAwait(false);
+        var notice = UuidText.TryNormalize(context.Request.Query["deleted"].ToString(), out var deleted) ? $"Deleted {deleted}." : null;
         await WriteAsync(context, StatusCodes.Status200OK, AdminPages.List(entries, broker.Activity.Snapshot(), Csrf(context), notice)).ConfigureAwait(false);
+    }
+
+    /// <summary>Marks the endpoints of <see cref="IAdminEndpoints"/>: the gate lets them through without a session.</summary>
+    internal sealed class OpenEndpoint
+    {
+        public static readonly OpenEndpoint Instance = new();
+
+        private OpenEndpoint()
+        {
+        }
     }
 
     private bool IsSignedIn(HttpContext context) => sessions.IsValid(context.Request.Cookies[SessionCookie]);

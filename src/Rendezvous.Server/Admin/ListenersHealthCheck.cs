@@ -2,9 +2,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol.Registrar;
-using Rendezvous.Server;
 
-namespace Rendezvous.Host.Admin;
+namespace Rendezvous.Server.Admin;
 
 /// <summary>
 /// <c>/healthz</c>: healthy while the relay listener and the registrar (unless turned off) are bound and the service

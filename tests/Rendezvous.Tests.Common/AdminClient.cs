@@ -1,13 +1,25 @@
 using System.Net;
 using System.Net.Security;
 using System.Text.RegularExpressions;
-using Rendezvous.Tests.Common;
+using NUnit.Framework;
 
-namespace Rendezvous.Host.Tests.Admin;
+namespace Rendezvous.Tests.Common;
 
 /// <summary>A browser-like HTTP client for the admin page: keeps cookies, does not follow redirects, every call bounded.</summary>
-internal sealed partial class AdminClient : IDisposable
+public sealed partial class AdminClient : IDisposable
 {
+    /// <summary>The admin page's session cookie, as browsers see it.</summary>
+    public const string SessionCookie = "rendezvous-admin";
+
+    /// <summary>The form field that carries the anti-forgery token.</summary>
+    public const string CsrfField = "csrf";
+
+    /// <summary>The largest form the admin page reads, in bytes.</summary>
+    public const int MaxFormBytes = 16 * 1024;
+
+    /// <summary>The most fields a form of the admin page may have.</summary>
+    public const int MaxFormFields = 16;
+
     private readonly HttpClient _client;
 
     public AdminClient(Uri baseAddress, string registrarFingerprint)
@@ -32,7 +44,7 @@ internal sealed partial class AdminClient : IDisposable
     public CookieContainer Cookies { get; }
 
     [GeneratedRegex("name=\"csrf\" value=\"(?<token>[^\"]+)\"")]
-    private static partial Regex CsrfField();
+    private static partial Regex CsrfInput();
 
     /// <summary>GETs <paramref name="path"/>.</summary>
     public Task<AdminReply> GetAsync(string path) => SendAsync(new HttpRequestMessage(HttpMethod.Get, path));
@@ -71,14 +83,14 @@ internal sealed partial class AdminClient : IDisposable
             var body = await response.Content.ReadAsStringAsync().WaitAsync(TestTimeouts.Short);
             var headers = response.Headers.Concat(response.Content.Headers)
                 .ToDictionary(h => h.Key, h => string.Join(", ", h.Value), StringComparer.OrdinalIgnoreCase);
-            var csrf = CsrfField().Match(body);
+            var csrf = CsrfInput().Match(body);
             return new AdminReply(response.StatusCode, headers, body, csrf.Success ? WebUtility.HtmlDecode(csrf.Groups["token"].Value) : string.Empty);
         }
     }
 }
 
 /// <summary>An answer of the admin listener, read in full.</summary>
-internal sealed record AdminReply(HttpStatusCode Status, IReadOnlyDictionary<string, string> Headers, string Body, string CsrfToken)
+public sealed record AdminReply(HttpStatusCode Status, IReadOnlyDictionary<string, string> Headers, string Body, string CsrfToken)
 {
     public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
 }

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 
 namespace Rendezvous.Host.Commands;
 

@@ -2,8 +2,9 @@ using System.Net;
 using System.Runtime.Versioning;
 using System.Security.Cryptography.X509Certificates;
 using Rendezvous.Tests.Common;
+using Rendezvous.Server.Certificates;
 
-namespace Rendezvous.Security.Tests.Certificates;
+namespace Rendezvous.Server.Tests.Certificates;
 
 public class LoadOrCreateTests
 {

@@ -4,8 +4,9 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Rendezvous.Tests.Common;
+using Rendezvous.Server.Certificates;
 
-namespace Rendezvous.Security.Tests.Certificates;
+namespace Rendezvous.Server.Tests.Certificates;
 
 public class TlsHandshakeTests
 {

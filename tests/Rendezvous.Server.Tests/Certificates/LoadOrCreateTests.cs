@@ -1,8 +1,8 @@
 using System.Net;
 using System.Runtime.Versioning;
 using System.Security.Cryptography.X509Certificates;
-using Rendezvous.Tests.Common;
 using Rendezvous.Server.Certificates;
+using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests.Certificates;
 

@@ -1,7 +1,7 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
-using Rendezvous.Tests.Common;
 using Rendezvous.Server.Certificates;
+using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests.Certificates;
 

@@ -3,8 +3,8 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
-using Rendezvous.Tests.Common;
 using Rendezvous.Server.Certificates;
+using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests.Certificates;
 

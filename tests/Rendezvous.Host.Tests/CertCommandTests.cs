@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Runtime.Versioning;
 using System.Security.Cryptography.X509Certificates;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests;

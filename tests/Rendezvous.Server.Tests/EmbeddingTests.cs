@@ -11,6 +11,7 @@ using OtpNet;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
 using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests;

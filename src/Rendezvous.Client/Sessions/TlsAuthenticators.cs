@@ -39,7 +39,7 @@ public sealed class TlsHiddenServerAuthenticator : RendezvousAuthenticator
     /// </summary>
     /// <param name="certificateContext">
     /// The hidden server's certificate with its private key and chain (for example from
-    /// <c>RegistrarCertificates.LoadPemWithChain</c>). Mobile clients pin the fingerprint of its
+    /// <c>Rendezvous.Server.Certificates.RegistrarCertificates.LoadPemWithChain</c>). Mobile clients pin the fingerprint of its
     /// <see cref="SslStreamCertificateContext.TargetCertificate"/>.
     /// </param>
     public TlsHiddenServerAuthenticator(SslStreamCertificateContext certificateContext)

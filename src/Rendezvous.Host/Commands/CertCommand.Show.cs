@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 
 namespace Rendezvous.Host.Commands;
 
@@ -72,75 +72,28 @@ internal static partial class CertCommand
             return BadInput;
         }
 
-        byte[] content;
+        X509Certificate2 loaded;
         try
         {
-            content = File.ReadAllBytes(path);
+            loaded = RegistrarCertificates.LoadCertificateFile(path);
+        }
+        catch (InvalidDataException ex)
+        {
+            error.WriteLine($"{Prefix}{ex.Message}");
+            return BadInput;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            error.WriteLine($"{Prefix}cannot read '{path}': {ex.Message}");
+            error.WriteLine($"{Prefix}{ex.Message}");
             return Failure;
         }
 
-        using X509Certificate2? loaded = TryLoadCertificate(content);
-        if (loaded is null)
+        using (loaded)
         {
-            error.WriteLine($"{Prefix}'{path}' holds no certificate: expected a PEM file with a -----BEGIN CERTIFICATE----- block (like {RegistrarCertificates.CertificateFileName}), or a DER certificate; a key file (.key) cannot be shown.");
-            return BadInput;
+            output.Write(RegistrarCertificateDescription.FormatFields(
+                [new("Certificate", path), .. RegistrarCertificates.Describe(loaded).ToFields(DateTimeOffset.UtcNow)]));
         }
 
-        var names = loaded.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault() is { } san
-            ? string.Join(", ", san.EnumerateDnsNames().Concat(san.EnumerateIPAddresses().Select(a => a.ToString())))
-            : string.Empty;
-        var now = DateTime.UtcNow;
-        var state = now < loaded.NotBefore.ToUniversalTime() ? " (not valid yet)" : now > loaded.NotAfter.ToUniversalTime() ? " (expired)" : string.Empty;
-        output.WriteLine($"Certificate:         {path}");
-        output.WriteLine($"SHA-256 fingerprint: {RegistrarCertificates.GetSha256Fingerprint(loaded)}");
-        output.WriteLine($"Subject:             {loaded.Subject}");
-        output.WriteLine($"Names:               {(names.Length > 0 ? names : "none")}");
-        output.WriteLine($"Issuer:              {(loaded.SubjectName.RawData.AsSpan().SequenceEqual(loaded.IssuerName.RawData) ? "itself (self-signed)" : loaded.Issuer)}");
-        output.WriteLine($"Valid from:          {Utc(loaded.NotBefore)}");
-        output.WriteLine($"Valid until:         {Utc(loaded.NotAfter)}{state}");
         return Success;
-    }
-
-    /// <summary>The first certificate of a PEM file (further blocks ignored), or a DER certificate; <see langword="null"/> when there is none.</summary>
-    private static X509Certificate2? TryLoadCertificate(byte[] content)
-    {
-        string text;
-        try
-        {
-            text = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(content);
-        }
-        catch (ArgumentException)
-        {
-            text = string.Empty;
-        }
-
-        ReadOnlySpan<char> rest = text;
-        while (PemEncoding.TryFind(rest, out PemFields fields))
-        {
-            if (rest[fields.Label].SequenceEqual("CERTIFICATE"))
-            {
-                return TryLoadDer(Convert.FromBase64String(rest[fields.Base64Data].ToString()));
-            }
-
-            rest = rest[fields.Location.End..];
-        }
-
-        return text.Contains("-----BEGIN", StringComparison.Ordinal) ? null : TryLoadDer(content);
-    }
-
-    private static X509Certificate2? TryLoadDer(byte[] der)
-    {
-        try
-        {
-            return X509CertificateLoader.LoadCertificate(der);
-        }
-        catch (CryptographicException)
-        {
-            return null;
-        }
     }
 }

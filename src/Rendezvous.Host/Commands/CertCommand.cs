@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 
 namespace Rendezvous.Host.Commands;
 
@@ -119,7 +119,7 @@ internal static partial class CertCommand
             return BadInput;
         }
 
-        var names = new List<string> { cn };
+        var names = new List<string>();
         foreach (string raw in alternativeNames)
         {
             string name = raw?.Trim() ?? string.Empty;
@@ -163,28 +163,24 @@ internal static partial class CertCommand
 
         string certificatePath = Path.Combine(directory, baseName + ".crt");
         string keyPath = Path.Combine(directory, baseName + ".key");
-        if (!force)
-        {
-            foreach (string path in new[] { certificatePath, keyPath })
-            {
-                if (File.Exists(path) || Directory.Exists(path))
-                {
-                    error.WriteLine($"{Prefix}'{path}' already exists; pass --force to replace it.");
-                    return BadInput;
-                }
-            }
-        }
-
         try
         {
-            using X509Certificate2 certificate = RegistrarCertificates.CreateSelfSigned(cn, names, TimeSpan.FromDays(days));
-            RegistrarCertificates.WritePem(certificate, certificatePath, keyPath);
-
-            output.WriteLine($"Certificate:         {certificatePath}");
-            output.WriteLine($"Private key:         {keyPath}");
-            output.WriteLine($"SHA-256 fingerprint: {RegistrarCertificates.GetSha256Fingerprint(certificate)}");
-            output.WriteLine($"Valid until:         {Utc(certificate.NotAfter)}");
+            RegistrarCertificateResult created = RegistrarCertificates.CreatePemFiles(
+                certificatePath, keyPath, cn, names, TimeSpan.FromDays(days), overwrite: force);
+            using X509Certificate2 certificate = created.Certificate;
+            output.Write(RegistrarCertificateDescription.FormatFields(
+            [
+                new("Certificate", created.CertificatePath),
+                new("Private key", created.KeyPath),
+                new("SHA-256 fingerprint", created.Sha256Fingerprint),
+                new("Valid until", RegistrarCertificateDescription.FormatTime(certificate.NotAfter)),
+            ]));
             return Success;
+        }
+        catch (CertificateFileExistsException ex)
+        {
+            error.WriteLine($"{Prefix}'{ex.Path}' already exists; pass --force to replace it.");
+            return BadInput;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
         {
@@ -200,7 +196,4 @@ internal static partial class CertCommand
         && name.AsSpan().IndexOfAnyExcept(AllowedNameCharacters) < 0
         && !name.EndsWith(".crt", StringComparison.OrdinalIgnoreCase)
         && !name.EndsWith(".key", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>A certificate time as <c>yyyy-MM-dd HH:mm:ss UTC</c>.</summary>
-    private static string Utc(DateTime time) => time.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 }

@@ -7,7 +7,7 @@ using Rendezvous.Client;
 using Rendezvous.Client.Agent;
 using Rendezvous.Client.Sessions;
 using Rendezvous.Protocol.Tls;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 
 namespace Rendezvous.Host.Commands;
 

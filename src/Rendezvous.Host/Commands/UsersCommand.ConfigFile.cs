@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 
 namespace Rendezvous.Host.Commands;
 

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol.Registrar;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 
 namespace Rendezvous.Server.Internal;
 

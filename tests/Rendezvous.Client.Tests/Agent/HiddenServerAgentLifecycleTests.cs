@@ -139,7 +139,7 @@ public sealed class HiddenServerAgentLifecycleTests
             ["Rendezvous:RegistrarUrl"] = $"https://127.0.0.1:{registrarPort}",
             ["Rendezvous:RendezvousEndpoint"] = $"127.0.0.1:{ClientTestKit.FreePort()}",
         };
-        using var certificate = Rendezvous.Security.RegistrarCertificates.LoadOrCreate(data.Path, ["127.0.0.1"]).Certificate;
+        using var certificate = Rendezvous.Server.Certificates.RegistrarCertificates.LoadOrCreate(data.Path, ["127.0.0.1"]).Certificate;
         var identity = new HiddenServerIdentity(Guid.NewGuid().ToString(), KeyGeneration.GenerateRandomKey(20));
         await Rendezvous.Security.SqliteSecretStore.ForDataDirectory(data.Path)
             .AddAsync(new Rendezvous.Security.SecretEntry(identity.Uuid, identity.Secret, step, 6, DateTimeOffset.UtcNow))
@@ -147,7 +147,7 @@ public sealed class HiddenServerAgentLifecycleTests
         var options = new Rendezvous.Client.Agent.HiddenServerAgentOptions
         {
             RegistrarUrl = new Uri($"https://127.0.0.1:{registrarPort}/"),
-            Trust = new Rendezvous.Client.Registrar.RegistrarTrust { PinnedFingerprint = Rendezvous.Security.RegistrarCertificates.GetSha256Fingerprint(certificate) },
+            Trust = new Rendezvous.Client.Registrar.RegistrarTrust { PinnedFingerprint = Rendezvous.Server.Certificates.RegistrarCertificates.GetSha256Fingerprint(certificate) },
             Uuid = identity.Uuid,
             Secret = identity.Base32Secret,
             Step = step,

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Rendezvous.Client.Connector;
 using Rendezvous.Client.Sessions;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Client.Tests.Agent;

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Time.Testing;
 using Rendezvous.Client.Agent;
 using Rendezvous.Client.Connector;
 using Rendezvous.Client.Sessions;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Client.Tests.Agent;

@@ -3,7 +3,7 @@ using Moq;
 using Rendezvous.Client.Registrar;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Tls;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 using RegistrarClient = Rendezvous.Client.Registrar.RegistrarClient;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Rendezvous.Client.Connector;
 using Rendezvous.Client.Sessions;
 using Rendezvous.Protocol.Tls;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Client.Tests.Sessions;

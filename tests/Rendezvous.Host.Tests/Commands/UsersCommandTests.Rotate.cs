@@ -1,6 +1,7 @@
 using System.Runtime.Versioning;
 using Rendezvous.Host.Commands;
 using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 
 namespace Rendezvous.Host.Tests.Commands;
 

@@ -3,7 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.DependencyInjection;
 using Moq;
 using Rendezvous.Protocol.Policy;
-using Rendezvous.Security;
+using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests.Registrar;

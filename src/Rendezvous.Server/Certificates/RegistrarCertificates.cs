@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Rendezvous.Security;
+namespace Rendezvous.Server.Certificates;
 
 /// <summary>
 /// Creates, stores and loads the TLS certificate of the registrar: a self-signed ECDSA P-256

@@ -1,9 +1,10 @@
 using System.Net;
 using System.Runtime.Versioning;
 using System.Security.Cryptography.X509Certificates;
+using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 
-namespace Rendezvous.Security.Tests.Certificates;
+namespace Rendezvous.Server.Tests.Certificates;
 
 public class LoadOrCreateTests
 {

@@ -3,7 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 
 using Rendezvous.Protocol.Tls;
 
-namespace Rendezvous.Security;
+namespace Rendezvous.Server.Certificates;
 
 public static partial class RegistrarCertificates
 {

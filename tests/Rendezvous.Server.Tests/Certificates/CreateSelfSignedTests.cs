@@ -2,8 +2,9 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Time.Testing;
+using Rendezvous.Server.Certificates;
 
-namespace Rendezvous.Security.Tests.Certificates;
+namespace Rendezvous.Server.Tests.Certificates;
 
 public class CreateSelfSignedTests
 {

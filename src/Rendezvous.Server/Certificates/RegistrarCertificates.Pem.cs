@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
-namespace Rendezvous.Security;
+namespace Rendezvous.Server.Certificates;
 
 public static partial class RegistrarCertificates
 {
@@ -29,7 +29,14 @@ public static partial class RegistrarCertificates
     /// </remarks>
     /// <exception cref="ArgumentException"><paramref name="certificate"/> has no private key, or a path is empty.</exception>
     /// <exception cref="IOException">A file could not be written.</exception>
-    public static void WritePem(X509Certificate2 certificate, string certificatePath, string keyPath)
+    public static void WritePem(X509Certificate2 certificate, string certificatePath, string keyPath) =>
+        WritePem(certificate, certificatePath, keyPath, overwrite: true);
+
+    /// <summary>
+    /// <see cref="WritePem(X509Certificate2, string, string)"/>; without <paramref name="overwrite"/>, a file that appears at
+    /// a target path meanwhile is never replaced (the rename fails) and a key written for it is taken back.
+    /// </summary>
+    private static void WritePem(X509Certificate2 certificate, string certificatePath, string keyPath, bool overwrite)
     {
         ArgumentNullException.ThrowIfNull(certificate);
         ArgumentException.ThrowIfNullOrWhiteSpace(certificatePath);
@@ -45,8 +52,17 @@ public static partial class RegistrarCertificates
         try
         {
             // The key first: a certificate without its key would make the pair look incomplete.
-            WriteFileAtomically(Path.GetFullPath(keyPath), keyPem, PrivateFileMode);
-            WriteFileAtomically(Path.GetFullPath(certificatePath), certificatePem.AsSpan(), PublicFileMode);
+            WriteFileAtomically(Path.GetFullPath(keyPath), keyPem, PrivateFileMode, overwrite);
+            try
+            {
+                WriteFileAtomically(Path.GetFullPath(certificatePath), certificatePem.AsSpan(), PublicFileMode, overwrite);
+            }
+            catch when (!overwrite)
+            {
+                // The key was written by this call (it did not exist before), so a failed pair leaves nothing behind.
+                TryDelete(Path.GetFullPath(keyPath));
+                throw;
+            }
         }
         finally
         {
@@ -298,7 +314,7 @@ public static partial class RegistrarCertificates
         }
     }
 
-    private static void WriteFileAtomically(string path, ReadOnlySpan<char> content, UnixFileMode mode)
+    private static void WriteFileAtomically(string path, ReadOnlySpan<char> content, UnixFileMode mode, bool overwrite)
     {
         string directory = Path.GetDirectoryName(path) ?? throw new ArgumentException($"'{path}' has no directory.", nameof(path));
         if (!Directory.Exists(directory))
@@ -350,7 +366,7 @@ public static partial class RegistrarCertificates
                 }
             }
 
-            File.Move(temporaryPath, path, overwrite: true);
+            File.Move(temporaryPath, path, overwrite);
         }
         catch
         {

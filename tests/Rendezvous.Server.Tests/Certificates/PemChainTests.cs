@@ -1,8 +1,9 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 
-namespace Rendezvous.Security.Tests.Certificates;
+namespace Rendezvous.Server.Tests.Certificates;
 
 public class PemChainTests
 {

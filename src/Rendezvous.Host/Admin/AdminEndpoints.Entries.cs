@@ -1,6 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
-using Rendezvous.Host.Commands;
+using Rendezvous.Client.Agent;
 using Rendezvous.Protocol.Broker;
 using Rendezvous.Security;
 
@@ -221,6 +221,6 @@ internal sealed partial class AdminEndpoints
             return (null, $"The host name '{host}' this page was reached by cannot be put into a URL; set Rendezvous:Registrar:PublicHost (--public-host) to the registrar's public name.");
         }
 
-        return (new HiddenServerConfig(url, entry.Uuid, SecretFormat.ToBase32(entry.Secret), entry.Step, entry.Digits, fingerprint).ToJson(), null);
+        return (new HiddenServerConfigFile(url, entry.Uuid, SecretFormat.ToBase32(entry.Secret), entry.Step, entry.Digits, fingerprint).ToJson(), null);
     }
 }

@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Rendezvous.Host.Logging;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Broker;
 using Rendezvous.Protocol.Registrar;
 using Rendezvous.Security;
@@ -50,7 +51,7 @@ internal sealed class AdminHostedService(
             return;
         }
 
-        if (!EndpointParser.TryParseUrl(options.Url, out var https, out var bindTo))
+        if (!EndpointText.TryParseListenUrl(options.Url, out var https, out var bindTo, out _))
         {
             throw new InvalidOperationException($"Rendezvous:Admin:Url '{options.Url}' is not http://HOST:PORT or https://HOST:PORT.");
         }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
+using Rendezvous.Client.Agent;
 using Rendezvous.Host.Commands;
 using Rendezvous.Tests.Common;
 
@@ -119,7 +120,7 @@ public sealed partial class ExposeConnectTests
         // The root CA next to the config file, named relative to it, as an operator copies the two together.
         await File.WriteAllTextAsync(caDirectory.Combine("root-ca.pem"), chain.Root.ExportCertificatePem());
         var config = caDirectory.Combine("hidden.json");
-        new HiddenServerConfig(caServer.RegistrarUrl, uuid, secret, 30, 6, RegistrarFingerprint: null).Write(config);
+        new HiddenServerConfigFile(caServer.RegistrarUrl, uuid, secret, 30, 6, RegistrarFingerprint: null).Write(config);
         var json = JsonNode.Parse(await File.ReadAllTextAsync(config))!.AsObject();
         json["registrarCaFile"] = "root-ca.pem";
         await File.WriteAllTextAsync(config, json.ToJsonString());

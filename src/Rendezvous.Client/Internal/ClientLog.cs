@@ -1,4 +1,6 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
+using Rendezvous.Client.Sessions;
 
 namespace Rendezvous.Client.Internal;
 
@@ -37,4 +39,25 @@ internal static partial class ClientLog
 
     [LoggerMessage(4020, LogLevel.Error, "The hidden server agent for {Uuid} stopped: {Reason}", EventName = "AgentFailed")]
     public static partial void AgentFailed(ILogger logger, string uuid, string reason);
+
+    [LoggerMessage(4030, LogLevel.Information, "Forwarding connections accepted on {EndPoint} to {Uuid}", EventName = "ForwarderListening")]
+    public static partial void ForwarderListening(ILogger logger, IPEndPoint endPoint, string uuid);
+
+    [LoggerMessage(4031, LogLevel.Warning, "Connection from {Client} not forwarded: {Reason}", EventName = "ForwardingFailed")]
+    public static partial void ForwardingFailed(ILogger logger, EndPoint? client, string reason);
+
+    [LoggerMessage(4032, LogLevel.Debug, "Connection from {Client} ended ({End}, {BytesSent} bytes sent, {BytesReceived} received)", EventName = "ForwardingEnded")]
+    public static partial void ForwardingEnded(ILogger logger, EndPoint? client, SessionRelayEnd end, long bytesSent, long bytesReceived);
+
+    [LoggerMessage(4033, LogLevel.Warning, "Accepting on {EndPoint} failed for one connection: {Reason}; retrying", EventName = "ForwarderAcceptFailed")]
+    public static partial void ForwarderAcceptFailed(ILogger logger, IPEndPoint endPoint, string reason);
+
+    [LoggerMessage(4034, LogLevel.Error, "Accepting on {EndPoint} failed; the forwarder stops", EventName = "ForwarderListenerFailed")]
+    public static partial void ForwarderListenerFailed(ILogger logger, IPEndPoint endPoint, Exception exception);
+
+    [LoggerMessage(4035, LogLevel.Warning, "{Connections} forwarded connections had not ended {Timeout} after the forwarder stopped", EventName = "ForwarderShutdownTimedOut")]
+    public static partial void ForwarderShutdownTimedOut(ILogger logger, int connections, TimeSpan timeout);
+
+    [LoggerMessage(4036, LogLevel.Error, "A ConnectionFailed handler of the forwarder threw", EventName = "ForwarderHandlerFailed")]
+    public static partial void ForwarderHandlerFailed(ILogger logger, Exception exception);
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
@@ -6,10 +5,8 @@ using Rendezvous.Client;
 using Rendezvous.Client.Connector;
 using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Tls;
-
-using Rendezvous.Protocol.Transport;
-using Rendezvous.Server.Internal;
 
 namespace Rendezvous.Host.Commands;
 
@@ -21,8 +18,6 @@ namespace Rendezvous.Host.Commands;
 internal static class ConnectCommand
 {
     private const string Prefix = "rendezvous connect: ";
-
-    private static readonly TimeSpan SessionsStopTimeout = TimeSpan.FromSeconds(5);
 
     public static Command Create()
     {
@@ -84,7 +79,7 @@ internal static class ConnectCommand
             }
 
             string registrarText = parseResult.GetValue(registrarOption)!;
-            if (!CommandSupport.TryParseRegistrarUrl(registrarText, out var registrar, out var registrarProblem))
+            if (!RegistrarUrlText.TryParse(registrarText, out var registrar, out var registrarProblem))
             {
                 return await Refuse($"--registrar '{registrarText}' is {registrarProblem}.").ConfigureAwait(false);
             }
@@ -135,9 +130,9 @@ internal static class ConnectCommand
             }
 
             IPEndPoint? listen = null;
-            if (listenText is not null && !EndpointParser.TryParseHostPort(listenText, out listen))
+            if (listenText is not null && !EndpointText.TryParseListen(listenText, out listen, out var listenError))
             {
-                return await Refuse($"--listen '{listenText}' is not HOST:PORT with HOST an IP address ([::1] for IPv6), localhost or *, and PORT 0-65535; e.g. 127.0.0.1:2222.").ConfigureAwait(false);
+                return await Refuse($"--listen {listenError}.").ConfigureAwait(false);
             }
 
             RendezvousConnector connector;
@@ -297,16 +292,11 @@ internal static class ConnectCommand
         TextWriter error,
         CancellationToken cancellationToken)
     {
-        using var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await using var forwarder = new RendezvousForwarder(connector, new RendezvousForwarderOptions { ListenEndPoint = endPoint, Uuid = uuid });
+        IPEndPoint listening;
         try
         {
-            if (endPoint.Address.Equals(IPAddress.IPv6Any))
-            {
-                listener.DualMode = true;
-            }
-
-            listener.Bind(endPoint);
-            listener.Listen(128);
+            listening = forwarder.Start();
         }
         catch (SocketException ex)
         {
@@ -314,113 +304,31 @@ internal static class ConnectCommand
             return ClientExitCodes.Failed;
         }
 
-        await output.WriteLineAsync($"Listening on {listener.LocalEndPoint}; each connection reaches {uuid}").ConfigureAwait(false);
+        await output.WriteLineAsync($"Listening on {listening}; each connection reaches {uuid}").ConfigureAwait(false);
         await output.FlushAsync(cancellationToken).ConfigureAwait(false);
 
         var errorLock = new Lock();
-        void Report(string line)
+        forwarder.ConnectionFailed += (_, failure) =>
         {
+            var line = failure switch
+            {
+                { Client: null } => $"accepting on {endPoint} failed: {failure.Exception.Message}",
+                { Exception: RendezvousException rendezvous } => $"connection from {failure.Client}: {Explain(rendezvous)}",
+                _ => $"connection from {failure.Client}: the connection to the relay failed: {failure.Exception.Message}",
+            };
             lock (errorLock)
             {
                 error.WriteLine(Prefix + line);
                 error.Flush();
             }
-        }
+        };
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var exitCode = ClientExitCodes.Success;
-        long next = 0;
-
-        async Task ServeAsync(Socket local, string from)
+        return await forwarder.RunAsync(cancellationToken).ConfigureAwait(false) switch
         {
-            await Task.Yield();
-            using (local)
-            {
-                RendezvousSession session;
-                try
-                {
-                    session = await connector.ConnectAsync(uuid, stop.Token).ConfigureAwait(false);
-                }
-                catch (RendezvousException ex)
-                {
-                    Report($"connection from {from}: {Explain(ex)}");
-                    local.ResetAndDispose();
-                    if (ex.Error == RendezvousError.CertificateMismatch)
-                    {
-                        // Retrying cannot help: stop listening, as --stdio would.
-                        Interlocked.CompareExchange(ref exitCode, ClientExitCodes.PinMismatch, ClientExitCodes.Success);
-                        await stop.CancelAsync().ConfigureAwait(false);
-                    }
-
-                    return;
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-                catch (Exception ex) when (ex is SocketException or IOException)
-                {
-                    Report($"connection from {from}: the connection to the relay failed: {ex.Message}");
-                    return;
-                }
-
-                await using (session)
-                {
-                    await SessionRelay.RelayToSocketAsync(session, local, stop.Token).ConfigureAwait(false);
-                }
-            }
-        }
-
-        var running = new ConcurrentDictionary<long, Task>();
-        try
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                Socket local;
-                try
-                {
-                    local = await listener.AcceptAsync(stop.Token).ConfigureAwait(false);
-                }
-                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
-                {
-                    // A client gave up before we accepted it, or we are out of descriptors: keep listening.
-                    Report($"accepting on {endPoint} failed for one connection: {ex.Message}");
-                    await Task.Delay(TimeSpan.FromMilliseconds(100), stop.Token).ConfigureAwait(false);
-                    continue;
-                }
-
-                string from;
-                try
-                {
-                    local.NoDelay = true;
-                    from = local.RemoteEndPoint?.ToString() ?? "?";
-                }
-                catch (SocketException)
-                {
-                    // Reset before we looked at it.
-                    local.Dispose();
-                    continue;
-                }
-
-                var id = Interlocked.Increment(ref next);
-                var task = ServeAsync(local, from);
-                running[id] = task;
-                _ = task.ContinueWith(_ => running.TryRemove(id, out Task? _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-        }
-        catch (SocketException ex)
-        {
-            Report($"accepting on {endPoint} failed: {ex.Message}");
-            exitCode = ClientExitCodes.Failed;
-        }
-
-        await stop.CancelAsync().ConfigureAwait(false);
-        listener.Close();
-        await Task.WhenAny(Task.WhenAll(running.Values.ToArray()), Task.Delay(SessionsStopTimeout, CancellationToken.None)).ConfigureAwait(false);
-        return exitCode;
+            RendezvousForwarderStopReason.CertificateMismatch => ClientExitCodes.PinMismatch,
+            RendezvousForwarderStopReason.ListenerFailed => ClientExitCodes.Failed,
+            _ => ClientExitCodes.Success,
+        };
     }
 
     /// <summary>The library's message, with the flags that fix it when the registrar's certificate is not trusted.</summary>

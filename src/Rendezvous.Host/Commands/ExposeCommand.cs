@@ -1,11 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Rendezvous.Client;
 using Rendezvous.Client.Agent;
+using Rendezvous.Client.Connector;
 using Rendezvous.Client.Sessions;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Tls;
 using Rendezvous.Server.Certificates;
 
@@ -64,7 +67,7 @@ internal static class ExposeCommand
             TextWriter error = parseResult.InvocationConfiguration.Error;
 
             string configPath = parseResult.GetValue(configOption)!;
-            if (!HiddenServerConfig.TryRead(configPath, out var config, out var configError))
+            if (!HiddenServerConfigFile.TryLoad(configPath, out var config, out var configError))
             {
                 await error.WriteLineAsync(Prefix + configError).ConfigureAwait(false);
                 return ClientExitCodes.BadInput;
@@ -76,21 +79,13 @@ internal static class ExposeCommand
             }
 
             string toText = parseResult.GetValue(toOption)!;
-            if (!CommandSupport.TryParseHostPort(toText, allowPortZero: false, out var toHost, out var toPort))
+            if (!EndpointText.TryParse(toText, allowPortZero: false, out var to, out var toError))
             {
-                await error.WriteLineAsync($"{Prefix}--to '{toText}' is not HOST:PORT; expected e.g. 127.0.0.1:22 ([::1]:22 for IPv6), PORT 1-65535.").ConfigureAwait(false);
+                await error.WriteLineAsync($"{Prefix}--to {toError}.").ConfigureAwait(false);
                 return ClientExitCodes.BadInput;
             }
 
-            var options = new HiddenServerAgentOptions
-            {
-                RegistrarUrl = config.RegistrarUrl,
-                Trust = config.ToTrust(),
-                Uuid = config.Uuid,
-                Secret = config.Secret,
-                Step = config.Step,
-                Digits = config.Digits,
-            };
+            var options = config.ToAgentOptions();
 
             if (parseResult.GetValue(poolOption) is { } poolText)
             {
@@ -129,7 +124,7 @@ internal static class ExposeCommand
 
             using (certificate?.TargetCertificate)
             {
-                return await RunAsync(options, configPath, toHost, toPort, certificate, output, error, cancellationToken).ConfigureAwait(false);
+                return await RunAsync(options, configPath, to, certificate, output, error, cancellationToken).ConfigureAwait(false);
             }
         });
         return expose;
@@ -138,14 +133,13 @@ internal static class ExposeCommand
     private static async Task<int> RunAsync(
         HiddenServerAgentOptions options,
         string configPath,
-        string toHost,
-        int toPort,
+        DnsEndPoint to,
         SslStreamCertificateContext? certificate,
         TextWriter output,
         TextWriter error,
         CancellationToken cancellationToken)
     {
-        var target = toHost.Contains(':', StringComparison.Ordinal) ? $"[{toHost}]:{toPort}" : $"{toHost}:{toPort}";
+        var target = EndpointText.Format(to);
         var log = new StatusLog(error);
 
         async Task Relay(RendezvousSession session, CancellationToken stopping)
@@ -153,7 +147,7 @@ internal static class ExposeCommand
             Socket local;
             try
             {
-                local = await CommandSupport.ConnectTcpAsync(toHost, toPort, LocalConnectTimeout, stopping).ConfigureAwait(false);
+                local = await TcpConnector.ConnectAsync(to, LocalConnectTimeout, stopping).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is SocketException or TimeoutException)
             {

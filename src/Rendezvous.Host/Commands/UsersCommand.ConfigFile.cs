@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
+using Rendezvous.Client.Agent;
+using Rendezvous.Client.Registrar;
 using Rendezvous.Security;
 using Rendezvous.Server.Certificates;
 
@@ -26,7 +28,7 @@ internal static partial class UsersCommand
             };
             RegistrarUrl = new Option<string?>("--registrar-url")
             {
-                Description = $"With --config-out: the registrar URL the hidden server uses. Default: https://<public host or localhost>:{HiddenServerConfig.DefaultRegistrarPort}/.",
+                Description = $"With --config-out: the registrar URL the hidden server uses. Default: https://<public host or localhost>:{HiddenServerConfigFile.DefaultRegistrarPort}/.",
                 HelpName = "URL",
             };
             PublicHost = new Option<string?>("--public-host")
@@ -74,14 +76,14 @@ internal static partial class UsersCommand
             string? warning = null;
             if (registrarUrlText is null)
             {
-                registrarUrl = HiddenServerConfig.DefaultRegistrarUrl(publicHost);
+                registrarUrl = HiddenServerConfigFile.DefaultRegistrarUrl(publicHost);
                 if (registrarUrl.IsLoopback)
                 {
                     warning = $"Warning: the config file names the registrar as {registrarUrl.Host} ({registrarUrl}) because {(publicHost is null ? "--public-host is not given" : $"--public-host is '{publicHost}'")}: "
                         + "a hidden server on another machine cannot reach it there. Give --public-host NAME (the server's public name) or --registrar-url URL, or edit registrarUrl in the file.";
                 }
             }
-            else if (!CommandSupport.TryParseRegistrarUrl(registrarUrlText, out registrarUrl, out var problem))
+            else if (!RegistrarUrlText.TryParse(registrarUrlText, out registrarUrl, out var problem))
             {
                 await error.WriteLineAsync($"--registrar-url '{registrarUrlText}' is {problem}.").ConfigureAwait(false);
                 return (null, BadInput);
@@ -119,7 +121,7 @@ internal static partial class UsersCommand
         /// <returns>Whether it was written; when not, <paramref name="problem"/> names the file and the reason.</returns>
         public bool TryWrite(SecretEntry entry, TextWriter error, [NotNullWhen(false)] out string? problem)
         {
-            var config = new HiddenServerConfig(RegistrarUrl, entry.Uuid, SecretFormat.ToBase32(entry.Secret), entry.Step, entry.Digits, Fingerprint);
+            var config = new HiddenServerConfigFile(RegistrarUrl, entry.Uuid, SecretFormat.ToBase32(entry.Secret), entry.Step, entry.Digits, Fingerprint);
             try
             {
                 config.Write(Path);

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Net;
 using Rendezvous.Host.Import;
+using Rendezvous.Protocol;
 using Rendezvous.Security;
 using StackExchange.Redis;
 
@@ -58,10 +60,9 @@ internal static partial class UsersCommand
             TextWriter error = parseResult.InvocationConfiguration.Error;
 
             string fromRedis = parseResult.GetValue(fromRedisOption)!;
-            if (!CommandSupport.TryParseHostPort(fromRedis, allowPortZero: false, out string? host, out int port))
+            if (!EndpointText.TryParse(fromRedis, allowPortZero: false, out DnsEndPoint? redisEndPoint, out string? redisError))
             {
-                await error.WriteLineAsync(
-                    $"--from-redis '{fromRedis}' is not HOST:PORT; expected e.g. 127.0.0.1:6379, redis.example.com:6379 or [::1]:6379.").ConfigureAwait(false);
+                await error.WriteLineAsync($"--from-redis {redisError}.").ConfigureAwait(false);
                 return BadInput;
             }
 
@@ -75,7 +76,7 @@ internal static partial class UsersCommand
             string? password = parseResult.GetValue(passwordOption)
                 ?? (Environment.GetEnvironmentVariable(RedisPasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null);
             bool dryRun = parseResult.GetValue(dryRunOption);
-            string endpoint = host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
+            string endpoint = EndpointText.Format(redisEndPoint);
 
             var options = new ConfigurationOptions
             {
@@ -88,7 +89,7 @@ internal static partial class UsersCommand
                 AsyncTimeout = (int)RedisCommandTimeout.TotalMilliseconds,
                 SyncTimeout = (int)RedisCommandTimeout.TotalMilliseconds,
             };
-            options.EndPoints.Add(host, port);
+            options.EndPoints.Add(redisEndPoint.Host, redisEndPoint.Port);
 
             ConnectionMultiplexer redis;
             try

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Rendezvous.Host.Commands;
+using Rendezvous.Client.Internal;
 using Rendezvous.Security;
 using StackExchange.Redis;
 
@@ -164,6 +164,6 @@ internal sealed class NodeRendezvousImporter
 
     /// <summary>A key as the report shows it: quoted, control characters escaped, cut after 80 characters.</summary>
     private static string Show(string text) => text.Length <= MaxShownKeyChars
-        ? $"'{CommandSupport.EscapeControlCharacters(text)}'"
-        : $"'{CommandSupport.EscapeControlCharacters(text[..MaxShownKeyChars])}'...";
+        ? $"'{ControlText.Escape(text)}'"
+        : $"'{ControlText.Escape(text[..MaxShownKeyChars])}'...";
 }

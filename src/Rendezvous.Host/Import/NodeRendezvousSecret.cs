@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Unicode;
-using Rendezvous.Host.Commands;
+using Rendezvous.Client.Internal;
 using Rendezvous.Security;
 
 namespace Rendezvous.Host.Import;
@@ -135,7 +135,7 @@ internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
         }
 
         // An object or an array may span lines: the reason stays one line of the import's report.
-        string text = CommandSupport.EscapeControlCharacters(element.GetRawText());
+        string text = ControlText.Escape(element.GetRawText());
         return text.Length <= MaxShownChars ? text : string.Concat(text.AsSpan(0, MaxShownChars), "...");
     }
 }

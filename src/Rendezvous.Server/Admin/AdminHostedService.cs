@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Broker;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
@@ -46,7 +47,7 @@ internal sealed class AdminHostedService(
             return;
         }
 
-        if (!EndpointParser.TryParseUrl(options.Url, out var https, out var bindTo))
+        if (!EndpointText.TryParseListenUrl(options.Url, out var https, out var bindTo, out _))
         {
             throw new InvalidOperationException($"Rendezvous:Admin:Url '{options.Url}' is not http://HOST:PORT or https://HOST:PORT.");
         }

@@ -1,6 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
-using Rendezvous.Server.Internal;
+using Rendezvous.Protocol;
 
 namespace Rendezvous.Server.Admin;
 
@@ -12,7 +12,7 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         var errors = new List<string>();
         if (options.Enabled)
         {
-            if (!EndpointParser.TryParseUrl(options.Url, out var https, out var bindTo))
+            if (!EndpointText.TryParseListenUrl(options.Url, out var https, out var bindTo, out _))
             {
                 errors.Add($"Rendezvous:Admin:Url is '{options.Url}'; it must be http://HOST:PORT or https://HOST:PORT with HOST an IP address or localhost and no path, e.g. http://127.0.0.1:8893, or '{AdminOptions.Off}' to turn the admin page off.");
             }

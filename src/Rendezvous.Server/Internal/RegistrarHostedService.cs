@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Registrar;
 using Rendezvous.Server.Certificates;
 
@@ -49,9 +50,9 @@ internal sealed class RegistrarHostedService(
             return;
         }
 
-        if (!EndpointParser.TryParseUrl(options.RegistrarUrl, out var https, out var bindTo))
+        if (!EndpointText.TryParseListenUrl(options.RegistrarUrl, out var https, out var bindTo, out var urlError))
         {
-            throw new InvalidOperationException($"Rendezvous:RegistrarUrl '{options.RegistrarUrl}' is not https://HOST:PORT.");
+            throw new InvalidOperationException($"Rendezvous:RegistrarUrl {urlError}.");
         }
 
         var certificate = https ? LoadCertificate(options) : null;

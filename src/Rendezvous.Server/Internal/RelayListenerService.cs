@@ -42,9 +42,9 @@ internal sealed class RelayListenerService(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!EndpointParser.TryParseHostPort(serverOptions.Value.RendezvousEndpoint, out var bindTo))
+        if (!EndpointText.TryParseListen(serverOptions.Value.RendezvousEndpoint, out var bindTo, out var endpointError))
         {
-            throw new InvalidOperationException($"Rendezvous:RendezvousEndpoint '{serverOptions.Value.RendezvousEndpoint}' is not HOST:PORT.");
+            throw new InvalidOperationException($"Rendezvous:RendezvousEndpoint {endpointError}.");
         }
 
         // Fits the caps in the descriptor limit (or refuses) before anything is bound.

@@ -41,14 +41,14 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
             errors.Add($"Rendezvous:DataDirectory is '{options.DataDirectory}', which is a file; it must name a folder (created if missing), e.g. ./rendezvous-data.");
         }
 
-        if (!EndpointParser.TryParseHostPort(options.RendezvousEndpoint, out _))
+        if (!EndpointText.TryParseListen(options.RendezvousEndpoint, out _, out var endpointError))
         {
-            errors.Add($"Rendezvous:RendezvousEndpoint is '{options.RendezvousEndpoint}'; it must be HOST:PORT with HOST an IP address ([::1] for IPv6), localhost or *, and PORT 0-65535, e.g. 0.0.0.0:8899.");
+            errors.Add($"Rendezvous:RendezvousEndpoint {endpointError}.");
         }
 
-        if (!string.IsNullOrEmpty(options.RegistrarUrl) && !EndpointParser.TryParseUrl(options.RegistrarUrl, out _, out _))
+        if (!string.IsNullOrEmpty(options.RegistrarUrl) && !EndpointText.TryParseListenUrl(options.RegistrarUrl, out _, out _, out var urlError))
         {
-            errors.Add($"Rendezvous:RegistrarUrl is '{options.RegistrarUrl}'; it must be https://HOST:PORT or http://HOST:PORT with HOST an IP address, localhost or *, and no path, e.g. https://0.0.0.0:8898.");
+            errors.Add($"Rendezvous:RegistrarUrl {urlError}.");
         }
 
         if (string.IsNullOrEmpty(options.CertificatePath) != string.IsNullOrEmpty(options.KeyPath))

@@ -1,11 +1,11 @@
-using Rendezvous.Host.Commands;
+using Rendezvous.Client.Agent;
 using Rendezvous.Security;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Fuzz.Targets;
 
 /// <summary>
-/// The hidden-server config file <c>expose --config</c> reads, <see cref="HiddenServerConfig.TryRead"/>: the input is
+/// The hidden-server config file <c>expose --config</c> reads, <see cref="HiddenServerConfigFile.TryLoad"/>: the input is
 /// the file (a <c>ca.pem</c> sits beside it, so <c>"registrarCaFile":"ca.pem"</c> resolves). The documented outcomes
 /// are a valid configuration, or <see langword="false"/> with one line that names the file; never an exception.
 /// </summary>
@@ -27,7 +27,7 @@ internal sealed class ConfigTarget : FuzzTarget
     public override void Run(ReadOnlySpan<byte> input)
     {
         File.WriteAllBytes(_path, input.ToArray());
-        if (!HiddenServerConfig.TryRead(_path, out HiddenServerConfig? config, out string? error))
+        if (!HiddenServerConfigFile.TryLoad(_path, out HiddenServerConfigFile? config, out string? error))
         {
             if (!error.Contains(_path, StringComparison.Ordinal) || error.Contains('\n', StringComparison.Ordinal))
             {
@@ -49,7 +49,7 @@ internal sealed class ConfigTarget : FuzzTarget
 
         // What expose does with it next: its trust settings, and the file it would write back.
         _ = config.ToTrust();
-        if (!HiddenServerConfig.TryRead(WriteBack(config), out _, out string? again))
+        if (!HiddenServerConfigFile.TryLoad(WriteBack(config), out _, out string? again))
         {
             throw new FuzzContractException($"the configuration does not read back after writing: {again}");
         }
@@ -63,7 +63,7 @@ internal sealed class ConfigTarget : FuzzTarget
         }
     }
 
-    private string WriteBack(HiddenServerConfig config)
+    private string WriteBack(HiddenServerConfigFile config)
     {
         string path = _folder.Combine("written.json");
         config.Write(path);

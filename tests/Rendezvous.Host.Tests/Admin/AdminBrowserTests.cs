@@ -1,7 +1,7 @@
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
 using OpenQA.Selenium.Support.UI;
-using Rendezvous.Host.Commands;
+using Rendezvous.Client.Agent;
 using Rendezvous.Security;
 using Rendezvous.Tests.Common;
 
@@ -101,7 +101,7 @@ public sealed class AdminBrowserTests
         driver.FindElement(By.Id("download")).Click();
         var file = Path.Combine(Downloads, Uuid + ".json");
         _wait.Until(_ => File.Exists(file) && !Directory.EnumerateFiles(Downloads, "*.crdownload").Any());
-        Assert.That(HiddenServerConfig.TryRead(file, out var downloaded, out var error), Is.True, error);
+        Assert.That(HiddenServerConfigFile.TryLoad(file, out var downloaded, out var error), Is.True, error);
         Assert.Multiple(() =>
         {
             Assert.That(downloaded!.Uuid, Is.EqualTo(Uuid));

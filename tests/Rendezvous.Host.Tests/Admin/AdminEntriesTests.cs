@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
-using Rendezvous.Host.Commands;
+using Rendezvous.Client.Agent;
 using Rendezvous.Security;
 using Rendezvous.Tests.Common;
 
@@ -370,12 +370,12 @@ public sealed partial class AdminEntriesTests
     }
 
     /// <summary>Parses a config file with the same code <c>rendezvous expose --config</c> uses.</summary>
-    private static HiddenServerConfig ReadAsExposeDoes(string json)
+    private static HiddenServerConfigFile ReadAsExposeDoes(string json)
     {
         using var directory = new TemporaryDirectory();
         var path = directory.Combine("hidden.json");
         File.WriteAllText(path, json);
-        Assert.That(HiddenServerConfig.TryRead(path, out var config, out var error), Is.True, error);
+        Assert.That(HiddenServerConfigFile.TryLoad(path, out var config, out var error), Is.True, error);
         return config!;
     }
 }

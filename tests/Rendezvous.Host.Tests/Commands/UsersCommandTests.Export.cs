@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using Rendezvous.Client.Agent;
 using Rendezvous.Host.Commands;
 using Rendezvous.Security;
 
@@ -16,7 +17,7 @@ public sealed partial class UsersCommandTests
         CliResult result = await RunAsync("users", "export", Uuid, "--config-out", path, "--public-host", "relay.example.com");
 
         Assert.That(result.ExitCode, Is.Zero, result.Error);
-        Assert.That(HiddenServerConfig.TryRead(path, out HiddenServerConfig? config, out string? problem), Is.True, problem);
+        Assert.That(HiddenServerConfigFile.TryLoad(path, out HiddenServerConfigFile? config, out string? problem), Is.True, problem);
         SecretEntry stored = (await Store.TryGetAsync(Uuid).WaitAsync(Timeout))!;
         Assert.Multiple(() =>
         {

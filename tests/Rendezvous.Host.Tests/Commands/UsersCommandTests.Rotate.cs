@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using Rendezvous.Client.Agent;
 using Rendezvous.Host.Commands;
 using Rendezvous.Security;
 using Rendezvous.Server.Certificates;
@@ -51,7 +52,7 @@ public sealed partial class UsersCommandTests
             "users", "rotate", Uuid, "--config-out", path, "--registrar-url", "https://relay.example.com:9443/");
 
         Assert.That(result.ExitCode, Is.Zero, result.Error);
-        Assert.That(HiddenServerConfig.TryRead(path, out HiddenServerConfig? config, out string? problem), Is.True, problem);
+        Assert.That(HiddenServerConfigFile.TryLoad(path, out HiddenServerConfigFile? config, out string? problem), Is.True, problem);
         SecretEntry stored = (await Store.TryGetAsync(Uuid).WaitAsync(Timeout))!;
         Assert.Multiple(() =>
         {

@@ -2,34 +2,44 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Rendezvous.Client.Internal;
 using Rendezvous.Client.Registrar;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Tls;
-using Rendezvous.Security;
 
-namespace Rendezvous.Host.Commands;
+namespace Rendezvous.Client.Agent;
 
 /// <summary>
-/// A hidden server's configuration file, written by <c>rendezvous users add --config-out</c> and read by
-/// <c>rendezvous expose --config</c>:
+/// A hidden server's config file, the one format of it: written by <c>rendezvous users add --config-out</c> (and
+/// <c>rotate</c>, <c>export</c> and the admin page) and read by <c>rendezvous expose --config</c>, or by an app with
+/// <see cref="Load"/> and <see cref="ToAgentOptions"/>:
 /// <c>{"registrarUrl":"https://HOST:8898/","uuid":"...","secret":"BASE32","step":30,"digits":6,"registrarFingerprint":"AB:CD:..."}</c>.
-/// The registrar's certificate is trusted as <c>connect</c> trusts it (<see cref="RegistrarTrust"/>): by
-/// <c>registrarFingerprint</c> (<c>--pin</c>), by <c>registrarCaFile</c> (<c>--ca</c>, a PEM file with the
-/// certificate or its CA; relative to the config file's folder) or by <c>"trustSystemStore": true</c>; at least
-/// one is required, and any one that accepts is enough. It holds the TOTP secret, so it is written with mode 0600.
+/// The registrar's certificate is trusted as <see cref="RegistrarTrust"/> says: by <c>registrarFingerprint</c>
+/// (a pinned SHA-256 fingerprint), by <c>registrarCaFile</c> (a PEM file with the certificate or its CA, relative to
+/// the config file's folder) or by <c>"trustSystemStore": true</c>; at least one is required, and any one that
+/// accepts is enough. It holds the TOTP secret, so <see cref="Write"/> gives it mode 0600.
 /// </summary>
 /// <param name="RegistrarUrl">The registrar's URL (https://).</param>
 /// <param name="Uuid">The hidden server's UUID.</param>
 /// <param name="Secret">The shared TOTP secret, base32.</param>
-/// <param name="Step">The TOTP time step in seconds.</param>
-/// <param name="Digits">The TOTP code length.</param>
+/// <param name="Step">The TOTP time step in seconds, 1 to 300.</param>
+/// <param name="Digits">The TOTP code length, 6 to 8.</param>
 /// <param name="RegistrarFingerprint">The registrar certificate's SHA-256 fingerprint, pinned; <see langword="null"/> when not given.</param>
 /// <param name="RegistrarCaFile">The full path of a PEM file with the registrar's certificate or its CA; <see langword="null"/> when not given.</param>
 /// <param name="TrustSystemStore">Whether the system trust store counts too; <see langword="null"/> when not given (it then counts only without a pin).</param>
-internal sealed record HiddenServerConfig(
+public sealed record HiddenServerConfigFile(
     Uri RegistrarUrl, string Uuid, string Secret, int Step, int Digits, string? RegistrarFingerprint, string? RegistrarCaFile = null, bool? TrustSystemStore = null)
 {
     /// <summary>The registrar's port when none is given: 8898.</summary>
     public const int DefaultRegistrarPort = 8898;
+
+    private const int DefaultStep = 30;
+    private const int MinimumStep = 1;
+    private const int MaximumStep = 300;
+    private const int DefaultDigits = 6;
+    private const int MinimumDigits = 6;
+    private const int MaximumDigits = 8;
+    private const int MinimumSecretBytes = 10;
 
     private static readonly JsonSerializerOptions WriteOptions = new() { WriteIndented = true };
 
@@ -38,6 +48,7 @@ internal sealed record HiddenServerConfig(
     public override string ToString() => $"{Uuid} at {RegistrarUrl} (step {Step} s, {Digits} digits)";
 
     /// <summary>The file's content: indented JSON and a final newline. It holds the secret.</summary>
+    /// <returns>The JSON text.</returns>
     public string ToJson()
     {
         var json = new JsonObject
@@ -66,7 +77,8 @@ internal sealed record HiddenServerConfig(
         return json.ToJsonString(WriteOptions) + "\n";
     }
 
-    /// <summary>How <c>expose</c> trusts the registrar's certificate, as the file says.</summary>
+    /// <summary>How to trust the registrar's certificate, as the file says.</summary>
+    /// <returns>A new trust setting.</returns>
     public RegistrarTrust ToTrust() => new()
     {
         PinnedFingerprint = RegistrarFingerprint,
@@ -74,7 +86,23 @@ internal sealed record HiddenServerConfig(
         TrustSystemStore = TrustSystemStore,
     };
 
+    /// <summary>
+    /// The hidden-server agent's options the file gives: registrar, trust, UUID and TOTP secret, step and digits; the
+    /// other settings (pool size, authenticator, timeouts) keep their defaults for the caller to set.
+    /// </summary>
+    /// <returns>New options.</returns>
+    public HiddenServerAgentOptions ToAgentOptions() => new()
+    {
+        RegistrarUrl = RegistrarUrl,
+        Trust = ToTrust(),
+        Uuid = Uuid,
+        Secret = Secret,
+        Step = Step,
+        Digits = Digits,
+    };
+
     /// <summary>Writes the file, creating it with mode 0600 before any byte of the secret is written; an existing file is replaced.</summary>
+    /// <param name="path">The file.</param>
     /// <exception cref="IOException">The file cannot be written.</exception>
     /// <exception cref="UnauthorizedAccessException">The file or its folder is not writable.</exception>
     public void Write(string path)
@@ -96,13 +124,27 @@ internal sealed record HiddenServerConfig(
         stream.Write(bytes);
     }
 
-    /// <summary>Reads and validates a configuration file.</summary>
+    /// <summary>Reads and validates a config file.</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>The configuration.</returns>
+    /// <exception cref="InvalidDataException">
+    /// The file cannot be read or is not a valid config file; the message is one line naming the file, the first bad
+    /// field, its value (never the secret's) and what is accepted.
+    /// </exception>
+    public static HiddenServerConfigFile Load(string path) =>
+        TryLoad(path, out var config, out var error) ? config : throw new InvalidDataException(error);
+
+    /// <summary>Reads and validates a config file.</summary>
     /// <param name="path">The file.</param>
     /// <param name="config">The configuration, when valid.</param>
-    /// <param name="error">One line naming the file and the first bad field, when not.</param>
+    /// <param name="error">
+    /// When not: one line naming the file, the first bad field, its value (never the secret's) and what is accepted,
+    /// starting in lower case so that it can follow a prefix such as <c>"rendezvous expose: "</c>.
+    /// </param>
     /// <returns>Whether the file is a valid configuration.</returns>
-    public static bool TryRead(string path, [NotNullWhen(true)] out HiddenServerConfig? config, [NotNullWhen(false)] out string? error)
+    public static bool TryLoad(string path, [NotNullWhen(true)] out HiddenServerConfigFile? config, [NotNullWhen(false)] out string? error)
     {
+        ArgumentNullException.ThrowIfNull(path);
         config = null;
         string text;
         try
@@ -130,7 +172,7 @@ internal sealed record HiddenServerConfig(
         catch (JsonException ex)
         {
             // The parser's message quotes the bytes it stopped at, which may be anything: shown on one line, escaped.
-            error = $"the config file '{path}' is not valid JSON: {CommandSupport.EscapeControlCharacters(ex.Message)}";
+            error = $"the config file '{path}' is not valid JSON: {ControlText.Escape(ex.Message)}";
             return false;
         }
 
@@ -142,33 +184,33 @@ internal sealed record HiddenServerConfig(
             return false;
         }
 
-        if (!CommandSupport.TryParseRegistrarUrl(urlText, out var url, out var urlProblem))
+        if (!RegistrarUrlText.TryParse(urlText, out var url, out var urlProblem))
         {
             error = Bad("registrarUrl", $"{Show(root, "registrarUrl")}, which is {urlProblem}.");
             return false;
         }
 
-        if (!TryGetString(root, "uuid", out var uuidText) || !SecretFormat.TryNormalizeUuid(uuidText, out var uuid))
+        if (!TryGetString(root, "uuid", out var uuidText) || !UuidText.TryNormalize(uuidText, out var uuid))
         {
             error = Bad("uuid", $"{Show(root, "uuid")}; it must be a UUID such as 123e4567-e89b-12d3-a456-426614174000.");
             return false;
         }
 
-        if (!TryGetString(root, "secret", out var secretText) || !SecretFormat.TryParseBase32(secretText, out _))
+        if (!TryGetString(root, "secret", out var secretText) || !Base32Text.TryDecode(secretText, MinimumSecretBytes, out _))
         {
-            error = Bad("secret", $"it is missing or not base32 of at least {SecretFormat.MinimumSecretBytes * 8} bits (letters A-Z and digits 2-7).");
+            error = Bad("secret", $"it is missing or not base32 of at least {MinimumSecretBytes * 8} bits (letters A-Z and digits 2-7).");
             return false;
         }
 
-        if (!TryGetInt(root, "step", SecretFormat.DefaultStep, out var step) || !SecretFormat.IsValidStep(step))
+        if (!TryGetInt(root, "step", DefaultStep, out var step) || step is < MinimumStep or > MaximumStep)
         {
-            error = Bad("step", $"{Show(root, "step")}; it must be a number of seconds from {SecretFormat.MinimumStep} to {SecretFormat.MaximumStep}.");
+            error = Bad("step", $"{Show(root, "step")}; it must be a number of seconds from {MinimumStep} to {MaximumStep}.");
             return false;
         }
 
-        if (!TryGetInt(root, "digits", SecretFormat.DefaultDigits, out var digits) || !SecretFormat.IsValidDigits(digits))
+        if (!TryGetInt(root, "digits", DefaultDigits, out var digits) || digits is < MinimumDigits or > MaximumDigits)
         {
-            error = Bad("digits", $"{Show(root, "digits")}; it must be a number from {SecretFormat.MinimumDigits} to {SecretFormat.MaximumDigits}.");
+            error = Bad("digits", $"{Show(root, "digits")}; it must be a number from {MinimumDigits} to {MaximumDigits}.");
             return false;
         }
 
@@ -223,12 +265,14 @@ internal sealed record HiddenServerConfig(
             return false;
         }
 
-        config = new HiddenServerConfig(url, uuid, secretText!.Trim(), step, digits, fingerprint, caFile, system);
+        config = new HiddenServerConfigFile(url, uuid, secretText!.Trim(), step, digits, fingerprint, caFile, system);
         error = null;
         return true;
     }
 
-    /// <summary>The registrar URL users add writes by default: <c>https://HOST:8898/</c>.</summary>
+    /// <summary>The registrar URL a config file names by default: <c>https://HOST:8898/</c>, IPv6 addresses in brackets.</summary>
+    /// <param name="publicHost">The name or address the registrar is reached by; <c>localhost</c> when <see langword="null"/> or blank.</param>
+    /// <returns>The URL.</returns>
     public static Uri DefaultRegistrarUrl(string? publicHost)
     {
         var host = string.IsNullOrWhiteSpace(publicHost) ? "localhost" : publicHost.Trim();

@@ -1,0 +1,303 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rendezvous.Client.Internal;
+using Rendezvous.Client.Sessions;
+using Rendezvous.Protocol;
+using Rendezvous.Protocol.Transport;
+
+namespace Rendezvous.Client.Connector;
+
+/// <summary>Why <see cref="RendezvousForwarder.RunAsync"/> returned.</summary>
+public enum RendezvousForwarderStopReason
+{
+    /// <summary>It was asked to: its cancellation token was cancelled, or the forwarder disposed.</summary>
+    Stopped,
+
+    /// <summary>
+    /// A pinned certificate (the registrar's, or the hidden server's with end-to-end TLS) did not match. No retry
+    /// can fix that, so the forwarder stopped accepting, as a single connection attempt would have failed.
+    /// </summary>
+    CertificateMismatch,
+
+    /// <summary>The listening socket failed; <see cref="RendezvousForwarder.ConnectionFailed"/> was raised with the error.</summary>
+    ListenerFailed,
+}
+
+/// <summary>
+/// A connection the forwarder could not serve, or an accept that failed.
+/// </summary>
+/// <param name="Client">
+/// The local client's address; <see langword="null"/> when accepting failed (then the forwarder goes on listening
+/// unless <see cref="RendezvousForwarder.RunAsync"/> returns <see cref="RendezvousForwarderStopReason.ListenerFailed"/>).
+/// </param>
+/// <param name="Exception">
+/// What went wrong: a <see cref="RendezvousException"/> when the rendezvous failed (its message is for people), a
+/// <see cref="SocketException"/> or <see cref="IOException"/> when the relay or the listener could not be used.
+/// </param>
+public sealed record RendezvousForwarderFailure(EndPoint? Client, Exception Exception);
+
+/// <summary>
+/// A local port forward to a hidden server (<c>rendezvous connect --listen</c>): accepts TCP connections on a local
+/// endpoint and relays each through a rendezvous of its own (<see cref="RendezvousConnector.ConnectAsync"/>, then
+/// <see cref="SessionRelay.RelayToSocketAsync"/>, half-closes passed on). A connection whose rendezvous fails is reset
+/// and reported (<see cref="ConnectionFailed"/> and the log); the forwarder goes on listening, except after a pin
+/// mismatch. At most <see cref="RendezvousForwarderOptions.MaxConnections"/> are relayed at once.
+/// </summary>
+public sealed class RendezvousForwarder : IAsyncDisposable
+{
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    private readonly RendezvousConnector _connector;
+    private readonly RendezvousForwarderOptions _options;
+    private readonly ILogger _logger;
+    private readonly string _uuid;
+    private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _disposed = new();
+    private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private SocketRelayListener? _listener;
+    private long _next;
+    private int _certificateMismatch;
+    private int _running;
+
+    /// <summary>Creates a forwarder; nothing listens until <see cref="Start"/> or <see cref="RunAsync"/>.</summary>
+    /// <param name="connector">Reaches the hidden server; not disposed by the forwarder.</param>
+    /// <param name="options">Where to listen, the hidden server's UUID, and limits.</param>
+    /// <param name="logger">Where connections that fail, and the ends of relayed ones, are logged; none when <see langword="null"/>.</param>
+    /// <exception cref="ArgumentException">The options are invalid; the message names each problem.</exception>
+    public RendezvousForwarder(RendezvousConnector connector, RendezvousForwarderOptions options, ILogger<RendezvousForwarder>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(connector);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _connector = connector;
+        _options = options;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        UuidText.TryNormalize(options.Uuid, out var uuid);
+        _uuid = uuid!;
+        _slots = new SemaphoreSlim(options.MaxConnections, options.MaxConnections);
+    }
+
+    /// <summary>
+    /// Raised, on the connection's own task, for each connection whose rendezvous failed (then reset) and each accept
+    /// that failed. Handlers should return quickly and not throw.
+    /// </summary>
+    public event EventHandler<RendezvousForwarderFailure>? ConnectionFailed;
+
+    /// <summary>The endpoint listened on once started (with port 0, the port the system chose); <see langword="null"/> before.</summary>
+    public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint;
+
+    /// <summary>The connections being relayed (or reaching the hidden server) now.</summary>
+    public int ActiveConnections => _options.MaxConnections - _slots.CurrentCount;
+
+    /// <summary>
+    /// Binds and starts listening, so that the endpoint (and a free port's number) is known before
+    /// <see cref="RunAsync"/> accepts; connections that arrive meanwhile wait in the backlog. Once only.
+    /// </summary>
+    /// <returns>The endpoint listened on.</returns>
+    /// <exception cref="SocketException">The endpoint cannot be bound (in use, not an address of this machine).</exception>
+    /// <exception cref="InvalidOperationException">The forwarder was started already.</exception>
+    /// <exception cref="ObjectDisposedException">The forwarder was disposed.</exception>
+    public IPEndPoint Start()
+    {
+        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+        if (_listener is not null)
+        {
+            throw new InvalidOperationException("The forwarder was started already; Start is called once, before RunAsync or instead of its own start.");
+        }
+
+        _listener = SocketRelayListener.Bind(_options.ListenEndPoint!, backlog: _options.ListenBacklog);
+        ClientLog.ForwarderListening(_logger, _listener.LocalEndPoint, _uuid);
+        return _listener.LocalEndPoint;
+    }
+
+    /// <summary>
+    /// Accepts and relays connections until <paramref name="cancellationToken"/> is cancelled, a pin mismatch, or the
+    /// listener fails; then stops listening, aborts the relayed connections and waits up to
+    /// <see cref="RendezvousForwarderOptions.ShutdownTimeout"/> for them to end. Starts listening first unless
+    /// <see cref="Start"/> did. Once only.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the forwarder.</param>
+    /// <returns>Why it stopped.</returns>
+    /// <exception cref="SocketException">The endpoint cannot be bound (when not started yet).</exception>
+    /// <exception cref="InvalidOperationException">The forwarder ran already.</exception>
+    /// <exception cref="ObjectDisposedException">The forwarder was disposed.</exception>
+    public async Task<RendezvousForwarderStopReason> RunAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+        if (Interlocked.Exchange(ref _running, 1) != 0)
+        {
+            throw new InvalidOperationException("The forwarder ran already; create a new one to forward again.");
+        }
+
+        if (_listener is null)
+        {
+            Start();
+        }
+
+        var listener = _listener!;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
+        var reason = RendezvousForwarderStopReason.Stopped;
+        try
+        {
+            await AcceptLoopAsync(listener, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (SocketException ex)
+        {
+            ClientLog.ForwarderListenerFailed(_logger, listener.LocalEndPoint, ex);
+            Report(null, ex);
+            reason = RendezvousForwarderStopReason.ListenerFailed;
+        }
+
+        await stop.CancelAsync().ConfigureAwait(false);
+        await listener.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_connections.Values).WaitAsync(_options.ShutdownTimeout, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            ClientLog.ForwarderShutdownTimedOut(_logger, _connections.Count, _options.ShutdownTimeout);
+        }
+
+        return Volatile.Read(ref _certificateMismatch) != 0 ? RendezvousForwarderStopReason.CertificateMismatch : reason;
+    }
+
+    /// <summary>Stops listening and aborts the relayed connections; a running <see cref="RunAsync"/> returns.</summary>
+    /// <returns>A task that completes when the listener is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _disposed.CancelAsync().ConfigureAwait(false);
+        if (_listener is { } listener)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcceptLoopAsync(SocketRelayListener listener, CancellationTokenSource stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            // A slot first: at the limit, new connections wait in the backlog rather than in this process.
+            await _slots.WaitAsync(stop.Token).ConfigureAwait(false);
+            Socket? local;
+            try
+            {
+                local = await listener.AcceptSocketAsync(stop.Token).ConfigureAwait(false);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                // Out of descriptors or buffers: the connection stays in the backlog; wait, or this loop spins.
+                _slots.Release();
+                ClientLog.ForwarderAcceptFailed(_logger, listener.LocalEndPoint, ex.Message);
+                Report(null, ex);
+                await Task.Delay(AcceptRetryDelay, stop.Token).ConfigureAwait(false);
+                continue;
+            }
+            catch
+            {
+                _slots.Release();
+                throw;
+            }
+
+            if (local is null)
+            {
+                // Closed under us (disposed).
+                _slots.Release();
+                return;
+            }
+
+            EndPoint? from;
+            try
+            {
+                local.NoDelay = true;
+                from = local.RemoteEndPoint;
+            }
+            catch (SocketException)
+            {
+                // Reset before it was looked at.
+                local.Dispose();
+                _slots.Release();
+                continue;
+            }
+
+            var id = Interlocked.Increment(ref _next);
+            var task = ServeAsync(local, from, stop);
+            _connections[id] = task;
+            _ = task.ContinueWith(_ => _connections.TryRemove(id, out Task? _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private async Task ServeAsync(Socket local, EndPoint? from, CancellationTokenSource stop)
+    {
+        await Task.Yield();
+        try
+        {
+            using (local)
+            {
+                RendezvousSession session;
+                try
+                {
+                    session = await _connector.ConnectAsync(_uuid, stop.Token).ConfigureAwait(false);
+                }
+                catch (RendezvousException ex)
+                {
+                    ClientLog.ForwardingFailed(_logger, from, ex.Message);
+                    local.ResetAndDispose();
+                    Report(from, ex);
+                    if (ex.Error == RendezvousError.CertificateMismatch)
+                    {
+                        // No retry can help: stop listening, as a single connection attempt would have failed.
+                        Interlocked.Exchange(ref _certificateMismatch, 1);
+                        await stop.CancelAsync().ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                catch (Exception ex) when (ex is SocketException or IOException)
+                {
+                    ClientLog.ForwardingFailed(_logger, from, $"the connection to the relay failed: {ex.Message}");
+                    Report(from, ex);
+                    return;
+                }
+
+                await using (session)
+                {
+                    var result = await SessionRelay.RelayToSocketAsync(session, local, stop.Token).ConfigureAwait(false);
+                    ClientLog.ForwardingEnded(_logger, from, result.End, result.BytesSent, result.BytesReceived);
+                }
+            }
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    private void Report(EndPoint? client, Exception exception)
+    {
+        try
+        {
+            ConnectionFailed?.Invoke(this, new RendezvousForwarderFailure(client, exception));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A handler's fault must not end the connection's task with an exception nobody awaits.
+            ClientLog.ForwarderHandlerFailed(_logger, ex);
+        }
+    }
+}

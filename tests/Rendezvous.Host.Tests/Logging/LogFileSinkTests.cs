@@ -16,6 +16,9 @@ public sealed class LogFileSinkTests
 {
     private const long BigLimit = 1024 * 1024;
 
+    private static readonly Action<ILogger, string, int, Exception?> RelayListening =
+        LoggerMessage.Define<string, int>(LogLevel.Information, new EventId(3001, "RelayListening"), "Rendezvous relay listening on {Endpoint} with {Count} parked connections");
+
     private TemporaryDirectory _directory = null!;
     private StringWriter _error = null!;
 
@@ -153,6 +156,27 @@ public sealed class LogFileSinkTests
             Assert.That(lines[^2], Is.EqualTo(notice[0]), "the notice comes right before the next record");
             Assert.That(lines[^1], Does.EndWith("after the disk caught up"));
         });
+    }
+
+    [Test]
+    public void A_record_costs_its_caller_under_one_and_a_half_kilobytes_of_allocation()
+    {
+        // Measured: 646 bytes a record with the hand-written writer this sink replaced, 895 with it (formatting included).
+        const int Records = 5000;
+        using var services = new ServiceCollection().AddLogging(l => l.AddSimpleConsole(console => console.SingleLine = true)).BuildServiceProvider();
+        var formatter = services.GetServices<ConsoleFormatter>().First(f => f.Name == ServeLoggingOptions.SimpleFormat);
+        using var provider = new FileLoggerProvider(Open(LogPath, BigLimit * 100, fileCount: 5, queueLength: 2 * Records), formatter);
+        var logger = provider.CreateLogger("Rendezvous.Server.Internal.RelayListenerService");
+        RelayListening(logger, "127.0.0.1:8899", -1, null);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < Records; i++)
+        {
+            RelayListening(logger, "127.0.0.1:8899", i, null);
+        }
+
+        var perRecord = (GC.GetAllocatedBytesForCurrentThread() - before) / Records;
+        Assert.That(perRecord, Is.LessThan(1536), $"{perRecord} bytes a record");
     }
 
     [Test]

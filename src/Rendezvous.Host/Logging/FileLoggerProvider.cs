@@ -7,9 +7,10 @@ using Microsoft.Extensions.Logging.Console;
 namespace Rendezvous.Host.Logging;
 
 /// <summary>
-/// Writes every record it is given to a <see cref="LogFileWriter"/>, formatted by the same console formatter
+/// Writes every record it is given to a <see cref="LogFileSink"/>, formatted by the same console formatter
 /// (<c>simple</c> or <c>json</c>) and its options as the console, so the file holds the console's lines
-/// (without colours). Formatting happens on the caller's thread, the disk write on the writer's.
+/// (without colours). Formatting happens on the caller's thread, the disk write on the sink's. After records were
+/// dropped, the next record is preceded by one that says how many.
 /// Filter it on its own with <c>Logging:File:LogLevel</c>.
 /// </summary>
 [ProviderAlias("File")]
@@ -23,16 +24,15 @@ internal sealed class FileLoggerProvider : ILoggerProvider, ISupportExternalScop
     [ThreadStatic]
     private static StringWriter? t_writer;
 
-    private readonly LogFileWriter _file;
+    private readonly LogFileSink _file;
     private readonly ConsoleFormatter _formatter;
     private IExternalScopeProvider? _scopes;
 
     /// <summary>Starts writing to <paramref name="file"/>, which the provider owns from now on.</summary>
-    public FileLoggerProvider(LogFileWriter file, ConsoleFormatter formatter)
+    public FileLoggerProvider(LogFileSink file, ConsoleFormatter formatter)
     {
         _file = file;
         _formatter = formatter;
-        file.Start(FormatDropNotice);
     }
 
     public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
@@ -46,7 +46,12 @@ internal sealed class FileLoggerProvider : ILoggerProvider, ISupportExternalScop
         var text = Format(entry);
         if (text.Length > 0)
         {
-            _file.Enqueue(text);
+            if (_file.TakeDropped() is var dropped and > 0)
+            {
+                _file.Write(FormatDropNotice(dropped));
+            }
+
+            _file.Write(text);
         }
     }
 

@@ -74,11 +74,11 @@ internal static class ServeLogging
         }
     }
 
-    private static LogFileWriter OpenLogFile(string path, ServeLoggingOptions options)
+    private static LogFileSink OpenLogFile(string path, ServeLoggingOptions options)
     {
         try
         {
-            return new LogFileWriter(path, options.FileSizeLimit, options.FileCount, options.FileQueueLength);
+            return new LogFileSink(path, options.FileSizeLimit, options.FileCount, options.FileQueueLength, Console.Error);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {

@@ -28,12 +28,12 @@ internal sealed class ServeLoggingOptions
     public string? File { get; set; }
 
     /// <summary>
-    /// The size in bytes at which the log file is renamed to <c>FILE.1</c> (older ones move up) and a new one begun.
-    /// Defaults to 10 MiB (10485760).
+    /// The size in bytes at which a new log file is begun, with a number before the extension (<c>server_001.log</c>,
+    /// <c>server_002.log</c>, ...): the highest number is the file being written. Defaults to 10 MiB (10485760).
     /// </summary>
     public long FileSizeLimit { get; set; } = 10 * 1024 * 1024;
 
-    /// <summary>Log files kept, the current one included; the oldest is deleted at rollover. Defaults to 5.</summary>
+    /// <summary>Log files kept, the current one included; the oldest is deleted when a new one is begun. Defaults to 5.</summary>
     public int FileCount { get; set; } = 5;
 
     /// <summary>

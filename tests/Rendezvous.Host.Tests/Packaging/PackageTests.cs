@@ -19,6 +19,16 @@ public sealed class PackageTests
 
     private const string Tool = "Rendezvous.Tool";
 
+    /// <summary>
+    /// The runtimes whose native SQLite the tool package carries: those where .NET 10 and ASP.NET Core run
+    /// (src/Rendezvous.Host/README.md lists them).
+    /// </summary>
+    private static readonly string[] ToolRuntimes =
+    [
+        "linux-x64", "linux-arm64", "linux-arm", "linux-musl-x64", "linux-musl-arm64", "linux-musl-arm",
+        "osx-x64", "osx-arm64", "win-x64", "win-arm64", "win-x86",
+    ];
+
     // The packages' version is the one the rendezvous assembly was built with (Directory.Build.props).
     private static readonly string Version = typeof(Rendezvous.Host.Commands.ServeCommand).Assembly
         .GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
@@ -29,28 +39,13 @@ public sealed class PackageTests
     public async Task PackTheSolution()
     {
         _output = new TemporaryDirectory();
-        var start = new ProcessStartInfo(RendezvousProcess.Dotnet)
-        {
-            WorkingDirectory = RepositoryRoot.Path,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            ArgumentList = { "pack", "Rendezvous.sln", "--no-build", "-c", RepositoryRoot.Configuration, "-o", _output.Path, "-nologo", "--disable-build-servers", "-nodeReuse:false" },
-        };
-        using var pack = Process.Start(start)!;
-        var output = pack.StandardOutput.ReadToEndAsync();
-        var error = pack.StandardError.ReadToEndAsync();
-        try
-        {
-            await pack.WaitForExitAsync().WaitAsync(PackTimeout);
-        }
-        catch (TimeoutException)
-        {
-            pack.Kill(entireProcessTree: false);
-            throw;
-        }
+        var (exitCode, output) = await RunAsync(
+            RendezvousProcess.Dotnet,
+            RepositoryRoot.Path,
+            PackTimeout,
+            ["pack", "Rendezvous.sln", "--no-build", "-c", RepositoryRoot.Configuration, "-o", _output.Path, "-nologo", "--disable-build-servers", "-nodeReuse:false"]);
 
-        Assert.That(pack.ExitCode, Is.Zero, $"dotnet pack failed:\n{await output.WaitAsync(TestTimeouts.Short)}\n{await error.WaitAsync(TestTimeouts.Short)}");
+        Assert.That(exitCode, Is.Zero, $"dotnet pack failed:\n{output}");
     }
 
     [OneTimeTearDown]
@@ -161,6 +156,98 @@ public sealed class PackageTests
             Assert.That(command.Attribute("EntryPoint")?.Value, Is.EqualTo("rendezvous.dll"));
             Assert.That(Metadata(package, "packageTypes")?.Elements().Single().Attribute("name")?.Value, Is.EqualTo("DotnetTool"));
         });
+    }
+
+    [Test]
+    public void The_tool_package_carries_native_sqlite_only_for_the_runtimes_the_tool_runs_on()
+    {
+        using var package = Open(Tool);
+        var runtimes = package.Entries
+            .Select(e => e.FullName.Split('/'))
+            .Where(path => path.Length > 4 && path[3] == "runtimes")
+            .Select(path => path[4])
+            .Distinct()
+            .Order(StringComparer.Ordinal);
+
+        Assert.That(runtimes, Is.EqualTo(ToolRuntimes.Order(StringComparer.Ordinal)));
+    }
+
+    [Test]
+    public void The_tool_readme_names_the_platforms_it_carries_sqlite_for()
+    {
+        var readme = File.ReadAllText(RepositoryRoot.Combine("src", "Rendezvous.Host", "README.md"));
+
+        Assert.That(ToolRuntimes.Where(rid => !readme.Contains($"`{rid}`", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
+    public async Task The_tool_installed_from_its_package_runs_and_writes_its_sqlite_database()
+    {
+        using var tools = new TemporaryDirectory();
+        var config = tools.Combine("nuget.config");
+        await File.WriteAllTextAsync(config, $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <clear />
+                <add key="packed" value="{_output.Path}" />
+              </packageSources>
+            </configuration>
+            """);
+        var (installed, installOutput) = await RunAsync(
+            RendezvousProcess.Dotnet, tools.Path, PackTimeout, ["tool", "install", Tool, "--version", Version, "--tool-path", tools.Combine("bin"), "--configfile", config]);
+        Assert.That(installed, Is.Zero, installOutput);
+
+        var rendezvous = tools.Combine("bin", OperatingSystem.IsWindows() ? "rendezvous.exe" : "rendezvous");
+        var dotnetRoot = Path.GetDirectoryName(new FileInfo(RendezvousProcess.Dotnet).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? RendezvousProcess.Dotnet)!;
+        var environment = new Dictionary<string, string> { ["DOTNET_ROOT"] = dotnetRoot };
+        var (helped, help) = await RunAsync(rendezvous, tools.Path, TestTimeouts.Long, ["--help"], environment);
+        var (added, add) = await RunAsync(rendezvous, tools.Path, TestTimeouts.Long, ["users", "add", "--data-dir", tools.Combine("data")], environment);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(helped, Is.Zero, help);
+            Assert.That(help, Does.Contain("serve"));
+            Assert.That(added, Is.Zero, add);
+            Assert.That(new FileInfo(tools.Combine("data", "rendezvous.db")).Length, Is.GreaterThan(0), "SQLite wrote the secret");
+        });
+    }
+
+    /// <summary>Runs a command to its end; returns its exit code and what it wrote to standard output and error.</summary>
+    private static async Task<(int ExitCode, string Output)> RunAsync(
+        string fileName, string workingDirectory, TimeSpan timeout, string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: false);
+            throw;
+        }
+
+        return (process.ExitCode, $"{await output.WaitAsync(TestTimeouts.Short)}\n{await error.WaitAsync(TestTimeouts.Short)}");
     }
 
     private ZipArchive Open(string id) => ZipFile.OpenRead(Path.Combine(_output.Path, $"{id}.{Version}.nupkg"));

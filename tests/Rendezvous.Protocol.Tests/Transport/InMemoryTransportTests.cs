@@ -58,12 +58,7 @@ public sealed class InMemoryTransportTests
     [Test]
     public async Task A_responder_and_an_initiator_pair_and_splice_over_the_in_memory_transport_with_half_close()
     {
-        var cookie = _broker.Register("uuid-1");
-        var responder = await _transport.ConnectAsync();
-        await responder.SendAsync("R" + cookie + "\n");
-        await WaitUntilAsync(() => _broker.ParkedCount == 1);
-        var initiator = await _transport.ConnectAsync();
-        await initiator.SendAsync("I" + RendezvousCookies.InitiatorValueFor(cookie) + "\n");
+        var (initiator, responder) = await PairAsync();
 
         Assert.That(await initiator.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
         Assert.That(await responder.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
@@ -90,12 +85,7 @@ public sealed class InMemoryTransportTests
     [Test]
     public async Task A_reset_on_one_side_aborts_the_other_over_the_in_memory_transport()
     {
-        var cookie = _broker.Register("uuid-1");
-        var responder = await _transport.ConnectAsync();
-        await responder.SendAsync("R" + cookie + "\n");
-        await WaitUntilAsync(() => _broker.ParkedCount == 1);
-        var initiator = await _transport.ConnectAsync();
-        await initiator.SendAsync("I" + RendezvousCookies.InitiatorValueFor(cookie) + "\n");
+        var (initiator, responder) = await PairAsync();
         await initiator.ReadAsciiAsync(4);
         await responder.ReadAsciiAsync(4);
 
@@ -103,6 +93,18 @@ public sealed class InMemoryTransportTests
 
         await responder.Aborted.WaitAsync(TestTimeouts.Short);
         await WaitUntilAsync(() => Volatile.Read(ref _closed) == 2);
+    }
+
+    /// <summary>Connects a responder (parked) and then an initiator for one registered UUID, each with its first line sent.</summary>
+    private async Task<(PipeRelayConnection Initiator, PipeRelayConnection Responder)> PairAsync()
+    {
+        var cookie = _broker.Register("uuid-1");
+        var responder = await _transport.ConnectAsync();
+        await responder.SendAsync("R" + cookie + "\n");
+        await WaitUntilAsync(() => _broker.ParkedCount == 1);
+        var initiator = await _transport.ConnectAsync();
+        await initiator.SendAsync("I" + RendezvousCookies.InitiatorValueFor(cookie) + "\n");
+        return (initiator, responder);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -18,10 +18,16 @@ namespace Rendezvous.Protocol.Transport;
 /// </remarks>
 public abstract class RelayConnection : IDuplexPipe, IAsyncDisposable
 {
-    /// <summary>Stands in <see cref="_onClosed"/> once the connection reported its close.</summary>
+    /// <summary>Stands in <see cref="_onClosed"/> once the connection reported its close before a callback was registered.</summary>
     private static readonly Action s_closed = static () => { };
 
-    /// <summary>The close callback, <see langword="null"/> while none is registered, <see cref="s_closed"/> after the close.</summary>
+    /// <summary>Stands in <see cref="_onClosed"/> once the callback ran.</summary>
+    private static readonly Action s_reported = static () => { };
+
+    /// <summary>
+    /// The close callback: <see langword="null"/> while none is registered and the connection is open, <see cref="s_closed"/>
+    /// when it closed first, <see cref="s_reported"/> once a callback ran.
+    /// </summary>
     private Action? _onClosed;
 
     /// <summary>Bytes from the peer.</summary>
@@ -68,11 +74,16 @@ public abstract class RelayConnection : IDuplexPipe, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(callback);
         var previous = Interlocked.CompareExchange(ref _onClosed, callback, null);
-        if (ReferenceEquals(previous, s_closed))
+        if (previous is null)
+        {
+            return;
+        }
+
+        if (ReferenceEquals(previous, s_closed) && ReferenceEquals(Interlocked.CompareExchange(ref _onClosed, s_reported, s_closed), s_closed))
         {
             callback();
         }
-        else if (previous is not null)
+        else
         {
             throw new InvalidOperationException("The connection has a close callback already; register one callback per connection.");
         }
@@ -103,8 +114,15 @@ public abstract class RelayConnection : IDuplexPipe, IAsyncDisposable
     /// </summary>
     protected void ReportClosed()
     {
-        var callback = Interlocked.Exchange(ref _onClosed, s_closed);
-        if (callback is not null && !ReferenceEquals(callback, s_closed))
+        var callback = Interlocked.CompareExchange(ref _onClosed, s_closed, null);
+        if (callback is null || ReferenceEquals(callback, s_closed) || ReferenceEquals(callback, s_reported))
+        {
+            // Closed before a callback was registered (OnClosed runs it then), or reported already.
+            return;
+        }
+
+        // A registered callback is only ever replaced here: one caller wins and runs it.
+        if (ReferenceEquals(Interlocked.CompareExchange(ref _onClosed, s_reported, callback), callback))
         {
             callback();
         }

@@ -26,7 +26,7 @@ public sealed class RendezvousConnectionHandler
     private readonly TimeProvider _time;
     private readonly RendezvousMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly HandshakeLimiter _handshakes = new();
+    private readonly ConcurrencyLimiter<IPAddress> _handshakes = new();
 
     // Sessions (initiators paired or waiting) per client address key and UUID, keyed "UUID ADDRESS".
     private readonly ConcurrencyLimiter<string> _sessions = new(StringComparer.OrdinalIgnoreCase);

@@ -6,6 +6,7 @@ using Rendezvous.Protocol.Broker;
 using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
+using Rendezvous.Protocol.Transport;
 using Rendezvous.Server;
 using Rendezvous.Server.Internal;
 
@@ -20,7 +21,9 @@ public static class RendezvousServerServiceCollectionExtensions
     /// shutdown timeout covers <see cref="RendezvousServerOptions.DrainTimeout"/>, and socket completions run inline
     /// unless <see cref="RendezvousServerOptions.InlineSocketCompletions"/> is false. A policy must be added too,
     /// usually with <c>.AddTotpSecurity()</c>, or any <see cref="IRegistrationPolicy"/> with
-    /// <see cref="RendezvousServerBuilderExtensions.AddPolicy{TPolicy}"/>.
+    /// <see cref="RendezvousServerBuilderExtensions.AddPolicy{TPolicy}"/>. The relay listens through the
+    /// <see cref="IRelayListenerFactory"/> in the service collection: the socket transport unless the application
+    /// registered its own (before or after this call).
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Changes settings after configuration is applied.</param>
@@ -53,6 +56,10 @@ public static class RendezvousServerServiceCollectionExtensions
         services.TryAddSingleton<RegistrarService>();
         services.TryAddSingleton<RegistrarListenerInfo>();
         services.TryAddSingleton<StartedListeners>();
+
+        // The relay's transport: sockets unless the application registered another IRelayListenerFactory.
+        services.TryAddSingleton<IRelayListenerFactory>(sp => RelayListenerService.CreateSocketTransport(
+            sp.GetRequiredService<IOptions<RendezvousRelayOptions>>().Value));
         services.TryAddSingleton<MemoryTrimmer>();
         services.TryAddSingleton(sp => new ConnectionCaps(
             sp.GetRequiredService<IOptions<RendezvousServerOptions>>(),

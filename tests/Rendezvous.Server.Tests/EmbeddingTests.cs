@@ -8,10 +8,14 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Moq;
 using OtpNet;
+using Rendezvous.Protocol;
+using Rendezvous.Protocol.Broker;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
+using Rendezvous.Protocol.Transport;
 using Rendezvous.Security;
 using Rendezvous.Server.Certificates;
+using Rendezvous.Server.Internal;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests;
@@ -68,6 +72,44 @@ public sealed class EmbeddingTests
 
             Assert.That(registered.Port, Is.EqualTo(relay.Port));
             await RelayRoundTrip.AssertPairsAndSplicesAsync(relay, registered.Cookie, lookedUp.Cookie);
+        }
+        finally
+        {
+            await host.StopAsync().WaitAsync(TestTimeouts.Long);
+        }
+    }
+
+    [Test]
+    public async Task An_embedder_registered_relay_transport_replaces_the_sockets_in_one_line_and_is_counted_through_its_close_hook()
+    {
+        var transport = new InMemoryRelayTransport();
+        var builder = GenericHostBuilder();
+        builder.Services.AddRendezvousServer().AddPolicy(new Mock<IRegistrationPolicy>().Object);
+        builder.Services.AddSingleton<IRelayListenerFactory>(transport);
+        using var host = builder.Build();
+        await host.StartAsync().WaitAsync(TestTimeouts.Long);
+        try
+        {
+            var listener = host.Services.GetServices<IHostedService>().OfType<RelayListenerService>().Single();
+            var cookie = host.Services.GetRequiredService<RendezvousBroker>().Register(Guid.NewGuid().ToString());
+            var responder = await transport.ConnectAsync();
+            await responder.SendAsync("R" + cookie + "\n");
+            var initiator = await transport.ConnectAsync();
+            await initiator.SendAsync("I" + RendezvousCookies.InitiatorValueFor(cookie) + "\n");
+
+            Assert.That(await initiator.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
+            Assert.That(await responder.ReadAsciiAsync(4), Is.EqualTo("+OK\n"));
+            Assert.That(listener.OpenConnections, Is.EqualTo(2));
+            await initiator.SendAsync("ping");
+            Assert.That(await responder.ReadAsciiAsync(4), Is.EqualTo("ping"));
+            initiator.CompleteSending();
+            responder.CompleteSending();
+            Assert.That(await responder.ReadToEndAsciiAsync(), Is.Empty);
+            Assert.That(await initiator.ReadToEndAsciiAsync(), Is.Empty);
+
+            Assert.That(() => listener.OpenConnections, Is.Zero.After((int)TestTimeouts.Short.TotalMilliseconds, 10));
+            Assert.That(transport.BindCount, Is.EqualTo(1));
+            Assert.That(transport.BoundTo, Is.EqualTo(new IPEndPoint(IPAddress.Loopback, 0)));
         }
         finally
         {

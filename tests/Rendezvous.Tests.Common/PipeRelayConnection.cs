@@ -13,7 +13,8 @@ namespace Rendezvous.Tests.Common;
 /// Completing <see cref="PeerWriter"/> is the peer's FIN; completing it with an exception is its RST.
 /// <see cref="Abort"/> plays the transport dying: <see cref="Input"/> fails, writes to <see cref="Output"/>
 /// fail, and <see cref="WasAborted"/> records it. <see cref="DisposeAsync"/> completes <see cref="Output"/>
-/// (the peer sees the end of the stream) and <see cref="Input"/>.
+/// (the peer sees the end of the stream) and <see cref="Input"/>. Both report the close to
+/// <see cref="RelayConnection.OnClosed"/>, as the transport contract asks.
 /// </summary>
 public sealed class PipeRelayConnection : RelayConnection
 {
@@ -86,6 +87,7 @@ public sealed class PipeRelayConnection : RelayConnection
         _inbound.Writer.Complete(error);
         _outbound.Reader.CancelPendingRead();
         _outbound.Reader.Complete(error);
+        ReportClosed();
         _aborted.TrySetResult();
     }
 
@@ -99,6 +101,7 @@ public sealed class PipeRelayConnection : RelayConnection
 
         await _outbound.Writer.CompleteAsync().ConfigureAwait(false);
         await _inbound.Reader.CompleteAsync().ConfigureAwait(false);
+        ReportClosed();
         _disposed.TrySetResult();
     }
 

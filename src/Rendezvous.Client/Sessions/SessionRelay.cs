@@ -1,5 +1,6 @@
-using System.Buffers;
+using System.IO.Pipelines;
 using System.Net.Sockets;
+using Rendezvous.Protocol.Splicing;
 using Rendezvous.Protocol.Transport;
 
 namespace Rendezvous.Client.Sessions;
@@ -161,34 +162,43 @@ public static class SessionRelay
             received.IsCompletedSuccessfully ? Math.Max(0, received.Result) : 0);
     }
 
-    /// <summary>Copies until end of stream (returns the byte count) or an error (calls <paramref name="fail"/>, returns -1).</summary>
+    /// <summary>
+    /// Copies until end of stream (returns the byte count) or an error (calls <paramref name="fail"/>, returns -1), with
+    /// the relay's one half-close copy loop (<see cref="RelayCopy"/>) over pipe adapters of the two streams. Neither
+    /// stream is closed: passing the end on is the caller's.
+    /// </summary>
     private static async Task<long> CopyAsync(Stream source, Stream destination, Action fail, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-        long total = 0;
+        var reader = PipeReader.Create(source, new StreamPipeReaderOptions(bufferSize: BufferSize, leaveOpen: true));
+        var writer = PipeWriter.Create(destination, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
-            while (true)
+            var copied = await RelayCopy.CopyAsync(reader, writer, onBytes: null, cancellationToken).ConfigureAwait(false);
+            if (copied.End == CopyEnd.Completed)
             {
-                var read = await source.ReadAsync(buffer.AsMemory(), cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    return total;
-                }
-
-                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
-                total += read;
+                return copied.Bytes;
             }
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or NotSupportedException)
-        {
-            fail();
-            return -1;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            // Returns the adapters' buffers; after a failure nothing buffered can be sent any more.
+            await CompleteQuietlyAsync(reader, writer).ConfigureAwait(false);
+        }
+
+        fail();
+        return -1;
+    }
+
+    private static async ValueTask CompleteQuietlyAsync(PipeReader reader, PipeWriter writer)
+    {
+        await reader.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await writer.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or NotSupportedException or OperationCanceledException)
+        {
+            // The destination failed; its buffered bytes are dropped with it.
         }
     }
 }

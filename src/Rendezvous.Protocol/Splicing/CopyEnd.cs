@@ -1,7 +1,7 @@
 namespace Rendezvous.Protocol.Splicing;
 
 /// <summary>How one direction of a splice ended.</summary>
-internal enum CopyEnd
+public enum CopyEnd
 {
     /// <summary>The source ended cleanly and the end was passed on as a half-close.</summary>
     Completed,

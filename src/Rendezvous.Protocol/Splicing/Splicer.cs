@@ -1,11 +1,11 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using Rendezvous.Protocol.Transport;
 
 namespace Rendezvous.Protocol.Splicing;
 
 /// <summary>
-/// Relays bytes between two connections: two copy loops, one per direction, flushing once per read.
+/// Relays bytes between two connections: directly by their transport when it offers <see cref="IDirectSpliceFeature"/>
+/// for both, otherwise with two <see cref="RelayCopy"/> loops, one per direction, flushing once per read.
 /// A clean end of one side's input becomes a half-close of the other side's output; a reset or error
 /// on either side aborts both. Memory is bounded by the connections' pipe thresholds: a slow reader
 /// pauses the copy loop, which stops reading, which stops the socket receiving (backpressure).
@@ -35,58 +35,54 @@ public static class Splicer
             b.Abort();
         }, (initiator, responder));
 
-        Task<CopyEnd> upTask;
-        Task<CopyEnd> downTask;
-        Direction? up = null;
-        Direction? down = null;
-        var direct = initiator is SocketRelayConnection socketInitiator && responder is SocketRelayConnection socketResponder
-            && await TrySpliceDirectAsync(socketInitiator, socketResponder, onBytes).ConfigureAwait(false);
-        if (direct)
+        // A transport that can relay its own connections by itself (sockets: socket to socket) is asked first.
+        if (initiator.GetFeature<IDirectSpliceFeature>() is { } initiatorSplice
+            && await TrySpliceDirectAsync(initiatorSplice, initiator, responder, onBytes).ConfigureAwait(false))
         {
-            upTask = ((SocketRelayConnection)initiator).DirectRelay;
-            downTask = ((SocketRelayConnection)responder).DirectRelay;
-        }
-        else
-        {
-            // What the caller wrote before (+OK, early bytes) goes out now: a peer may wait for it before it sends.
-            await Task.WhenAll(SendWrittenAsync(initiator.Output), SendWrittenAsync(responder.Output)).ConfigureAwait(false);
-            up = new Direction(initiator.Input, responder.Output, onBytes);
-            down = new Direction(responder.Input, initiator.Output, onBytes);
-            upTask = up.RunAsync();
-            downTask = down.RunAsync();
+            var responderSplice = responder.GetFeature<IDirectSpliceFeature>()
+                ?? throw new InvalidOperationException($"{initiator.GetType().Name} spliced directly with a {responder.GetType().Name} that offers no {nameof(IDirectSpliceFeature)}.");
+
+            // The direct relay loops abort both connections themselves when either fails and record which failed
+            // first, so the two are awaited in turn (no WhenAny held for the session's lifetime).
+            var upDirect = await initiatorSplice.DirectRelay.ConfigureAwait(false);
+            var downDirect = await responderSplice.DirectRelay.ConfigureAwait(false);
+            AbortUnlessCompleted(initiator, responder, upDirect, downDirect);
+            return new SpliceResult(
+                EndOf(cancellationToken, initiatorSplice.FailedFirst, upDirect, downDirect),
+                initiatorSplice.RelayedDirectly,
+                responderSplice.RelayedDirectly);
         }
 
-        // A direct splice's relay loops abort both sockets themselves when either fails and record which
-        // failed first, so it waits for the two in turn (no WhenAny held for the session's lifetime).
-        var first = direct ? null : await Task.WhenAny(upTask, downTask).ConfigureAwait(false);
-        if (first is not null && first.Result != CopyEnd.Completed)
+        // What the caller wrote before (+OK, early bytes) goes out now: a peer may wait for it before it sends.
+        await Task.WhenAll(SendWrittenAsync(initiator.Output), SendWrittenAsync(responder.Output)).ConfigureAwait(false);
+        var upTask = RelayCopy.CopyAsync(initiator.Input, responder.Output, onBytes);
+        var downTask = RelayCopy.CopyAsync(responder.Input, initiator.Output, onBytes);
+        var first = await Task.WhenAny(upTask, downTask).ConfigureAwait(false);
+        if (first.Result.End != CopyEnd.Completed)
         {
             initiator.Abort();
             responder.Abort();
         }
 
-        var upEnd = await upTask.ConfigureAwait(false);
-        var downEnd = await downTask.ConfigureAwait(false);
-        if (upEnd != CopyEnd.Completed || downEnd != CopyEnd.Completed)
-        {
-            // A failure in one direction aborts the other; make sure both ends are torn down.
-            initiator.Abort();
-            responder.Abort();
-        }
-
-        var upFirst = direct ? ((SocketRelayConnection)initiator).FailedFirst : first == upTask;
-        var end = cancellationToken.IsCancellationRequested
-            ? SpliceEnd.Canceled
-            : Blame(upFirst ? upEnd : downEnd, upFirst, upEnd, downEnd);
-        return up is not null && down is not null
-            ? new SpliceResult(end, up.Bytes, down.Bytes)
-            : new SpliceResult(end, ((SocketRelayConnection)initiator).RelayedDirectly, ((SocketRelayConnection)responder).RelayedDirectly);
+        var up = await upTask.ConfigureAwait(false);
+        var down = await downTask.ConfigureAwait(false);
+        AbortUnlessCompleted(initiator, responder, up.End, down.End);
+        return new SpliceResult(EndOf(cancellationToken, first == upTask, up.End, down.End), up.Bytes, down.Bytes);
     }
 
-    /// <summary>
-    /// Two socket connections are spliced socket to socket when both are idle (the usual case right after
-    /// pairing): no pipes, no copy loops of the splicer's own. Otherwise the pipe splice runs.
-    /// </summary>
+    /// <summary>A failure in one direction aborts the other; makes sure both ends are torn down.</summary>
+    private static void AbortUnlessCompleted(RelayConnection initiator, RelayConnection responder, CopyEnd upEnd, CopyEnd downEnd)
+    {
+        if (upEnd != CopyEnd.Completed || downEnd != CopyEnd.Completed)
+        {
+            initiator.Abort();
+            responder.Abort();
+        }
+    }
+
+    private static SpliceEnd EndOf(CancellationToken cancellationToken, bool upFirst, CopyEnd upEnd, CopyEnd downEnd) =>
+        cancellationToken.IsCancellationRequested ? SpliceEnd.Canceled : Blame(upFirst ? upEnd : downEnd, upFirst, upEnd, downEnd);
+
     /// <summary>Flushes <paramref name="output"/>; a failed connection is left to the copy loop that writes to it.</summary>
     private static async Task SendWrittenAsync(PipeWriter output)
     {
@@ -101,15 +97,19 @@ public static class Splicer
         }
     }
 
-    private static async ValueTask<bool> TrySpliceDirectAsync(SocketRelayConnection initiator, SocketRelayConnection responder, Action<long>? onBytes)
+    /// <summary>
+    /// Two connections are spliced by their transport when it offers it and both are idle (the usual case right after
+    /// pairing): no pipes, no copy loops of the splicer's own. Otherwise the pipe splice runs.
+    /// </summary>
+    private static async ValueTask<bool> TrySpliceDirectAsync(IDirectSpliceFeature splice, RelayConnection initiator, RelayConnection responder, Action<long>? onBytes)
     {
         try
         {
-            return await SocketRelayConnection.TrySpliceDirectAsync(initiator, responder, onBytes).ConfigureAwait(false);
+            return await splice.TrySpliceDirectAsync(responder, onBytes).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
         {
-            // Handing the outputs over failed: a socket is gone. The relay loops see it and end.
+            // Handing the outputs over failed: a connection is gone. The relay loops see it and end.
             initiator.Abort();
             responder.Abort();
             return true;
@@ -129,74 +129,5 @@ public static class Splicer
         var initiatorBroke = (end == CopyEnd.ReadFailed) == isUp;
         return end == CopyEnd.Canceled ? SpliceEnd.Canceled
             : initiatorBroke ? SpliceEnd.InitiatorFailed : SpliceEnd.ResponderFailed;
-    }
-
-    private sealed class Direction(PipeReader source, PipeWriter destination, Action<long>? onBytes)
-    {
-        public long Bytes { get; private set; }
-
-        public async Task<CopyEnd> RunAsync()
-        {
-            while (true)
-            {
-                ReadResult read;
-                try
-                {
-                    read = await source.ReadAsync().ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    await source.CompleteAsync().ConfigureAwait(false);
-                    return CopyEnd.ReadFailed;
-                }
-
-                if (read.IsCanceled)
-                {
-                    return CopyEnd.Canceled;
-                }
-
-                var buffer = read.Buffer;
-                var length = buffer.Length;
-                if (length > 0)
-                {
-                    foreach (var segment in buffer)
-                    {
-                        destination.Write(segment.Span);
-                    }
-
-                    source.AdvanceTo(buffer.End);
-                    Bytes += length;
-                    onBytes?.Invoke(length);
-
-                    FlushResult flush;
-                    try
-                    {
-                        flush = await destination.FlushAsync().ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OutOfMemoryException)
-                    {
-                        return CopyEnd.WriteFailed;
-                    }
-
-                    if (flush.IsCompleted || flush.IsCanceled)
-                    {
-                        // The destination's transport stopped sending: its peer is gone.
-                        return CopyEnd.WriteFailed;
-                    }
-                }
-                else
-                {
-                    source.AdvanceTo(buffer.End);
-                }
-
-                if (read.IsCompleted)
-                {
-                    // A clean end of stream: pass the half-close on and stop reading this side.
-                    await destination.CompleteAsync().ConfigureAwait(false);
-                    await source.CompleteAsync().ConfigureAwait(false);
-                    return CopyEnd.Completed;
-                }
-            }
-        }
     }
 }

@@ -10,8 +10,26 @@ namespace Rendezvous.Protocol.Transport;
 /// (TCP RST). A clean end of the peer's sending direction completes <see cref="Input"/>; a reset or
 /// error completes it with an exception.
 /// </summary>
+/// <remarks>
+/// A transport (see <see cref="IRelayListenerFactory"/>) derives from this class; it calls <see cref="ReportClosed"/>
+/// once the connection has released what it holds (its socket), so that whoever counts connections
+/// (<see cref="OnClosed"/>) sees every one end. Optional abilities are asked for with <see cref="GetFeature{TFeature}"/>,
+/// such as <see cref="IDirectSpliceFeature"/>.
+/// </remarks>
 public abstract class RelayConnection : IDuplexPipe, IAsyncDisposable
 {
+    /// <summary>Stands in <see cref="_onClosed"/> once the connection reported its close before a callback was registered.</summary>
+    private static readonly Action s_closed = static () => { };
+
+    /// <summary>Stands in <see cref="_onClosed"/> once the callback ran.</summary>
+    private static readonly Action s_reported = static () => { };
+
+    /// <summary>
+    /// The close callback: <see langword="null"/> while none is registered and the connection is open, <see cref="s_closed"/>
+    /// when it closed first, <see cref="s_reported"/> once a callback ran.
+    /// </summary>
+    private Action? _onClosed;
+
     /// <summary>Bytes from the peer.</summary>
     public abstract PipeReader Input { get; }
 
@@ -43,6 +61,43 @@ public abstract class RelayConnection : IDuplexPipe, IAsyncDisposable
         return ValueTask.FromResult(0L);
     }
 
+    /// <summary>
+    /// Registers <paramref name="callback"/> to run exactly once when the connection has released its transport
+    /// resources (after <see cref="Abort"/>, <see cref="DisposeAsync"/>, or a failure that closed it), on the thread
+    /// that closed it; at once when that already happened. This is the accounting hook of the transport contract: a
+    /// server counts its open connections with it. One callback per connection; pass a cached delegate so that
+    /// registering allocates nothing.
+    /// </summary>
+    /// <param name="callback">What to run; it must not throw.</param>
+    /// <exception cref="InvalidOperationException">A callback is registered already.</exception>
+    public void OnClosed(Action callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        var previous = Interlocked.CompareExchange(ref _onClosed, callback, null);
+        if (previous is null)
+        {
+            return;
+        }
+
+        if (ReferenceEquals(previous, s_closed) && ReferenceEquals(Interlocked.CompareExchange(ref _onClosed, s_reported, s_closed), s_closed))
+        {
+            callback();
+        }
+        else
+        {
+            throw new InvalidOperationException("The connection has a close callback already; register one callback per connection.");
+        }
+    }
+
+    /// <summary>
+    /// Asks the connection for an optional ability of its transport. The base implementation returns the connection
+    /// itself when it implements <typeparamref name="TFeature"/>, otherwise <see langword="null"/>.
+    /// </summary>
+    /// <typeparam name="TFeature">The feature interface, such as <see cref="IDirectSpliceFeature"/>.</typeparam>
+    /// <returns>The feature, or <see langword="null"/> when the transport does not offer it.</returns>
+    public virtual TFeature? GetFeature<TFeature>()
+        where TFeature : class => this as TFeature;
+
     /// <summary>Tears the connection down at once, discarding unsent bytes (TCP RST for sockets).</summary>
     public abstract void Abort();
 
@@ -52,4 +107,24 @@ public abstract class RelayConnection : IDuplexPipe, IAsyncDisposable
     /// </summary>
     /// <returns>A task that completes when the connection is closed.</returns>
     public abstract ValueTask DisposeAsync();
+
+    /// <summary>
+    /// Runs the <see cref="OnClosed"/> callback (once; later calls do nothing). A transport calls it as soon as the
+    /// connection has released its resources.
+    /// </summary>
+    protected void ReportClosed()
+    {
+        var callback = Interlocked.CompareExchange(ref _onClosed, s_closed, null);
+        if (callback is null || ReferenceEquals(callback, s_closed) || ReferenceEquals(callback, s_reported))
+        {
+            // Closed before a callback was registered (OnClosed runs it then), or reported already.
+            return;
+        }
+
+        // A registered callback is only ever replaced here: one caller wins and runs it.
+        if (ReferenceEquals(Interlocked.CompareExchange(ref _onClosed, s_reported, callback), callback))
+        {
+            callback();
+        }
+    }
 }

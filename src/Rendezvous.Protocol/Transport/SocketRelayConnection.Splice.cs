@@ -6,27 +6,36 @@ namespace Rendezvous.Protocol.Transport;
 /// <summary>Direct splicing of two socket connections, without pipes.</summary>
 public sealed partial class SocketRelayConnection
 {
-    /// <summary>Bytes relayed from this connection's socket to its peer's in a direct splice.</summary>
-    internal long RelayedDirectly => Interlocked.Read(ref _relayed);
+    /// <inheritdoc />
+    public long RelayedDirectly => Interlocked.Read(ref _relayed);
 
-    /// <summary>Whether this side's direction of a direct splice failed before the other (and aborted both).</summary>
-    internal bool FailedFirst => Volatile.Read(ref _failedFirst) != 0;
+    /// <inheritdoc />
+    public bool FailedFirst => Volatile.Read(ref _failedFirst) != 0;
 
-    /// <summary>Completes when this side's direction of a direct splice ended, telling how.</summary>
-    internal Task<CopyEnd> DirectRelay => _receiveLoop;
+    /// <inheritdoc />
+    public Task<CopyEnd> DirectRelay => _receiveLoop;
 
-    /// <summary>
-    /// Splices two connections socket to socket while both receive loops still run (neither input ended).
-    /// What each input pipe holds is written to the other's output, after whatever is there already
-    /// (<c>+OK</c>, early bytes); then both outputs are sent and released. Each receive loop, at its next
-    /// wake-up (or at once when it is mid-read), sends what its pipe got since, then relays straight to
-    /// the other socket.
-    /// </summary>
+    /// <inheritdoc />
+    /// <remarks>
+    /// Both must be socket connections whose receive loops still run (neither input ended). What each input pipe holds
+    /// is written to the other's output, after whatever is there already (<c>+OK</c>, early bytes); then both outputs
+    /// are sent and released. Each receive loop, at its next wake-up (or at once when it is mid-read), sends what its
+    /// pipe got since, then relays straight to the other socket.
+    /// </remarks>
+    public ValueTask<bool> TrySpliceDirectAsync(RelayConnection peer, Action<long>? onBytes)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        return peer is SocketRelayConnection responder && !ReferenceEquals(responder, this)
+            ? TrySpliceDirectAsync(this, responder, onBytes)
+            : ValueTask.FromResult(false);
+    }
+
+    /// <summary>Splices two connections socket to socket while both receive loops still run (neither input ended).</summary>
     /// <param name="initiator">One side; <see cref="DirectRelay"/> of it is the "up" direction.</param>
     /// <param name="responder">The other side.</param>
     /// <param name="onBytes">Called after each relayed chunk with its size.</param>
     /// <returns><see langword="false"/> (and nothing changed) when either side is not in a state to splice directly.</returns>
-    internal static async ValueTask<bool> TrySpliceDirectAsync(SocketRelayConnection initiator, SocketRelayConnection responder, Action<long>? onBytes)
+    private static async ValueTask<bool> TrySpliceDirectAsync(SocketRelayConnection initiator, SocketRelayConnection responder, Action<long>? onBytes)
     {
         byte[]? fromInitiator;
         byte[]? fromResponder;

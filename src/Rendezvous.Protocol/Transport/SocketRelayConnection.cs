@@ -11,10 +11,10 @@ namespace Rendezvous.Protocol.Transport;
 /// end only the sending direction (<c>Socket.Shutdown(SocketShutdown.Send)</c>), which the rendezvous
 /// protocol needs to pass half-closes on. Receives start with a zero-byte read so that an idle
 /// connection holds no buffer. Two such connections can be spliced directly (see
-/// <see cref="Splicing.Splicer"/>): their pipes are then released and each receive loop copies straight
-/// into the other socket with a pooled buffer it holds only while data flows.
+/// <see cref="Splicing.Splicer"/> and <see cref="IDirectSpliceFeature"/>): their pipes are then released and each
+/// receive loop copies straight into the other socket with a pooled buffer it holds only while data flows.
 /// </summary>
-public sealed partial class SocketRelayConnection : RelayConnection
+public sealed partial class SocketRelayConnection : RelayConnection, IDirectSpliceFeature
 {
     private const int ReceiveSegmentSize = 16 * 1024;
 
@@ -42,7 +42,6 @@ public sealed partial class SocketRelayConnection : RelayConnection
     private readonly PipeOptions _sendOptions;
     private int _aborted;
     private int _disposed;
-    private Action? _onClosed;
 
     /// <summary>
     /// Guards the switch to a direct splice. It is the receive operation, which is private and locked
@@ -50,10 +49,9 @@ public sealed partial class SocketRelayConnection : RelayConnection
     /// </summary>
     private object Gate => _receiveOp;
 
-    private SocketRelayConnection(Socket socket, SocketTransportOptions options, MemoryPool<byte>? pool, Action? onClosed)
+    private SocketRelayConnection(Socket socket, SocketTransportOptions options, MemoryPool<byte>? pool)
     {
         _socket = socket;
-        _onClosed = onClosed;
         RemoteEndPoint = socket.RemoteEndPoint;
         _directBufferSize = Math.Clamp(options.MaxReceiveBufferSize, 1, MaxDirectBufferSize);
         _received = new Pipe(PipeOptionsFor(ref s_inputOptions, pool, options.MaxReceiveBufferSize, FirstReadSize));
@@ -89,14 +87,7 @@ public sealed partial class SocketRelayConnection : RelayConnection
         ArgumentNullException.ThrowIfNull(socket);
         options ??= new SocketTransportOptions();
         ApplySocketOptions(socket, options);
-        return new SocketRelayConnection(socket, options, pool, onClosed: null);
-    }
-
-    /// <summary>Wraps a connected socket; <paramref name="onClosed"/> runs once when the socket is closed (abort or dispose).</summary>
-    internal static SocketRelayConnection Create(Socket socket, SocketTransportOptions options, Action? onClosed)
-    {
-        ApplySocketOptions(socket, options);
-        return new SocketRelayConnection(socket, options, pool: null, onClosed);
+        return new SocketRelayConnection(socket, options, pool);
     }
 
     /// <summary>Sets Nagle, the cap on unsent bytes and keep-alive on a TCP socket as <paramref name="options"/> say.</summary>
@@ -222,8 +213,6 @@ public sealed partial class SocketRelayConnection : RelayConnection
             await sendLoop.ConfigureAwait(false);
         }
     }
-
-    private void ReportClosed() => Interlocked.Exchange(ref _onClosed, null)?.Invoke();
 
     private static InvalidOperationException Spliced() => new("The connection is spliced directly to another socket; its pipes are closed.");
 

@@ -3,8 +3,11 @@ using System.Net.Sockets;
 
 namespace Rendezvous.Protocol.Transport;
 
-/// <summary>Accepts TCP connections on one endpoint and wraps each in a <see cref="SocketRelayConnection"/>.</summary>
-public sealed class SocketRelayListener : IAsyncDisposable
+/// <summary>
+/// Accepts TCP connections on one endpoint and wraps each in a <see cref="SocketRelayConnection"/>: the socket
+/// transport's <see cref="IRelayListener"/>.
+/// </summary>
+public sealed class SocketRelayListener : IRelayListener
 {
     private readonly Socket _socket;
     private readonly SocketTransportOptions _options;
@@ -18,6 +21,9 @@ public sealed class SocketRelayListener : IAsyncDisposable
 
     /// <summary>The bound endpoint; with port 0 it holds the port the system chose.</summary>
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <inheritdoc />
+    EndPoint IRelayListener.LocalEndPoint => LocalEndPoint;
 
     /// <summary>Binds and starts listening.</summary>
     /// <param name="endPoint">Where to listen. <c>[::]</c> accepts IPv4 as well.</param>
@@ -65,9 +71,12 @@ public sealed class SocketRelayListener : IAsyncDisposable
 
     /// <summary>Waits for the next connection.</summary>
     /// <param name="cancellationToken">Stops waiting; the listener is not closed by it.</param>
-    /// <returns>The accepted connection, or <see langword="null"/> when the listener was closed.</returns>
+    /// <returns>
+    /// The accepted <see cref="SocketRelayConnection"/>, or <see langword="null"/> when the listener was closed. A
+    /// connection reset before it could be set up is skipped.
+    /// </returns>
     /// <exception cref="SocketException">Accepting failed, for instance out of descriptors: see <see cref="AcceptSocketAsync"/>.</exception>
-    public async ValueTask<SocketRelayConnection?> AcceptAsync(CancellationToken cancellationToken = default)
+    public async ValueTask<RelayConnection?> AcceptAsync(CancellationToken cancellationToken = default)
     {
         while (await AcceptSocketAsync(cancellationToken).ConfigureAwait(false) is { } accepted)
         {
@@ -85,8 +94,8 @@ public sealed class SocketRelayListener : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits for the next connection and returns its socket without wrapping it, for a caller that may
-    /// refuse it first (then wrap it with <c>SocketRelayConnection.Create</c>).
+    /// Waits for the next connection and returns its socket without wrapping it, for a caller that uses plain sockets
+    /// (wrap one later with <see cref="SocketRelayConnection.Create(Socket, SocketTransportOptions?, System.Buffers.MemoryPool{byte}?)"/>).
     /// </summary>
     /// <param name="cancellationToken">Stops waiting; the listener is not closed by it.</param>
     /// <returns>The accepted socket, or <see langword="null"/> when the listener was closed.</returns>

@@ -4,10 +4,10 @@ namespace Rendezvous.Protocol.Transport;
 public sealed class SocketTransportOptions
 {
     /// <summary>The longest keep-alive time or interval the socket layer takes (Linux's limit, 32,767 seconds).</summary>
-    internal const int MaxKeepAliveSeconds = 32_767;
+    public const int MaxKeepAliveSeconds = 32_767;
 
     /// <summary>The most keep-alive probes the socket layer takes (Linux's limit).</summary>
-    internal const int MaxKeepAliveRetryCount = 127;
+    public const int MaxKeepAliveRetryCount = 127;
 
     private TimeSpan _keepAliveTime = TimeSpan.FromSeconds(60);
     private TimeSpan _keepAliveInterval = TimeSpan.FromSeconds(10);
@@ -74,12 +74,19 @@ public sealed class SocketTransportOptions
             : throw new ArgumentOutOfRangeException(nameof(value), value, $"A keep-alive retry count is 1 to {MaxKeepAliveRetryCount}.");
     }
 
-    /// <summary>Whether <paramref name="value"/> is whole seconds from 1 to 32,767.</summary>
-    internal static bool IsValidKeepAliveSeconds(TimeSpan value) =>
+    /// <summary>
+    /// Whether <paramref name="value"/> is whole seconds from 1 to <see cref="MaxKeepAliveSeconds"/>, as
+    /// <see cref="KeepAliveTime"/> and <see cref="KeepAliveInterval"/> take (for validating settings before use).
+    /// </summary>
+    /// <param name="value">A keep-alive time or interval.</param>
+    /// <returns>Whether the setters would take it.</returns>
+    public static bool IsValidKeepAliveSeconds(TimeSpan value) =>
         value >= TimeSpan.FromSeconds(1) && value <= TimeSpan.FromSeconds(MaxKeepAliveSeconds) && value.Ticks % TimeSpan.TicksPerSecond == 0;
 
-    /// <summary>Whether <paramref name="value"/> is from 1 to 127.</summary>
-    internal static bool IsValidKeepAliveRetryCount(int value) => value is >= 1 and <= MaxKeepAliveRetryCount;
+    /// <summary>Whether <paramref name="value"/> is from 1 to <see cref="MaxKeepAliveRetryCount"/>, as <see cref="KeepAliveRetryCount"/> takes.</summary>
+    /// <param name="value">A keep-alive retry count.</param>
+    /// <returns>Whether the setter would take it.</returns>
+    public static bool IsValidKeepAliveRetryCount(int value) => value is >= 1 and <= MaxKeepAliveRetryCount;
 
     private static TimeSpan CheckKeepAliveSeconds(TimeSpan value) => IsValidKeepAliveSeconds(value)
         ? value

@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
-using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol;
 using Rendezvous.Protocol.Transport;
 
 namespace Rendezvous.Server.Internal;
@@ -14,7 +14,7 @@ namespace Rendezvous.Server.Internal;
 /// </summary>
 internal sealed class ConnectionsPerAddress(int limit, MemoryTrimmer trimmer, ILogger logger)
 {
-    private readonly HandshakeLimiter _open = new();
+    private readonly ConcurrencyLimiter<IPAddress> _open = new();
 
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {

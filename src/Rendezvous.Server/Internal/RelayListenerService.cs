@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -15,11 +16,11 @@ namespace Rendezvous.Server.Internal;
 /// On stop: no more accepts, parked connections closed, live sessions given the drain time, then closed.
 /// </summary>
 internal sealed class RelayListenerService(
+    IRelayListenerFactory transport,
     RendezvousConnectionHandler handler,
     RendezvousBroker broker,
     RendezvousEndpoint endpoint,
     IOptions<RendezvousServerOptions> serverOptions,
-    IOptions<RendezvousRelayOptions> relayOptions,
     TimeProvider time,
     RendezvousMetrics metrics,
     StartedListeners startedListeners,
@@ -37,10 +38,10 @@ internal sealed class RelayListenerService(
     /// <summary>Running handlers, plus one while the service is not stopping (so the count reaches 0 only then).</summary>
     private int _handlers = 1;
     private int _stopping;
-    private SocketRelayListener? _listener;
+    private IRelayListener? _listener;
     private Task? _acceptLoop;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (!EndpointText.TryParseListen(serverOptions.Value.RendezvousEndpoint, out var bindTo, out var endpointError))
         {
@@ -49,20 +50,9 @@ internal sealed class RelayListenerService(
 
         // Fits the caps in the descriptor limit (or refuses) before anything is bound.
         caps.Apply();
-        var relay = relayOptions.Value;
-        var transport = new SocketTransportOptions
-        {
-            MaxReceiveBufferSize = relay.MaxBufferedBytesPerDirection,
-            MaxSendBufferSize = relay.MaxBufferedBytesPerDirection,
-            MaxUnsentBytes = relay.MaxUnsentBytesPerSocket,
-            KeepAlive = relay.KeepAlive,
-            KeepAliveTime = relay.KeepAliveTime,
-            KeepAliveInterval = relay.KeepAliveInterval,
-            KeepAliveRetryCount = relay.KeepAliveRetryCount,
-        };
         try
         {
-            _listener = SocketRelayListener.Bind(bindTo, transport);
+            _listener = await transport.BindAsync(bindTo, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
@@ -70,11 +60,30 @@ internal sealed class RelayListenerService(
         }
 
         startedListeners.Add(_listener);
-        endpoint.Port = _listener.LocalEndPoint.Port;
-        ServerLog.RelayListening(logger, _listener.LocalEndPoint);
+        var local = _listener.LocalEndPoint;
+        if (local is IPEndPoint ip)
+        {
+            endpoint.Port = ip.Port;
+        }
+
+        ServerLog.RelayListening(logger, local);
         _acceptLoop = AcceptLoopAsync(_listener);
-        return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// The socket transport with the relay's buffer limits and keep-alive settings: the default
+    /// <see cref="IRelayListenerFactory"/>.
+    /// </summary>
+    public static SocketRelayListenerFactory CreateSocketTransport(RendezvousRelayOptions relay) => new(new SocketTransportOptions
+    {
+        MaxReceiveBufferSize = relay.MaxBufferedBytesPerDirection,
+        MaxSendBufferSize = relay.MaxBufferedBytesPerDirection,
+        MaxUnsentBytes = relay.MaxUnsentBytesPerSocket,
+        KeepAlive = relay.KeepAlive,
+        KeepAliveTime = relay.KeepAliveTime,
+        KeepAliveInterval = relay.KeepAliveInterval,
+        KeepAliveRetryCount = relay.KeepAliveRetryCount,
+    });
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -137,23 +146,27 @@ internal sealed class RelayListenerService(
     internal int OpenConnections => Volatile.Read(ref _open);
 
     /// <summary>Test seam: sees each accepted connection before its handler runs (to read its socket options back).</summary>
-    internal Action<SocketRelayConnection>? ConnectionAccepted { get; set; }
+    internal Action<RelayConnection>? ConnectionAccepted { get; set; }
 
-    private async Task AcceptLoopAsync(SocketRelayListener listener)
+    /// <summary>
+    /// The relay's accept loop: accepts from the transport, counts open connections through the connection's close
+    /// hook (<see cref="RelayConnection.OnClosed"/>), refuses what is over the cap, and runs a handler per connection.
+    /// </summary>
+    private async Task AcceptLoopAsync(IRelayListener listener)
     {
         var maxConnections = caps.RelayMaxConnections;
         var failures = new AcceptFailures(logger, time);
-        _connectionClosed ??= () =>
+        var connectionClosed = _connectionClosed ??= () =>
         {
             Interlocked.Decrement(ref _open);
             trimmer.ConnectionClosed();
         };
         while (true)
         {
-            Socket? socket;
+            RelayConnection? connection;
             try
             {
-                socket = await listener.AcceptSocketAsync().ConfigureAwait(false);
+                connection = await listener.AcceptAsync().ConfigureAwait(false);
             }
             catch (SocketException ex)
             {
@@ -163,7 +176,7 @@ internal sealed class RelayListenerService(
                 continue;
             }
 
-            if (socket is null)
+            if (connection is null)
             {
                 return;
             }
@@ -174,23 +187,12 @@ internal sealed class RelayListenerService(
                 Interlocked.Decrement(ref _open);
                 metrics.HandshakeFailed("too_many_connections");
                 ServerLog.ConnectionRefusedOverCap(logger, maxConnections);
-                socket.ResetAndDispose();
+                connection.Abort();
                 continue;
             }
 
-            SocketRelayConnection connection;
-            try
-            {
-                connection = SocketRelayConnection.Create(socket, listener.Options, _connectionClosed);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                // Reset before it could be set up.
-                Interlocked.Decrement(ref _open);
-                socket.Dispose();
-                continue;
-            }
-
+            // Runs at once when the connection was reset meanwhile.
+            connection.OnClosed(connectionClosed);
             ConnectionAccepted?.Invoke(connection);
             Interlocked.Increment(ref _handlers);
             _ = RunAsync(connection);
@@ -205,7 +207,7 @@ internal sealed class RelayListenerService(
         }
     }
 
-    private async Task RunAsync(SocketRelayConnection connection)
+    private async Task RunAsync(RelayConnection connection)
     {
         // Started on the thread pool, not on the accepting thread: a burst of connects is then accepted
         // before their handlers look for the first line, which has usually arrived by then, so the

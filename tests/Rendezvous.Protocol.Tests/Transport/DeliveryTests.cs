@@ -102,7 +102,7 @@ public sealed class DeliveryTests
     {
         var accepting = _listener.AcceptAsync().AsTask();
         _reader = await LoopbackClient.ConnectAsync(_listener.LocalEndPoint, receiveBufferSize: SmallReceiveBuffer);
-        _connection = (await accepting.WaitAsync(TestTimeouts.Short))!;
+        _connection = (SocketRelayConnection)(await accepting.WaitAsync(TestTimeouts.Short))!;
         return (_reader, _connection);
     }
 }

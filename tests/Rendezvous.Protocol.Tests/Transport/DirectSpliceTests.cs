@@ -250,7 +250,7 @@ public sealed class DirectSpliceTests
         var accepting = _listener.AcceptAsync().AsTask();
         var client = await LoopbackClient.ConnectAsync(_listener.LocalEndPoint);
         _clients.Add(client);
-        var server = (await accepting.WaitAsync(TestTimeouts.Short))!;
+        var server = (SocketRelayConnection)(await accepting.WaitAsync(TestTimeouts.Short))!;
         _owned.Add(server);
         return (client, server);
     }

@@ -122,6 +122,6 @@ public sealed class SocketRelayListenerTests
     private static async Task<SocketRelayConnection> AcceptOneAsync(SocketRelayListener listener)
     {
         using var client = await LoopbackClient.ConnectAsync(listener.LocalEndPoint);
-        return (await listener.AcceptAsync().AsTask().WaitAsync(TestTimeouts.Short))!;
+        return (SocketRelayConnection)(await listener.AcceptAsync().AsTask().WaitAsync(TestTimeouts.Short))!;
     }
 }

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Rendezvous.Protocol;
+using Rendezvous.Protocol.Transport;
 using Rendezvous.Server.Internal;
 using Rendezvous.Tests.Common;
 
@@ -22,7 +23,7 @@ public sealed class KeepAliveTests : ServerTestBase
         var listener = Server.Services.GetServices<IHostedService>().OfType<RelayListenerService>().Single();
         listener.ConnectionAccepted = connection =>
         {
-            var socket = connection.Socket;
+            var socket = ((SocketRelayConnection)connection).Socket;
             seen.TrySetResult(new KeepAliveSettings(
                 socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive) is int on && on != 0,
                 (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime)!,

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Rendezvous.Protocol;
+using Rendezvous.Protocol.Transport;
 using Rendezvous.Server.Internal;
 using Rendezvous.Tests.Common;
 
@@ -148,7 +149,7 @@ public sealed class SessionEndTests : ServerTestBase
     {
         var seen = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var listener = Server.Services.GetServices<IHostedService>().OfType<RelayListenerService>().Single();
-        listener.ConnectionAccepted = connection => seen.TrySetResult(UnsentLimit(connection.Socket));
+        listener.ConnectionAccepted = connection => seen.TrySetResult(UnsentLimit(((SocketRelayConnection)connection).Socket));
         using var client = await ConnectAsync();
         return await seen.Task.WaitAsync(TestTimeouts.Short);
     }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
+using Rendezvous.Server.Internal;
 
 namespace Rendezvous.Host.Logging;
 
@@ -14,6 +15,12 @@ internal static class ServeLogging
 {
     /// <summary>UTC timestamps with milliseconds, in both formats.</summary>
     private const string TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+
+    /// <summary>
+    /// The generic host's "Hosting failed to start" record (an Error with the stack trace). <c>serve</c> prints
+    /// the failure as one line on standard error; the record shows at Debug only.
+    /// </summary>
+    private static readonly LogDemotion HostStartFailure = new("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Error, 11);
 
     /// <summary>
     /// Reads and checks <c>Rendezvous:Logging</c>, sets up the console (one line per record, UTC timestamps),
@@ -55,7 +62,7 @@ internal static class ServeLogging
                 services.GetService<IOptions<LoggerFactoryOptions>>(),
                 services.GetService<IExternalScopeProvider>()),
             ownsInner: true,
-            LogDemotion.HostStartFailure)));
+            HostStartFailure)));
 
         // Under systemd (Type=notify): READY=1 once every listener is bound, STOPPING=1 on stop, and journald's console format.
         builder.Services.AddSystemd();

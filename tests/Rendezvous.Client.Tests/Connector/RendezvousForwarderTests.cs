@@ -74,6 +74,9 @@ public sealed class RendezvousForwarderTests
         await local.SendAsync("ping").WaitAsync(TestTimeouts.Short);
         local.CompleteSending();
         var echoed = await local.ReadToEndAsciiAsync().WaitAsync(TestTimeouts.Long);
+
+        // Stopping aborts what is still relayed: wait for the relay to have ended by itself first.
+        await ClientTestKit.WaitUntilAsync(() => forwarder.ActiveConnections == 0, "the relayed connection ended");
         await stop.CancelAsync();
 
         Assert.Multiple(async () =>

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Threading.Channels;
 using Rendezvous.Protocol.Transport;
 
@@ -16,6 +17,9 @@ public sealed class InMemoryRelayTransport : IRelayListenerFactory
 
     /// <summary>How many times <see cref="BindAsync"/> was called.</summary>
     public int BindCount { get; private set; }
+
+    /// <summary>How many accepts the bound listener was asked for, failed ones included; 0 before it is bound.</summary>
+    public int AcceptCount => _bound.Task.IsCompletedSuccessfully ? Volatile.Read(ref _bound.Task.Result.Accepts) : 0;
 
     /// <summary>The endpoint the last <see cref="BindAsync"/> was given.</summary>
     public EndPoint? BoundTo { get; private set; }
@@ -54,16 +58,46 @@ public sealed class InMemoryRelayTransport : IRelayListenerFactory
         return connection;
     }
 
+    /// <summary>
+    /// Makes the next <paramref name="count"/> accepts of the bound listener fail with <paramref name="error"/>, as a
+    /// socket listener's do when the process is out of file descriptors; connections queued meanwhile stay queued.
+    /// </summary>
+    /// <param name="error">What each failed accept throws.</param>
+    /// <param name="count">How many accepts fail.</param>
+    /// <returns>A task that completes once the listener is bound and armed.</returns>
+    public async Task FailAcceptsAsync(SocketException error, int count)
+    {
+        var listener = await _bound.Task.WaitAsync(TestTimeouts.Short).ConfigureAwait(false);
+        listener.Failure = error;
+        Interlocked.Exchange(ref listener.FailuresLeft, count);
+    }
+
     private sealed class Listener(EndPoint endPoint) : IRelayListener
     {
+        public int FailuresLeft;
+
         public Channel<RelayConnection> Pending { get; } = Channel.CreateUnbounded<RelayConnection>();
 
         public EndPoint LocalEndPoint { get; } = endPoint;
 
-        public async ValueTask<RelayConnection?> AcceptAsync(CancellationToken cancellationToken = default) =>
-            await Pending.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false) && Pending.Reader.TryRead(out var connection)
+        public SocketException? Failure { get; set; }
+
+        /// <summary>How many accepts were tried, failed ones included.</summary>
+        public int Accepts;
+
+        public async ValueTask<RelayConnection?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref Accepts);
+            if (Interlocked.Decrement(ref FailuresLeft) >= 0)
+            {
+                throw Failure!;
+            }
+
+            Interlocked.Exchange(ref FailuresLeft, 0);
+            return await Pending.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false) && Pending.Reader.TryRead(out var connection)
                 ? connection
                 : null;
+        }
 
         public ValueTask DisposeAsync()
         {

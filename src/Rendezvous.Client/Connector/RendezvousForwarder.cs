@@ -42,14 +42,14 @@ public sealed record RendezvousForwarderFailure(EndPoint? Client, Exception Exce
 /// <summary>
 /// A local port forward to a hidden server (<c>rendezvous connect --listen</c>): accepts TCP connections on a local
 /// endpoint and relays each through a rendezvous of its own (<see cref="RendezvousConnector.ConnectAsync"/>, then
-/// <see cref="SessionRelay.RelayToSocketAsync"/>, half-closes passed on). A connection whose rendezvous fails is reset
-/// and reported (<see cref="ConnectionFailed"/> and the log); the forwarder goes on listening, except after a pin
-/// mismatch. At most <see cref="RendezvousForwarderOptions.MaxConnections"/> are relayed at once.
+/// <see cref="SessionRelay.RelayToConnectionAsync"/>, half-closes passed on). It listens through the relay's transport
+/// seam (<see cref="RendezvousForwarderOptions.Transport"/>, TCP sockets by default) and accepts with the relay server's
+/// accept loop (<see cref="RelayAcceptLoop"/>). A connection whose rendezvous fails is reset and reported
+/// (<see cref="ConnectionFailed"/> and the log); the forwarder goes on listening, except after a pin mismatch. At most
+/// <see cref="RendezvousForwarderOptions.MaxConnections"/> are relayed at once.
 /// </summary>
 public sealed class RendezvousForwarder : IAsyncDisposable
 {
-    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
-
     private readonly RendezvousConnector _connector;
     private readonly RendezvousForwarderOptions _options;
     private readonly ILogger _logger;
@@ -57,7 +57,12 @@ public sealed class RendezvousForwarder : IAsyncDisposable
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _disposed = new();
     private readonly ConcurrentDictionary<long, Task> _connections = new();
-    private SocketRelayListener? _listener;
+    private readonly Func<RelayConnection, bool> _accept;
+    private readonly Action<SocketException, int> _acceptFailed;
+    private readonly Func<CancellationToken, ValueTask> _waitForSlot;
+    private IRelayListener? _listener;
+    private IPEndPoint? _localEndPoint;
+    private CancellationTokenSource? _stop;
     private long _next;
     private int _certificateMismatch;
     private int _running;
@@ -78,16 +83,21 @@ public sealed class RendezvousForwarder : IAsyncDisposable
         UuidText.TryNormalize(options.Uuid, out var uuid);
         _uuid = uuid!;
         _slots = new SemaphoreSlim(options.MaxConnections, options.MaxConnections);
+        _accept = Accept;
+        _acceptFailed = AcceptFailed;
+        _waitForSlot = WaitForSlotAsync;
     }
 
     /// <summary>
-    /// Raised, on the connection's own task, for each connection whose rendezvous failed (then reset) and each accept
-    /// that failed. Handlers should return quickly and not throw.
+    /// Raised, on the connection's own task, for each connection whose rendezvous failed (then reset), and for accepts
+    /// that failed (the forwarder waits <see cref="RelayAcceptLoop.RetryDelay"/> and tries again; raised for the first
+    /// and then at most once per <see cref="RelayAcceptLoop.ReportInterval"/>). Handlers should return quickly and not
+    /// throw.
     /// </summary>
     public event EventHandler<RendezvousForwarderFailure>? ConnectionFailed;
 
     /// <summary>The endpoint listened on once started (with port 0, the port the system chose); <see langword="null"/> before.</summary>
-    public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint;
+    public IPEndPoint? LocalEndPoint => _localEndPoint;
 
     /// <summary>The connections being relayed (or reaching the hidden server) now.</summary>
     public int ActiveConnections => _options.MaxConnections - _slots.CurrentCount;
@@ -97,6 +107,10 @@ public sealed class RendezvousForwarder : IAsyncDisposable
     /// <see cref="RunAsync"/> accepts; connections that arrive meanwhile wait in the backlog. Once only.
     /// </summary>
     /// <returns>The endpoint listened on.</returns>
+    /// <remarks>
+    /// A <see cref="RendezvousForwarderOptions.Transport"/> that binds asynchronously is waited for here; the socket
+    /// transport binds at once.
+    /// </remarks>
     /// <exception cref="SocketException">The endpoint cannot be bound (in use, not an address of this machine).</exception>
     /// <exception cref="InvalidOperationException">The forwarder was started already.</exception>
     /// <exception cref="ObjectDisposedException">The forwarder was disposed.</exception>
@@ -108,9 +122,14 @@ public sealed class RendezvousForwarder : IAsyncDisposable
             throw new InvalidOperationException("The forwarder was started already; Start is called once, before RunAsync or instead of its own start.");
         }
 
-        _listener = SocketRelayListener.Bind(_options.ListenEndPoint!, backlog: _options.ListenBacklog);
-        ClientLog.ForwarderListening(_logger, _listener.LocalEndPoint, _uuid);
-        return _listener.LocalEndPoint;
+        var transport = _options.Transport ?? new SocketRelayListenerFactory(
+            new SocketTransportOptions { NoDelay = true, KeepAlive = false },
+            _options.ListenBacklog);
+        var binding = transport.BindAsync(_options.ListenEndPoint!);
+        _listener = binding.IsCompletedSuccessfully ? binding.Result : binding.AsTask().GetAwaiter().GetResult();
+        _localEndPoint = _listener.LocalEndPoint as IPEndPoint ?? _options.ListenEndPoint!;
+        ClientLog.ForwarderListening(_logger, _localEndPoint, _uuid);
+        return _localEndPoint;
     }
 
     /// <summary>
@@ -139,17 +158,16 @@ public sealed class RendezvousForwarder : IAsyncDisposable
 
         var listener = _listener!;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
+        _stop = stop;
         var reason = RendezvousForwarderStopReason.Stopped;
         try
         {
-            await AcceptLoopAsync(listener, stop).ConfigureAwait(false);
+            await RelayAcceptLoop.RunAsync(listener, _accept, _acceptFailed, _waitForSlot, cancellationToken: stop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception ex) when (ex is SocketException or IOException)
         {
-        }
-        catch (SocketException ex)
-        {
-            ClientLog.ForwarderListenerFailed(_logger, listener.LocalEndPoint, ex);
+            // A transport's listener that broke for good (the socket transport's retries instead).
+            ClientLog.ForwarderListenerFailed(_logger, _localEndPoint!, ex);
             Report(null, ex);
             reason = RendezvousForwarderStopReason.ListenerFailed;
         }
@@ -184,66 +202,43 @@ public sealed class RendezvousForwarder : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(SocketRelayListener listener, CancellationTokenSource stop)
+    /// <summary>
+    /// Before each accept: waits for a free slot without taking it, so that at the limit new connections wait in the
+    /// listen backlog rather than in this process. Only <see cref="Accept"/> takes slots, so one stays free until then.
+    /// </summary>
+    private async ValueTask WaitForSlotAsync(CancellationToken cancellationToken)
     {
-        while (!stop.IsCancellationRequested)
-        {
-            // A slot first: at the limit, new connections wait in the backlog rather than in this process.
-            await _slots.WaitAsync(stop.Token).ConfigureAwait(false);
-            Socket? local;
-            try
-            {
-                local = await listener.AcceptSocketAsync(stop.Token).ConfigureAwait(false);
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
-            {
-                // Out of descriptors or buffers: the connection stays in the backlog; wait, or this loop spins.
-                _slots.Release();
-                ClientLog.ForwarderAcceptFailed(_logger, listener.LocalEndPoint, ex.Message);
-                Report(null, ex);
-                await Task.Delay(AcceptRetryDelay, stop.Token).ConfigureAwait(false);
-                continue;
-            }
-            catch
-            {
-                _slots.Release();
-                throw;
-            }
-
-            if (local is null)
-            {
-                // Closed under us (disposed).
-                _slots.Release();
-                return;
-            }
-
-            EndPoint? from;
-            try
-            {
-                local.NoDelay = true;
-                from = local.RemoteEndPoint;
-            }
-            catch (SocketException)
-            {
-                // Reset before it was looked at.
-                local.Dispose();
-                _slots.Release();
-                continue;
-            }
-
-            var id = Interlocked.Increment(ref _next);
-            var task = ServeAsync(local, from, stop);
-            _connections[id] = task;
-            _ = task.ContinueWith(_ => _connections.TryRemove(id, out Task? _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
+        await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _slots.Release();
     }
 
-    private async Task ServeAsync(Socket local, EndPoint? from, CancellationTokenSource stop)
+    private bool Accept(RelayConnection local)
+    {
+        if (!_slots.Wait(0))
+        {
+            return false;
+        }
+
+        var id = Interlocked.Increment(ref _next);
+        var task = ServeAsync(local, local.RemoteEndPoint, _stop!);
+        _connections[id] = task;
+        _ = task.ContinueWith(_ => _connections.TryRemove(id, out Task? _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return true;
+    }
+
+    /// <summary>Out of descriptors or buffers: the connection stays in the backlog while the accept loop waits.</summary>
+    private void AcceptFailed(SocketException exception, int failures)
+    {
+        ClientLog.ForwarderAcceptFailed(_logger, _localEndPoint!, exception.Message, failures, RelayAcceptLoop.RetryDelay);
+        Report(null, exception);
+    }
+
+    private async Task ServeAsync(RelayConnection local, EndPoint? from, CancellationTokenSource stop)
     {
         await Task.Yield();
         try
         {
-            using (local)
+            await using (local.ConfigureAwait(false))
             {
                 RendezvousSession session;
                 try
@@ -253,7 +248,7 @@ public sealed class RendezvousForwarder : IAsyncDisposable
                 catch (RendezvousException ex)
                 {
                     ClientLog.ForwardingFailed(_logger, from, ex.Message);
-                    local.ResetAndDispose();
+                    local.Abort();
                     Report(from, ex);
                     if (ex.Error == RendezvousError.CertificateMismatch)
                     {
@@ -277,7 +272,7 @@ public sealed class RendezvousForwarder : IAsyncDisposable
 
                 await using (session)
                 {
-                    var result = await SessionRelay.RelayToSocketAsync(session, local, stop.Token).ConfigureAwait(false);
+                    var result = await SessionRelay.RelayToConnectionAsync(session, local, stop.Token).ConfigureAwait(false);
                     ClientLog.ForwardingEnded(_logger, from, result.End, result.BytesSent, result.BytesReceived);
                 }
             }

@@ -1,6 +1,7 @@
 using System.Net;
 using Rendezvous.Client.Internal;
 using Rendezvous.Protocol;
+using Rendezvous.Protocol.Transport;
 
 namespace Rendezvous.Client.Connector;
 
@@ -31,6 +32,13 @@ public sealed class RendezvousForwarderOptions
     /// end (they are aborted when it stops). Zero or more. Defaults to 5 seconds.
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The transport that listens on <see cref="ListenEndPoint"/> (the relay server's seam, <see cref="IRelayListenerFactory"/>);
+    /// when <see langword="null"/>, TCP sockets (<see cref="SocketRelayListenerFactory"/>) with Nagle and keep-alive off
+    /// and <see cref="ListenBacklog"/> as the backlog, which another transport decides for itself.
+    /// </summary>
+    public IRelayListenerFactory? Transport { get; set; }
 
     /// <summary>Checks the settings and lists every problem in one message, naming each value.</summary>
     /// <exception cref="ArgumentException">A setting is missing or out of range.</exception>

@@ -49,8 +49,8 @@ internal static partial class ClientLog
     [LoggerMessage(4032, LogLevel.Debug, "Connection from {Client} ended ({End}, {BytesSent} bytes sent, {BytesReceived} received)", EventName = "ForwardingEnded")]
     public static partial void ForwardingEnded(ILogger logger, EndPoint? client, SessionRelayEnd end, long bytesSent, long bytesReceived);
 
-    [LoggerMessage(4033, LogLevel.Warning, "Accepting on {EndPoint} failed for one connection: {Reason}; retrying", EventName = "ForwarderAcceptFailed")]
-    public static partial void ForwarderAcceptFailed(ILogger logger, IPEndPoint endPoint, string reason);
+    [LoggerMessage(4033, LogLevel.Warning, "Accepting on {EndPoint} failed: {Reason}; {Failures} failed accepts since the last report, retrying every {Retry}", EventName = "ForwarderAcceptFailed")]
+    public static partial void ForwarderAcceptFailed(ILogger logger, IPEndPoint endPoint, string reason, int failures, TimeSpan retry);
 
     [LoggerMessage(4034, LogLevel.Error, "Accepting on {EndPoint} failed; the forwarder stops", EventName = "ForwarderListenerFailed")]
     public static partial void ForwarderListenerFailed(ILogger logger, IPEndPoint endPoint, Exception exception);

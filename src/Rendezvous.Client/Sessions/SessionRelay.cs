@@ -33,14 +33,38 @@ public static class SessionRelay
         using var local = new NetworkStream(socket, ownsSocket: false);
         return await RelayCoreAsync(
             session,
-            local,
-            local,
+            Reader(local),
+            Writer(local),
             () =>
             {
                 socket.Shutdown(SocketShutdown.Send);
                 return ValueTask.CompletedTask;
             },
             socket.ResetAndDispose,
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Relays <paramref name="session"/> to an accepted <paramref name="connection"/> (from an
+    /// <see cref="IRelayListener"/>, such as a local port forward's) until both directions ended. The connection's end
+    /// of stream becomes <see cref="RendezvousSession.CompleteSendingAsync"/>; the session's end of stream completes
+    /// the connection's <see cref="RelayConnection.Output"/> (a half-close). On an error the connection is aborted.
+    /// Neither is disposed.
+    /// </summary>
+    /// <param name="session">The rendezvous session.</param>
+    /// <param name="connection">The local connection.</param>
+    /// <param name="cancellationToken">Aborts both sides.</param>
+    /// <returns>How the relay ended.</returns>
+    public static async Task<SessionRelayResult> RelayToConnectionAsync(RendezvousSession session, RelayConnection connection, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(connection);
+        return await RelayCoreAsync(
+            session,
+            connection.Input,
+            connection.Output,
+            static () => ValueTask.CompletedTask,
+            connection.Abort,
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -62,8 +86,8 @@ public static class SessionRelay
         ArgumentNullException.ThrowIfNull(output);
         return await RelayCoreAsync(
             session,
-            input,
-            output,
+            Reader(input),
+            Writer(output),
             () => output.DisposeAsync(),
             () =>
             {
@@ -75,8 +99,8 @@ public static class SessionRelay
 
     private static async Task<SessionRelayResult> RelayCoreAsync(
         RendezvousSession session,
-        Stream localInput,
-        Stream localOutput,
+        PipeReader localInput,
+        PipeWriter localOutput,
         Func<ValueTask> completeLocal,
         Action abortLocal,
         CancellationToken cancellationToken)
@@ -115,7 +139,7 @@ public static class SessionRelay
         // Local → session: a local end of stream is a half-close of the session.
         async Task<long> ToSessionAsync()
         {
-            var bytes = await CopyAsync(localInput, session.Stream, Fail, abort.Token).ConfigureAwait(false);
+            var bytes = await CopyAsync(localInput, Writer(session.Stream), Fail, abort.Token).ConfigureAwait(false);
             if (bytes >= 0)
             {
                 await session.CompleteSendingAsync().ConfigureAwait(false);
@@ -127,7 +151,7 @@ public static class SessionRelay
         // Session → local: the peer's end of stream is a half-close of the local side.
         async Task<long> ToLocalAsync()
         {
-            var bytes = await CopyAsync(session.Stream, localOutput, Fail, abort.Token).ConfigureAwait(false);
+            var bytes = await CopyAsync(Reader(session.Stream), localOutput, Fail, abort.Token).ConfigureAwait(false);
             if (bytes >= 0)
             {
                 try
@@ -162,31 +186,38 @@ public static class SessionRelay
             received.IsCompletedSuccessfully ? Math.Max(0, received.Result) : 0);
     }
 
+    /// <summary>A pipe over <paramref name="stream"/> that leaves it open when completed.</summary>
+    private static PipeReader Reader(Stream stream) => PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: BufferSize, leaveOpen: true));
+
+    /// <summary>A pipe over <paramref name="stream"/> that leaves it open when completed.</summary>
+    private static PipeWriter Writer(Stream stream) => PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+
     /// <summary>
     /// Copies until end of stream (returns the byte count) or an error (calls <paramref name="fail"/>, returns -1), with
-    /// the relay's one half-close copy loop (<see cref="RelayCopy"/>) over pipe adapters of the two streams. Neither
-    /// stream is closed: passing the end on is the caller's.
+    /// the relay's one half-close copy loop (<see cref="RelayCopy"/>), which completes both pipes at a clean end. Pipes
+    /// over streams leave them open: passing the end on to a stream is the caller's.
     /// </summary>
-    private static async Task<long> CopyAsync(Stream source, Stream destination, Action fail, CancellationToken cancellationToken)
+    private static async Task<long> CopyAsync(PipeReader reader, PipeWriter writer, Action fail, CancellationToken cancellationToken)
     {
-        var reader = PipeReader.Create(source, new StreamPipeReaderOptions(bufferSize: BufferSize, leaveOpen: true));
-        var writer = PipeWriter.Create(destination, new StreamPipeWriterOptions(leaveOpen: true));
+        var copied = new CopyResult(CopyEnd.WriteFailed, 0);
         try
         {
-            var copied = await RelayCopy.CopyAsync(reader, writer, onBytes: null, cancellationToken).ConfigureAwait(false);
-            if (copied.End == CopyEnd.Completed)
-            {
-                return copied.Bytes;
-            }
+            copied = await RelayCopy.CopyAsync(reader, writer, onBytes: null, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
+            if (copied.End != CopyEnd.Completed)
+            {
+                // Aborted before the pipes are completed, so that completing a connection's output cannot pass a
+                // clean end on.
+                fail();
+            }
+
             // Returns the adapters' buffers; after a failure nothing buffered can be sent any more.
             await CompleteQuietlyAsync(reader, writer).ConfigureAwait(false);
         }
 
-        fail();
-        return -1;
+        return copied.End == CopyEnd.Completed ? copied.Bytes : -1;
     }
 
     private static async ValueTask CompleteQuietlyAsync(PipeReader reader, PipeWriter writer)

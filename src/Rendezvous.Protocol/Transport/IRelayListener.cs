@@ -13,7 +13,7 @@ namespace Rendezvous.Protocol.Transport;
 /// connections and connections per address that way; refusing a connection is <see cref="RelayConnection.Abort"/>.
 /// </para>
 /// <para>
-/// <see cref="AcceptAsync"/> is called by one loop at a time. Disposing the listener stops accepting; connections
+/// <see cref="AcceptAsync"/> is called by one loop at a time (<see cref="RelayAcceptLoop"/>). Disposing the listener stops accepting; connections
 /// already accepted are not affected.
 /// </para>
 /// </remarks>
@@ -29,7 +29,7 @@ public interface IRelayListener : IAsyncDisposable
     /// <exception cref="System.Net.Sockets.SocketException">
     /// Accepting failed and the listener stays usable, for instance out of file descriptors
     /// (<see cref="System.Net.Sockets.SocketError.TooManyOpenSockets"/>): the pending connection stays queued, so a
-    /// loop must wait a moment before it tries again or it spins (the server's waits 100 ms and logs once per 10 s).
+    /// loop must wait a moment before it tries again or it spins (<see cref="RelayAcceptLoop"/> waits 100 ms and reports once per 10 s).
     /// </exception>
     ValueTask<RelayConnection?> AcceptAsync(CancellationToken cancellationToken = default);
 }

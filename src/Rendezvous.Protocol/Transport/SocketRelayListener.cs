@@ -75,7 +75,11 @@ public sealed class SocketRelayListener : IRelayListener
     /// The accepted <see cref="SocketRelayConnection"/>, or <see langword="null"/> when the listener was closed. A
     /// connection reset before it could be set up is skipped.
     /// </returns>
-    /// <exception cref="SocketException">Accepting failed, for instance out of descriptors: see <see cref="AcceptSocketAsync"/>.</exception>
+    /// <exception cref="SocketException">
+    /// Accepting failed and the listener stays usable, for instance out of descriptors
+    /// (<see cref="SocketError.TooManyOpenSockets"/>, EMFILE or ENFILE): the connection stays in the backlog, so an
+    /// accept loop must wait before it tries again (<see cref="RelayAcceptLoop"/> does).
+    /// </exception>
     public async ValueTask<RelayConnection?> AcceptAsync(CancellationToken cancellationToken = default)
     {
         while (await AcceptSocketAsync(cancellationToken).ConfigureAwait(false) is { } accepted)
@@ -93,19 +97,15 @@ public sealed class SocketRelayListener : IRelayListener
         return null;
     }
 
-    /// <summary>
-    /// Waits for the next connection and returns its socket without wrapping it, for a caller that uses plain sockets
-    /// (wrap one later with <see cref="SocketRelayConnection.Create(Socket, SocketTransportOptions?, System.Buffers.MemoryPool{byte}?)"/>).
-    /// </summary>
-    /// <param name="cancellationToken">Stops waiting; the listener is not closed by it.</param>
+    /// <summary>Waits for the next socket; a client that gave up before it was accepted is skipped.</summary>
     /// <returns>The accepted socket, or <see langword="null"/> when the listener was closed.</returns>
     /// <exception cref="SocketException">
     /// Accepting failed and the listener stays usable; <see cref="SocketError.TooManyOpenSockets"/> is EMFILE (this
     /// process's descriptor limit) or ENFILE (the system's file table; .NET gives both its message "Too many open files
     /// in system"). The connection then stays in the backlog, so an accept loop must wait before it tries again or it
-    /// spins: the server's waits 100 ms and logs once per 10 s.
+    /// spins (<see cref="RelayAcceptLoop"/> does).
     /// </exception>
-    public async ValueTask<Socket?> AcceptSocketAsync(CancellationToken cancellationToken = default)
+    private async ValueTask<Socket?> AcceptSocketAsync(CancellationToken cancellationToken = default)
     {
         while (true)
         {

@@ -33,6 +33,9 @@ internal sealed class RelayListenerService(
     /// <summary>Completes when no handler runs any more, once stopping started (see <see cref="HandlerDone"/>).</summary>
     private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Action? _connectionClosed;
+    private Func<RelayConnection, bool>? _accept;
+    private Action<SocketException, int>? _acceptFailed;
+    private int _maxConnections;
     private int _open;
 
     /// <summary>Running handlers, plus one while the service is not stopping (so the count reaches 0 only then).</summary>
@@ -149,55 +152,47 @@ internal sealed class RelayListenerService(
     internal Action<RelayConnection>? ConnectionAccepted { get; set; }
 
     /// <summary>
-    /// The relay's accept loop: accepts from the transport, counts open connections through the connection's close
-    /// hook (<see cref="RelayConnection.OnClosed"/>), refuses what is over the cap, and runs a handler per connection.
+    /// The relay's accept loop (<see cref="RelayAcceptLoop"/>): backs off and logs when accepting fails, and hands each
+    /// connection to <see cref="Accept"/>. Its callbacks are made once, so accepting allocates nothing per connection here.
     /// </summary>
-    private async Task AcceptLoopAsync(IRelayListener listener)
+    private Task AcceptLoopAsync(IRelayListener listener)
     {
-        var maxConnections = caps.RelayMaxConnections;
-        var failures = new AcceptFailures(logger, time);
-        var connectionClosed = _connectionClosed ??= () =>
-        {
-            Interlocked.Decrement(ref _open);
-            trimmer.ConnectionClosed();
-        };
-        while (true)
-        {
-            RelayConnection? connection;
-            try
-            {
-                connection = await listener.AcceptAsync().ConfigureAwait(false);
-            }
-            catch (SocketException ex)
-            {
-                // Out of file descriptors (EMFILE/ENFILE) and the like: the connection stays in the backlog, so
-                // back off instead of spinning, and log it once in a while instead of per try.
-                await failures.BackOffAsync(ex).ConfigureAwait(false);
-                continue;
-            }
-
-            if (connection is null)
-            {
-                return;
-            }
-
-            if (Interlocked.Increment(ref _open) > maxConnections)
-            {
-                // Over the cap: close at once (a reset, so nothing lingers) and count it.
-                Interlocked.Decrement(ref _open);
-                metrics.HandshakeFailed("too_many_connections");
-                ServerLog.ConnectionRefusedOverCap(logger, maxConnections);
-                connection.Abort();
-                continue;
-            }
-
-            // Runs at once when the connection was reset meanwhile.
-            connection.OnClosed(connectionClosed);
-            ConnectionAccepted?.Invoke(connection);
-            Interlocked.Increment(ref _handlers);
-            _ = RunAsync(connection);
-        }
+        _maxConnections = caps.RelayMaxConnections;
+        _connectionClosed ??= ConnectionClosed;
+        return RelayAcceptLoop.RunAsync(listener, _accept ??= Accept, _acceptFailed ??= AcceptFailed, timeProvider: time);
     }
+
+    /// <summary>
+    /// Counts the connection open (and closed again through its close hook, <see cref="RelayConnection.OnClosed"/>),
+    /// refuses it over the cap, and runs a handler for it.
+    /// </summary>
+    private bool Accept(RelayConnection connection)
+    {
+        if (Interlocked.Increment(ref _open) > _maxConnections)
+        {
+            // Over the cap: the loop closes it at once (a reset, so nothing lingers); counted here.
+            Interlocked.Decrement(ref _open);
+            metrics.HandshakeFailed("too_many_connections");
+            ServerLog.ConnectionRefusedOverCap(logger, _maxConnections);
+            return false;
+        }
+
+        // Runs at once when the connection was reset meanwhile.
+        connection.OnClosed(_connectionClosed!);
+        ConnectionAccepted?.Invoke(connection);
+        Interlocked.Increment(ref _handlers);
+        _ = RunAsync(connection);
+        return true;
+    }
+
+    private void ConnectionClosed()
+    {
+        Interlocked.Decrement(ref _open);
+        trimmer.ConnectionClosed();
+    }
+
+    /// <summary>Out of file descriptors (EMFILE/ENFILE) and the like: logged at most once per <see cref="RelayAcceptLoop.ReportInterval"/>.</summary>
+    private void AcceptFailed(SocketException exception, int failures) => AcceptFailures.Report(logger, exception, failures);
 
     private void HandlerDone()
     {

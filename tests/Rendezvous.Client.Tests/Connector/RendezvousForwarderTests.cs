@@ -57,6 +57,39 @@ public sealed class RendezvousForwarderTests
     }
 
     [Test]
+    public async Task A_forwarder_on_another_transport_relays_its_connections_with_half_closes()
+    {
+        await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(_server, _identity, poolSize: 1));
+        await agent.WaitParkedAsync(1);
+        using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(_server));
+        var transport = new InMemoryRelayTransport();
+        var options = Options(_identity.Uuid);
+        options.Transport = transport;
+        await using var forwarder = new RendezvousForwarder(connector, options);
+        var endPoint = forwarder.Start();
+        using var stop = new CancellationTokenSource();
+        var run = forwarder.RunAsync(stop.Token);
+
+        var local = await transport.ConnectAsync();
+        await local.SendAsync("ping").WaitAsync(TestTimeouts.Short);
+        local.CompleteSending();
+        var echoed = await local.ReadToEndAsciiAsync().WaitAsync(TestTimeouts.Long);
+
+        // Stopping aborts what is still relayed: wait for the relay to have ended by itself first.
+        await ClientTestKit.WaitUntilAsync(() => forwarder.ActiveConnections == 0, "the relayed connection ended");
+        await stop.CancelAsync();
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(transport.BoundTo, Is.EqualTo(options.ListenEndPoint));
+            Assert.That(endPoint, Is.EqualTo(options.ListenEndPoint));
+            Assert.That(echoed, Is.EqualTo("ping"), "echoed, and the hidden server's end of stream completed the connection's output");
+            Assert.That(local.WasAborted, Is.False);
+            Assert.That(await run.WaitAsync(TestTimeouts.Short), Is.EqualTo(RendezvousForwarderStopReason.Stopped));
+        });
+    }
+
+    [Test]
     public async Task A_connection_whose_rendezvous_fails_is_reset_and_reported_and_listening_goes_on()
     {
         using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(_server));

@@ -95,6 +95,60 @@ public sealed class SessionRelayTests
         Assert.That(relayed!.End, Is.EqualTo(SessionRelayEnd.Aborted));
     }
 
+    [Test]
+    public async Task A_relay_connection_gets_the_session_with_half_closes_passed_on_both_ways()
+    {
+        // The local end is an accepted relay connection (in memory here), as the forwarder's are.
+        var local = new PipeRelayConnection();
+        SessionRelayResult? relayed = null;
+        await using var fixture = await Fixture.StartAsync(async (session, ct) =>
+            relayed = await SessionRelay.RelayToConnectionAsync(session, local, ct));
+
+        await using (var session = await fixture.ConnectAsync())
+        {
+            await local.SendAsync("hello").WaitAsync(TestTimeouts.Short);
+            local.CompleteSending();
+            using var reader = new StreamReader(session.Stream);
+            Assert.That(await reader.ReadToEndAsync().WaitAsync(TestTimeouts.Short), Is.EqualTo("hello"), "the local end of stream reached the peer");
+
+            // The other direction still flows after that half-close, and its end completes the connection's output.
+            await session.Stream.WriteAsync(Encoding.ASCII.GetBytes("late"));
+            await session.CompleteSendingAsync();
+            Assert.That(await local.ReadToEndAsciiAsync().WaitAsync(TestTimeouts.Short), Is.EqualTo("late"));
+        }
+
+        await ClientTestKit.WaitUntilAsync(() => relayed is not null, "the session was relayed");
+        Assert.That(relayed, Is.EqualTo(new SessionRelayResult(SessionRelayEnd.Completed, 5, 4)));
+        Assert.That(local.WasAborted, Is.False);
+    }
+
+    [Test]
+    public async Task A_reset_of_the_relay_connection_aborts_the_session()
+    {
+        var local = new PipeRelayConnection();
+        SessionRelayResult? relayed = null;
+        await using var fixture = await Fixture.StartAsync(async (session, ct) =>
+            relayed = await SessionRelay.RelayToConnectionAsync(session, local, ct));
+
+        await using var session = await fixture.ConnectAsync();
+        await local.SendAsync("x").WaitAsync(TestTimeouts.Short);
+        var buffer = new byte[16];
+        Assert.That(await session.Stream.ReadAsync(buffer).AsTask().WaitAsync(TestTimeouts.Short), Is.EqualTo(1));
+        local.CompleteSending(new IOException("reset by peer"));
+
+        Assert.That(
+            async () =>
+            {
+                while (await session.Stream.ReadAsync(buffer).AsTask().WaitAsync(TestTimeouts.Short) > 0)
+                {
+                }
+            },
+            Throws.InstanceOf<IOException>());
+        await ClientTestKit.WaitUntilAsync(() => relayed is not null, "the session was relayed");
+        Assert.That(relayed!.End, Is.EqualTo(SessionRelayEnd.Aborted));
+        await local.Aborted.WaitAsync(TestTimeouts.Short);
+    }
+
     private sealed class Fixture : IAsyncDisposable
     {
         private readonly RendezvousTestServer _server;

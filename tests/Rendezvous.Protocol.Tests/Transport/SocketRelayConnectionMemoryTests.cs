@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Rendezvous.Protocol.Transport;
@@ -13,13 +14,18 @@ namespace Rendezvous.Protocol.Tests.Transport;
 /// </summary>
 public sealed class SocketRelayConnectionMemoryTests
 {
-    private SocketRelayListener _listener = null!;
+    private TcpListener _listener = null!;
     private readonly CountingMemoryPool _pool = new();
     private LoopbackClient? _client;
     private readonly List<IAsyncDisposable> _owned = [];
 
     [SetUp]
-    public void SetUp() => _listener = SocketRelayListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+    public void SetUp()
+    {
+        // A plain listener: the connection under test is made from the accepted socket with the counting pool.
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+    }
 
     [TearDown]
     public async Task TearDown()
@@ -30,7 +36,7 @@ public sealed class SocketRelayConnectionMemoryTests
             await owned.DisposeAsync().AsTask().WaitAsync(TestTimeouts.Short);
         }
 
-        await _listener.DisposeAsync();
+        _listener.Dispose();
     }
 
     [Test]
@@ -92,8 +98,8 @@ public sealed class SocketRelayConnectionMemoryTests
 
     private async Task<SocketRelayConnection> AcceptAsync()
     {
-        var accepting = _listener.AcceptSocketAsync().AsTask();
-        _client = await LoopbackClient.ConnectAsync(_listener.LocalEndPoint);
+        var accepting = _listener.AcceptSocketAsync();
+        _client = await LoopbackClient.ConnectAsync((IPEndPoint)_listener.LocalEndpoint);
         var socket = (await accepting.WaitAsync(TestTimeouts.Short))!;
         var connection = SocketRelayConnection.Create(socket, pool: _pool);
         _owned.Add(connection);

@@ -36,10 +36,9 @@ public sealed class SocketRelayListenerTests
         using (var client = await LoopbackClient.ConnectAsync(first.LocalEndPoint))
         {
             // The server side closes first, so its end of the connection (on the listener's port) enters TIME_WAIT.
-            var accepted = await first.AcceptSocketAsync().AsTask().WaitAsync(TestTimeouts.Short);
-            accepted!.Shutdown(SocketShutdown.Send);
+            var accepted = (SocketRelayConnection)(await first.AcceptAsync().AsTask().WaitAsync(TestTimeouts.Short))!;
+            await accepted.DisposeAsync();
             Assert.That(await client.ReadToEndAsync(), Is.Empty);
-            accepted.Dispose();
         }
 
         await first.DisposeAsync();

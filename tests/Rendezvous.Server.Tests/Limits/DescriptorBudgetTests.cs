@@ -1,8 +1,9 @@
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Time.Testing;
 using Rendezvous.Protocol;
+using Rendezvous.Protocol.Transport;
 using Rendezvous.Server.Internal;
 using Rendezvous.Tests.Common;
 
@@ -119,19 +120,24 @@ public sealed class DescriptorBudgetTests
     {
         Assume.That(OperatingSystem.IsLinux(), "EMFILE and ENFILE are told apart from /proc");
         using var logs = new LogCapture();
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var failures = new AcceptFailures(logs.CreateLogger<AcceptFailures>(), time);
-        var emfile = new SocketException((int)SocketError.TooManyOpenSockets);
+        var start = DateTimeOffset.UtcNow;
+        var time = new TimerWatchingTimeProvider(start);
+        var transport = new InMemoryRelayTransport();
+        await using var listener = await ((IRelayListenerFactory)transport).BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var logger = logs.CreateLogger<RelayListenerService>();
+        await transport.FailAcceptsAsync(new SocketException((int)SocketError.TooManyOpenSockets), 150);
+        using var stop = new CancellationTokenSource();
+        var loop = RelayAcceptLoop.RunAsync(listener, _ => false, (ex, failures) => AcceptFailures.Report(logger, ex, failures), timeProvider: time, cancellationToken: stop.Token);
 
         // 15 s of failing accepts, one per retry: a line at the first, one 10 s later with the count in between.
         for (var i = 0; i < 150; i++)
         {
-            var backOff = failures.BackOffAsync(emfile);
-            Assert.That(backOff.IsCompleted, Is.False, "it waits before the next accept");
-            time.Advance(AcceptFailures.Retry);
-            await backOff.WaitAsync(TestTimeouts.Short);
+            await time.WaitForTimerDueAtAsync(start + (RelayAcceptLoop.RetryDelay * (i + 1)), $"the wait after failed accept {i + 1}");
+            time.Advance(RelayAcceptLoop.RetryDelay);
         }
 
+        await stop.CancelAsync();
+        await loop.WaitAsync(TestTimeouts.Short);
         var lines = logs.Records.Where(r => r.EventId.Name == "AcceptFailed").ToList();
         Assert.That(lines, Has.Count.EqualTo(2));
         Assert.Multiple(() =>

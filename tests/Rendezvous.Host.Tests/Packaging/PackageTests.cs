@@ -141,6 +141,31 @@ public sealed class PackageTests
         });
     }
 
+    /// <summary>
+    /// The library's pack runs package validation against its released package in eng/baseline/ (eng/ship-api.sh), so
+    /// the pack in <see cref="PackTheSolution"/> fails on a breaking change; the baseline carries the library.
+    /// </summary>
+    [TestCaseSource(nameof(Libraries))]
+    public async Task The_library_is_validated_against_its_released_package(string id)
+    {
+        var (exitCode, output) = await RunAsync(
+            RendezvousProcess.Dotnet,
+            RepositoryRoot.Path,
+            TestTimeouts.Long,
+            ["msbuild", $"src/{id}", "-getProperty:EnablePackageValidation", "-getProperty:PackageValidationBaselinePath", "-nologo", "-nodeReuse:false"]);
+        Assert.That(exitCode, Is.Zero, output);
+        var properties = System.Text.Json.JsonDocument.Parse(output).RootElement.GetProperty("Properties");
+        var baseline = properties.GetProperty("PackageValidationBaselinePath").GetString()!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(properties.GetProperty("EnablePackageValidation").GetString(), Is.EqualTo("true"));
+            Assert.That(File.Exists(baseline), Is.True, $"{baseline} is missing: run eng/ship-api.sh on a release commit");
+        });
+        using var package = ZipFile.OpenRead(baseline);
+        Assert.That(package.GetEntry($"lib/net10.0/{id}.dll"), Is.Not.Null);
+    }
+
     [Test]
     public void The_tool_package_installs_the_rendezvous_command()
     {

@@ -91,6 +91,24 @@ public sealed partial class DependencyPictureTests
         Assert.That(offending, Is.Empty);
     }
 
+    /// <summary>
+    /// A shipping assembly opens its internals to test projects only: one package using another's internals breaks
+    /// when the two are installed at different versions, and the Host must build as an app on the packages would.
+    /// </summary>
+    [Test]
+    public void Shipping_projects_show_their_internals_to_test_projects_only()
+    {
+        var offending = ProjectFiles()
+            .SelectMany(file => XDocument.Load(file).Descendants()
+                .Where(e => e.Name.LocalName == "InternalsVisibleTo")
+                .Select(e => (Project: Path.GetFileNameWithoutExtension(file), Friend: (string?)e.Attribute("Include") ?? string.Empty)))
+            .Where(item => !item.Friend.EndsWith(".Tests", StringComparison.Ordinal) && item.Friend != "Rendezvous.Fuzz")
+            .Select(item => $"{item.Project}: <InternalsVisibleTo Include=\"{item.Friend}\" /> is not a test project")
+            .ToList();
+
+        Assert.That(offending, Is.Empty);
+    }
+
     [Test]
     public void The_table_in_architecture_md_says_what_this_test_checks()
     {

@@ -118,6 +118,27 @@ public sealed class EmbeddingTests
     }
 
     [Test]
+    public async Task A_transport_whose_accept_breaks_is_logged_as_critical_at_once_and_the_server_still_stops()
+    {
+        var transport = new InMemoryRelayTransport();
+        using var logs = new LogCapture();
+        var builder = GenericHostBuilder();
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddRendezvousServer().AddPolicy(new Mock<IRegistrationPolicy>().Object);
+        builder.Services.AddSingleton<IRelayListenerFactory>(transport);
+        using var host = builder.Build();
+        await host.StartAsync().WaitAsync(TestTimeouts.Long);
+
+        await transport.FailAcceptsAsync(new InvalidOperationException("the transport is broken"), 1);
+        await transport.ConnectAsync();
+
+        Assert.That(
+            () => logs.Records.Any(r => r.EventId.Id == 3024 && r.Level == LogLevel.Critical && r.Exception?.Message == "the transport is broken"),
+            Is.True.After((int)TestTimeouts.Short.TotalMilliseconds, 10));
+        Assert.That(async () => await host.StopAsync().WaitAsync(TestTimeouts.Long), Throws.Nothing);
+    }
+
+    [Test]
     public async Task An_aspnetcore_app_maps_the_registrar_on_its_own_kestrel_with_totp_security()
     {
         using var certificate = RegistrarCertificates.CreateSelfSigned("localhost", ["127.0.0.1"], TimeSpan.FromDays(1));

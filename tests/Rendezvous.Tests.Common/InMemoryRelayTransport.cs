@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Threading.Channels;
 using Rendezvous.Protocol.Transport;
 
@@ -60,12 +59,13 @@ public sealed class InMemoryRelayTransport : IRelayListenerFactory
 
     /// <summary>
     /// Makes the next <paramref name="count"/> accepts of the bound listener fail with <paramref name="error"/>, as a
-    /// socket listener's do when the process is out of file descriptors; connections queued meanwhile stay queued.
+    /// socket listener's do when the process is out of file descriptors (or, with another exception, as a broken
+    /// transport's would); connections queued meanwhile stay queued.
     /// </summary>
     /// <param name="error">What each failed accept throws.</param>
     /// <param name="count">How many accepts fail.</param>
     /// <returns>A task that completes once the listener is bound and armed.</returns>
-    public async Task FailAcceptsAsync(SocketException error, int count)
+    public async Task FailAcceptsAsync(Exception error, int count)
     {
         var listener = await _bound.Task.WaitAsync(TestTimeouts.Short).ConfigureAwait(false);
         listener.Failure = error;
@@ -80,7 +80,7 @@ public sealed class InMemoryRelayTransport : IRelayListenerFactory
 
         public EndPoint LocalEndPoint { get; } = endPoint;
 
-        public SocketException? Failure { get; set; }
+        public Exception? Failure { get; set; }
 
         /// <summary>How many accepts were tried, failed ones included.</summary>
         public int Accepts;

@@ -277,6 +277,18 @@ public sealed class RendezvousForwarder : IAsyncDisposable
                 }
             }
         }
+        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
+        {
+            // Nothing awaits this task while the forwarder runs: say what ended the connection instead of leaving a
+            // faulted task for RunAsync's stop to throw.
+            local.Abort();
+            ClientLog.ForwardingFailed(_logger, from, $"it failed unexpectedly: {ex.Message}");
+            Report(from, ex);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped.
+        }
         finally
         {
             _slots.Release();

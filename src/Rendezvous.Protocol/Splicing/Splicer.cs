@@ -39,8 +39,13 @@ public static class Splicer
         if (initiator.GetFeature<IDirectSpliceFeature>() is { } initiatorSplice
             && await TrySpliceDirectAsync(initiatorSplice, initiator, responder, onBytes).ConfigureAwait(false))
         {
-            var responderSplice = responder.GetFeature<IDirectSpliceFeature>()
-                ?? throw new InvalidOperationException($"{initiator.GetType().Name} spliced directly with a {responder.GetType().Name} that offers no {nameof(IDirectSpliceFeature)}.");
+            if (responder.GetFeature<IDirectSpliceFeature>() is not { } responderSplice)
+            {
+                // A transport broke the feature's contract; the relay it started must not outlive the session.
+                initiator.Abort();
+                responder.Abort();
+                throw new InvalidOperationException($"{initiator.GetType().Name} spliced directly with a {responder.GetType().Name} that offers no {nameof(IDirectSpliceFeature)}.");
+            }
 
             // The direct relay loops abort both connections themselves when either fails and record which failed
             // first, so the two are awaited in turn (no WhenAny held for the session's lifetime).

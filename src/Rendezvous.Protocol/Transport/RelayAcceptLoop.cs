@@ -41,7 +41,10 @@ public static class RelayAcceptLoop
     /// </param>
     /// <param name="timeProvider">The clock of the waits after failed accepts and of the report interval; the system clock when <see langword="null"/>.</param>
     /// <param name="cancellationToken">Stops the loop; connections handed out already are not affected.</param>
-    /// <returns>A task that completes when the loop ended. It fails only with what the listener or a callback threw otherwise.</returns>
+    /// <returns>
+    /// A task that completes when the loop ended. It fails only with what the listener threw (other than a
+    /// <see cref="SocketException"/>) or what a callback threw; a connection whose <paramref name="onAccepted"/> threw is aborted first.
+    /// </returns>
     public static async Task RunAsync(
         IRelayListener listener,
         Func<RelayConnection, bool> onAccepted,
@@ -94,7 +97,19 @@ public static class RelayAcceptLoop
                     return;
                 }
 
-                if (!onAccepted(connection))
+                bool taken;
+                try
+                {
+                    taken = onAccepted(connection);
+                }
+                catch
+                {
+                    // The callback failed before it owned the connection: nothing else will close it.
+                    connection.Abort();
+                    throw;
+                }
+
+                if (!taken)
                 {
                     connection.Abort();
                 }

@@ -97,7 +97,14 @@ internal sealed class RelayListenerService(
 
         if (_acceptLoop is { } accept)
         {
-            await accept.ConfigureAwait(false);
+            try
+            {
+                await accept.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Logged when it happened (AcceptLoopFailed); the stop goes on so parked and spliced sessions drain.
+            }
         }
 
         broker.CloseAll();
@@ -159,7 +166,22 @@ internal sealed class RelayListenerService(
     {
         _maxConnections = caps.RelayMaxConnections;
         _connectionClosed ??= ConnectionClosed;
-        return RelayAcceptLoop.RunAsync(listener, _accept ??= Accept, _acceptFailed ??= AcceptFailed, timeProvider: time);
+        return WatchAsync(RelayAcceptLoop.RunAsync(listener, _accept ??= Accept, _acceptFailed ??= AcceptFailed, timeProvider: time));
+
+        // A loop that fails (a transport's listener or a bug in Accept throwing anything but a failed accept) is said
+        // at once, not only when the server stops.
+        async Task WatchAsync(Task loop)
+        {
+            try
+            {
+                await loop.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                ServerLog.AcceptLoopFailed(logger, ex);
+                throw;
+            }
+        }
     }
 
     /// <summary>

@@ -33,6 +33,9 @@ internal static partial class ServerLog
     [LoggerMessage(3021, LogLevel.Error, "A rendezvous connection failed unexpectedly", EventName = "ConnectionCrashed")]
     public static partial void ConnectionCrashed(ILogger logger, Exception exception);
 
+    [LoggerMessage(3024, LogLevel.Critical, "The relay's accept loop failed: no new rendezvous connections are accepted until the server restarts", EventName = "AcceptLoopFailed")]
+    public static partial void AcceptLoopFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(3022, LogLevel.Debug, "Rendezvous connection refused: {MaxConnections} connections are open (Rendezvous:Relay:MaxConnections)", EventName = "ConnectionRefusedOverCap")]
     public static partial void ConnectionRefusedOverCap(ILogger logger, int maxConnections);
 

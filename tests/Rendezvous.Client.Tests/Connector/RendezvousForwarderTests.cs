@@ -90,6 +90,40 @@ public sealed class RendezvousForwarderTests
     }
 
     [Test]
+    public async Task An_unexpected_failure_of_a_connection_is_reset_and_reported_and_the_forwarder_still_stops_cleanly()
+    {
+        // A connector disposed under the forwarder fails in a way no rendezvous error describes.
+        var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(_server));
+        connector.Dispose();
+        var transport = new InMemoryRelayTransport();
+        var options = Options(_identity.Uuid);
+        options.Transport = transport;
+        await using var forwarder = new RendezvousForwarder(connector, options);
+        var failures = new List<RendezvousForwarderFailure>();
+        forwarder.ConnectionFailed += (_, failure) =>
+        {
+            lock (failures)
+            {
+                failures.Add(failure);
+            }
+        };
+        forwarder.Start();
+        using var stop = new CancellationTokenSource();
+        var run = forwarder.RunAsync(stop.Token);
+
+        var local = await transport.ConnectAsync();
+        await local.Aborted.WaitAsync(TestTimeouts.Long);
+        await ClientTestKit.WaitUntilAsync(() => forwarder.ActiveConnections == 0, "the failed connection ended");
+        await stop.CancelAsync();
+
+        Assert.That(await run.WaitAsync(TestTimeouts.Short), Is.EqualTo(RendezvousForwarderStopReason.Stopped));
+        lock (failures)
+        {
+            Assert.That(failures.Select(f => f.Exception), Has.Some.InstanceOf<ObjectDisposedException>());
+        }
+    }
+
+    [Test]
     public async Task A_connection_whose_rendezvous_fails_is_reset_and_reported_and_listening_goes_on()
     {
         using var connector = new RendezvousConnector(ClientTestKit.ConnectorOptions(_server));

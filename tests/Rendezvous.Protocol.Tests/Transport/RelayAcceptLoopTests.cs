@@ -50,6 +50,24 @@ public sealed class RelayAcceptLoopTests
     }
 
     [Test]
+    public async Task A_callback_that_throws_gets_its_connection_aborted_and_ends_the_loop_with_its_exception()
+    {
+        var transport = new InMemoryRelayTransport();
+        var listener = await ((IRelayListenerFactory)transport).BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var loop = RelayAcceptLoop.RunAsync(listener, _ => throw new InvalidOperationException("a bug in the callback"));
+
+        var connection = await transport.ConnectAsync();
+
+        var thrown = Assert.ThrowsAsync<InvalidOperationException>(() => loop.WaitAsync(TestTimeouts.Short));
+        Assert.Multiple(() =>
+        {
+            Assert.That(thrown!.Message, Is.EqualTo("a bug in the callback"));
+            Assert.That(connection.WasAborted, Is.True, "nobody owns the connection: the loop resets it");
+        });
+        await listener.DisposeAsync();
+    }
+
+    [Test]
     public async Task Failed_accepts_wait_the_retry_delay_each_and_are_reported_once_per_interval_with_the_count()
     {
         var time = new TimerWatchingTimeProvider(Start);

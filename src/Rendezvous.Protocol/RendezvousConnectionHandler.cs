@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Rendezvous.Protocol.Broker;
 using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Protocol.Internal;
+using Rendezvous.Protocol.Registrar;
 using Rendezvous.Protocol.Splicing;
 using Rendezvous.Protocol.Transport;
 using Rendezvous.Protocol.Wire;
@@ -16,12 +17,14 @@ namespace Rendezvous.Protocol;
 /// Runs one rendezvous connection: reads the first line (bounded in size and time), then parks a
 /// responder or pairs an initiator and splices the two until both directions end.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027", Justification = "The 0.1.0 constructor keeps its optional logger; the one with a directory, which DI picks, takes it as required.")]
 public sealed class RendezvousConnectionHandler
 {
     /// <summary>How many responders found dead at pairing time an initiator skips before it gives up.</summary>
     private const int MaxDeadResponderRetries = 8;
 
     private readonly RendezvousBroker _broker;
+    private readonly IRegistrationDirectory _directory;
     private readonly IOptionsMonitor<RendezvousRelayOptions> _options;
     private readonly TimeProvider _time;
     private readonly RendezvousMetrics _metrics;
@@ -43,12 +46,32 @@ public sealed class RendezvousConnectionHandler
         TimeProvider time,
         RendezvousMetrics metrics,
         ILogger<RendezvousConnectionHandler>? logger = null)
+        : this(broker, new LocalRegistrationDirectory(broker), options, time, metrics, logger)
+    {
+    }
+
+    /// <summary>Creates a handler that asks a registration directory about cookies its broker does not hold (a cluster's, say).</summary>
+    /// <param name="broker">The broker that pairs connections.</param>
+    /// <param name="directory">Makes registrations issued elsewhere current in the broker when they park here.</param>
+    /// <param name="options">Timeouts.</param>
+    /// <param name="time">The clock for the first-line timeout.</param>
+    /// <param name="metrics">Counters.</param>
+    /// <param name="logger">Where to log; nothing is logged when <see langword="null"/>.</param>
+    public RendezvousConnectionHandler(
+        RendezvousBroker broker,
+        IRegistrationDirectory directory,
+        IOptionsMonitor<RendezvousRelayOptions> options,
+        TimeProvider time,
+        RendezvousMetrics metrics,
+        ILogger<RendezvousConnectionHandler>? logger)
     {
         ArgumentNullException.ThrowIfNull(broker);
+        ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(metrics);
         _broker = broker;
+        _directory = directory;
         _options = options;
         _time = time;
         _metrics = metrics;
@@ -230,7 +253,9 @@ public sealed class RendezvousConnectionHandler
     {
         var parked = new ParkedResponder(connection);
         parked.StartWatching(_options.CurrentValue.MaxBufferedBytesPerDirection);
-        if (_broker.Park(cookie, parked) == ParkStatus.NotRegistered)
+        if (_broker.Park(cookie, parked) == ParkStatus.NotRegistered
+            && (!await _directory.TryAdoptAsync(RendezvousCookies.InitiatorValueFor(cookie), cancellationToken).ConfigureAwait(false)
+                || _broker.Park(cookie, parked) == ParkStatus.NotRegistered))
         {
             await parked.StopWatchingAsync().ConfigureAwait(false);
             await RefuseAsync(connection, HandshakeError.NotRegistered).ConfigureAwait(false);
@@ -393,7 +418,14 @@ public sealed class RendezvousConnectionHandler
     {
         // Most initiators find their responder parked already: pair at once, without watching the initiator
         // (there is no waiting to stop). What it sent after its line stays in its input, to be spliced.
-        if (_broker.TryInitiate(cookie) is { } now)
+        var immediate = _broker.TryInitiate(cookie);
+        if (immediate is { Status: InitiateStatus.NotRegistered } && await _directory.TryAdoptAsync(cookie, cancellationToken).ConfigureAwait(false))
+        {
+            // A registration issued by another node that parks here: the broker holds it now.
+            immediate = _broker.TryInitiate(cookie);
+        }
+
+        if (immediate is { } now)
         {
             if (now.Responder is not { } ready)
             {

@@ -21,7 +21,19 @@ public static class RendezvousCookies
     /// <summary>The length of an <c>I</c> value: 32 base64url characters, 192 bits of the hash.</summary>
     public const int InitiatorValueLength = 32;
 
+    /// <summary>The length of an <c>R</c> value drawn by <see cref="NewResponderValue"/>: 32 base64url characters, 192 random bits.</summary>
+    public const int ResponderValueLength = 32;
+
     private const string Domain = "rendezvous-initiator-cookie:";
+
+    /// <summary>Draws a fresh <c>R</c> value: 192 bits from the operating system's cryptographic random source, base64url without padding.</summary>
+    /// <returns>The <c>R</c> value, without its mode letter: printable ASCII (<c>A–Z a–z 0–9 - _</c>).</returns>
+    public static string NewResponderValue()
+    {
+        Span<byte> random = stackalloc byte[ResponderValueLength / 4 * 3];
+        RandomNumberGenerator.Fill(random);
+        return Base64Url.EncodeToString(random);
+    }
 
     /// <summary>
     /// The <c>I</c> value that goes with the <c>R</c> value <paramref name="responderValue"/>: the first

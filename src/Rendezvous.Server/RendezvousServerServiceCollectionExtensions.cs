@@ -51,6 +51,7 @@ public static class RendezvousServerServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RendezvousMetrics>(sp => new RendezvousMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<RendezvousBroker>();
+        services.TryAddSingleton<IRegistrationDirectory, LocalRegistrationDirectory>();
         services.TryAddSingleton<RendezvousEndpoint>();
         services.TryAddSingleton<RendezvousConnectionHandler>();
         services.TryAddSingleton<RegistrarService>();

@@ -1,5 +1,3 @@
-using System.Buffers.Text;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 
 namespace Rendezvous.Protocol.Broker;
@@ -15,20 +13,19 @@ public enum ParkStatus
 }
 
 /// <summary>
-/// Pairs hidden servers with mobile clients. Holds the cookie tables (UUID → current registration, with
-/// its <c>R</c> value and the <c>I</c> value derived from it by <see cref="RendezvousCookies.InitiatorValueFor"/>),
-/// the connections parked per registration and the initiators waiting for one. <c>R</c> lines are matched
-/// against <c>R</c> values only and <c>I</c> lines against <c>I</c> values only, so the <c>I</c> value a
-/// lookup hands anyone cannot park a connection. Thread-safe; one lock guards the tables and is never
-/// held across an await.
+/// Pairs hidden servers with mobile clients. Holds the cookie tables (UUID → current registration, and its
+/// <c>I</c> value, derived from the <c>R</c> value by <see cref="RendezvousCookies.InitiatorValueFor"/>), the
+/// connections parked per registration and the initiators waiting for one. An <c>R</c> line is matched by the
+/// <c>I</c> value of its cookie, so the broker never keeps an <c>R</c> value, and the <c>I</c> value a lookup hands
+/// anyone cannot park a connection (its own <c>I</c> value is another). A registration is issued here
+/// (<see cref="Register"/>) or, in a cluster, adopted from the shared directory (<see cref="Adopt"/>); each carries
+/// a generation so that a newer registration, wherever it was issued, supersedes an older one. Thread-safe; one lock
+/// guards the tables and is never held across an await.
 /// </summary>
 public sealed class RendezvousBroker
 {
-    private const int CookieBytes = 24;
-
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Registration> _byUuid = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, Registration> _byResponderCookie = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Registration> _byInitiatorCookie = new(StringComparer.Ordinal);
     private readonly IOptionsMonitor<RendezvousRelayOptions> _options;
     private readonly TimeProvider _time;
@@ -78,26 +75,92 @@ public sealed class RendezvousBroker
     public string Register(string uuid)
     {
         ArgumentException.ThrowIfNullOrEmpty(uuid);
-        var cookie = NewCookie();
+        var cookie = RendezvousCookies.NewResponderValue();
         var initiatorCookie = RendezvousCookies.InitiatorValueFor(cookie);
-        Registration? previous;
         lock (_lock)
         {
-            _byUuid.TryGetValue(uuid, out previous);
-            if (previous is not null)
-            {
-                Forget(previous);
-            }
-
-            var registration = new Registration(uuid, cookie, initiatorCookie);
-            _byUuid[uuid] = registration;
-            _byResponderCookie[registration.ResponderCookie] = registration;
-            _byInitiatorCookie[registration.InitiatorCookie] = registration;
-            previous?.Close(ParkOutcome.Superseded, ref _parked);
+            var generation = _byUuid.TryGetValue(uuid, out var previous) ? previous.Generation + 1 : 1;
+            Install(new Registration(uuid, initiatorCookie, generation));
         }
 
         Activity.Registered(uuid);
         return cookie;
+    }
+
+    /// <summary>
+    /// Makes a registration issued elsewhere (by another node of a cluster, through the shared directory) current
+    /// here, so that its hidden server can park and its initiators pair on this node. A registration of the UUID
+    /// held here with an older generation is superseded as by <see cref="Register"/>; one with the same or a newer
+    /// generation is kept, and the adoption is ignored.
+    /// </summary>
+    /// <param name="uuid">The UUID.</param>
+    /// <param name="initiatorCookie">The registration's <c>I</c> value.</param>
+    /// <param name="generation">The registration's generation: higher is newer.</param>
+    /// <returns>Whether the registration is current here now (adopted, or held already).</returns>
+    public bool Adopt(string uuid, string initiatorCookie, long generation)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(uuid);
+        ArgumentException.ThrowIfNullOrEmpty(initiatorCookie);
+        lock (_lock)
+        {
+            if (_byUuid.TryGetValue(uuid, out var held) && held.Generation >= generation)
+            {
+                return string.Equals(held.InitiatorCookie, initiatorCookie, StringComparison.Ordinal);
+            }
+
+            Install(new Registration(uuid, initiatorCookie, generation));
+        }
+
+        Activity.Registered(uuid);
+        return true;
+    }
+
+    /// <summary>
+    /// Supersedes the UUID's registration held here when it is older than <paramref name="generation"/> (a newer
+    /// one was issued elsewhere): its parked connections are closed and its waiting initiators told it is not
+    /// registered, as by <see cref="Register"/>. Sessions already spliced are not affected.
+    /// </summary>
+    /// <param name="uuid">The UUID.</param>
+    /// <param name="generation">The generation of the registration that is current now.</param>
+    /// <returns>Whether a registration was superseded.</returns>
+    public bool Supersede(string uuid, long generation)
+    {
+        lock (_lock)
+        {
+            if (!_byUuid.TryGetValue(uuid, out var held) || held.Generation >= generation)
+            {
+                return false;
+            }
+
+            _byUuid.Remove(uuid);
+            _byInitiatorCookie.Remove(held.InitiatorCookie);
+            held.Close(ParkOutcome.Superseded, ref _parked);
+            return true;
+        }
+    }
+
+    /// <summary>The generation of the UUID's registration held here, or 0 when none is.</summary>
+    /// <param name="uuid">The UUID.</param>
+    /// <returns>The generation.</returns>
+    public long GetGeneration(string uuid)
+    {
+        lock (_lock)
+        {
+            return _byUuid.TryGetValue(uuid, out var held) ? held.Generation : 0;
+        }
+    }
+
+    /// <summary>Makes <paramref name="registration"/> its UUID's current one, superseding the one held before. Call under the lock.</summary>
+    private void Install(Registration registration)
+    {
+        if (_byUuid.TryGetValue(registration.Uuid, out var previous))
+        {
+            _byInitiatorCookie.Remove(previous.InitiatorCookie);
+        }
+
+        _byUuid[registration.Uuid] = registration;
+        _byInitiatorCookie[registration.InitiatorCookie] = registration;
+        previous?.Close(ParkOutcome.Superseded, ref _parked);
     }
 
     /// <summary>Finds the current <c>I</c> value of <paramref name="uuid"/>, the cookie a lookup hands out.</summary>
@@ -146,9 +209,11 @@ public sealed class RendezvousBroker
     /// <returns><see langword="true"/> when a UUID holds this <c>R</c> value now.</returns>
     public bool IsCurrent(string cookie)
     {
+        ArgumentNullException.ThrowIfNull(cookie);
+        var initiatorCookie = RendezvousCookies.InitiatorValueFor(cookie);
         lock (_lock)
         {
-            return _byResponderCookie.ContainsKey(cookie);
+            return _byInitiatorCookie.ContainsKey(initiatorCookie);
         }
     }
 
@@ -164,7 +229,7 @@ public sealed class RendezvousBroker
                 return false;
             }
 
-            Forget(registration);
+            _byInitiatorCookie.Remove(registration.InitiatorCookie);
             registration.Close(ParkOutcome.Superseded, ref _parked);
             return true;
         }
@@ -180,10 +245,12 @@ public sealed class RendezvousBroker
     /// <returns>Parked, or not registered.</returns>
     public ParkStatus Park(string cookie, ParkedResponder responder)
     {
+        ArgumentNullException.ThrowIfNull(cookie);
         ArgumentNullException.ThrowIfNull(responder);
+        var initiatorCookie = RendezvousCookies.InitiatorValueFor(cookie);
         lock (_lock)
         {
-            if (_closed || !_byResponderCookie.TryGetValue(cookie, out var registration))
+            if (_closed || !_byInitiatorCookie.TryGetValue(initiatorCookie, out var registration))
             {
                 return ParkStatus.NotRegistered;
             }
@@ -287,20 +354,6 @@ public sealed class RendezvousBroker
         }
     }
 
-    /// <summary>Removes both cookie values of <paramref name="registration"/> from the tables. Call under the lock.</summary>
-    private void Forget(Registration registration)
-    {
-        _byResponderCookie.Remove(registration.ResponderCookie);
-        _byInitiatorCookie.Remove(registration.InitiatorCookie);
-    }
-
-    private static string NewCookie()
-    {
-        Span<byte> random = stackalloc byte[CookieBytes];
-        RandomNumberGenerator.Fill(random);
-        return Base64Url.EncodeToString(random);
-    }
-
     /// <summary>What an initiator gets without waiting; <see langword="null"/> (with its registration) when it must wait. Call under the lock.</summary>
     private InitiateResult? TryInitiateLocked(string cookie, out Registration? registration)
     {
@@ -330,14 +383,14 @@ public sealed class RendezvousBroker
         public bool TrySet(InitiateResult result) => _result.TrySetResult(result);
     }
 
-    private sealed class Registration(string uuid, string responderCookie, string initiatorCookie)
+    private sealed class Registration(string uuid, string initiatorCookie, long generation)
     {
         private readonly LinkedList<ParkedResponder> _parked = new();
         private readonly LinkedList<Waiter> _waiters = new();
 
         public string Uuid { get; } = uuid;
 
-        public string ResponderCookie { get; } = responderCookie;
+        public long Generation { get; } = generation;
 
         public string InitiatorCookie { get; } = initiatorCookie;
 

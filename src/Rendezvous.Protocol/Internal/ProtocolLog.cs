@@ -15,6 +15,9 @@ internal static partial class ProtocolLog
     [LoggerMessage(1003, LogLevel.Debug, "Lookup for {Uuid} from {Remote}: {Outcome}", EventName = "Lookup")]
     public static partial void Lookup(ILogger logger, string uuid, IPAddress? remote, string outcome);
 
+    [LoggerMessage(1004, LogLevel.Warning, "The registration directory is unavailable; {What} for {Uuid} answered 503: {Reason}", EventName = "DirectoryUnavailable")]
+    public static partial void DirectoryUnavailable(ILogger logger, string what, string uuid, string reason);
+
     [LoggerMessage(1010, LogLevel.Debug, "Connection from {Remote} parked", EventName = "Parked")]
     public static partial void Parked(ILogger logger, EndPoint? remote);
 

@@ -11,9 +11,10 @@ namespace Rendezvous.Protocol.Policy;
 /// Thread-safe. <see cref="TryReserve"/> checks and counts in one step, so however many attempts run at once, at
 /// most <c>limit</c> of them pass in a window: an attempt that turns out not to be a failure gives its slot back
 /// with <see cref="Release"/>. Used by the TOTP policy (failed codes per UUID and per address) and by the admin page
-/// (failed sign-ins per address); a custom <see cref="IRegistrationPolicy"/> can use it the same way.
+/// (failed sign-ins per address); a custom <see cref="IRegistrationPolicy"/> can use it the same way. As an
+/// <see cref="IFailureCounter"/> it is the in-process counter, which <see cref="MemoryFailureCounterFactory"/> creates.
 /// </summary>
-public sealed class FailureThrottle
+public sealed class FailureThrottle : IFailureCounter
 {
     private static readonly TimeSpan MinimumRetryAfter = TimeSpan.FromSeconds(1);
 
@@ -176,6 +177,47 @@ public sealed class FailureThrottle
             }
         }
     }
+
+    /// <inheritdoc/>
+    ValueTask<FailureSlot> IFailureCounter.TryReserveAsync(string key, CancellationToken cancellationToken)
+        => ValueTask.FromResult(TryReserve(key, out Reservation reservation, out TimeSpan retryAfter)
+            ? new FailureSlot(key, IsReserved: true, TimeSpan.Zero, reservation.Node!.Value.WindowStart.UtcTicks)
+            : new FailureSlot(key, IsReserved: false, retryAfter, Window: 0));
+
+    /// <inheritdoc/>
+    ValueTask IFailureCounter.ReleaseAsync(FailureSlot slot, CancellationToken cancellationToken)
+    {
+        if (slot.IsReserved)
+        {
+            lock (_lock)
+            {
+                if (_buckets.TryGetValue(slot.Key, out LinkedListNode<Bucket>? node) && node.Value.WindowStart.UtcTicks == slot.Window)
+                {
+                    Release(new Reservation(node));
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    ValueTask IFailureCounter.RecordFailureAsync(string key, CancellationToken cancellationToken)
+    {
+        RecordFailure(key);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    ValueTask IFailureCounter.ClearAsync(string key, CancellationToken cancellationToken)
+    {
+        Clear(key);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    ValueTask<TimeSpan> IFailureCounter.GetRetryAfterAsync(string key, CancellationToken cancellationToken)
+        => ValueTask.FromResult(IsThrottled(key, out TimeSpan retryAfter) ? retryAfter : TimeSpan.Zero);
 
     /// <summary>Forgets <paramref name="key"/>'s failures.</summary>
     /// <param name="key">The key.</param>

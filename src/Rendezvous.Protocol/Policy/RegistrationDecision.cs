@@ -11,6 +11,12 @@ public enum RegistrationOutcome
 
     /// <summary>Too many failures recently: answered with status 429 and <c>Retry-After</c>.</summary>
     Throttled,
+
+    /// <summary>
+    /// The policy cannot decide now (its store cannot be reached): answered with status 503, <c>Retry-After</c> and a
+    /// <c>permanent: false</c> error body, so the caller retries shortly instead of taking its code for a wrong one.
+    /// </summary>
+    Unavailable,
 }
 
 /// <summary>The answer of a <see cref="IRegistrationPolicy"/> to one registration attempt.</summary>
@@ -33,6 +39,10 @@ public readonly record struct RegistrationDecision
 
     /// <summary>The registration is refused with the uniform answer.</summary>
     public static RegistrationDecision Reject() => new(RegistrationOutcome.Rejected, TimeSpan.Zero);
+
+    /// <summary>The policy cannot decide now (its store is unreachable); the caller is told to retry shortly.</summary>
+    /// <returns>The decision.</returns>
+    public static RegistrationDecision Unavailable() => new(RegistrationOutcome.Unavailable, TimeSpan.Zero);
 
     /// <summary>The caller failed too often and must wait <paramref name="retryAfter"/>.</summary>
     /// <param name="retryAfter">How long to wait before trying again; rounded up to whole seconds on the wire.</param>

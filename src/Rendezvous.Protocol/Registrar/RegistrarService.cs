@@ -16,9 +16,14 @@ namespace Rendezvous.Protocol.Registrar;
 /// agrees) and answers an <c>R</c> triple, GET looks up and answers an <c>I</c> triple, with the
 /// original's status codes and bodies.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027", Justification = "The 0.1.0 constructor keeps its optional logger; the one with a directory, which DI picks, takes it as required.")]
 public sealed class RegistrarService
 {
+    /// <summary>How long a caller is asked to wait when the directory cannot be reached.</summary>
+    private static readonly TimeSpan UnavailableRetryAfter = TimeSpan.FromSeconds(2);
+
     private readonly RendezvousBroker _broker;
+    private readonly IRegistrationDirectory _directory;
     private readonly IRegistrationPolicy _policy;
     private readonly IOptionsMonitor<RegistrarOptions> _options;
     private readonly RendezvousEndpoint _endpoint;
@@ -39,12 +44,34 @@ public sealed class RegistrarService
         RendezvousEndpoint endpoint,
         RendezvousMetrics metrics,
         ILogger<RegistrarService>? logger = null)
+        : this(new LocalRegistrationDirectory(broker), broker, policy, options, endpoint, metrics, logger)
     {
+    }
+
+    /// <summary>Creates the registrar logic over a registration directory (shared by the nodes of a cluster, say).</summary>
+    /// <param name="directory">Issues and looks up registrations, and says where hidden servers park.</param>
+    /// <param name="broker">The node's broker, whose activity counts refusals.</param>
+    /// <param name="policy">Decides who may register.</param>
+    /// <param name="options">Public host and port for triples that name this node.</param>
+    /// <param name="endpoint">The rendezvous listener's bound port.</param>
+    /// <param name="metrics">Counters.</param>
+    /// <param name="logger">Where to log; nothing is logged when <see langword="null"/>.</param>
+    public RegistrarService(
+        IRegistrationDirectory directory,
+        RendezvousBroker broker,
+        IRegistrationPolicy policy,
+        IOptionsMonitor<RegistrarOptions> options,
+        RendezvousEndpoint endpoint,
+        RendezvousMetrics metrics,
+        ILogger<RegistrarService>? logger)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(broker);
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(metrics);
+        _directory = directory;
         _broker = broker;
         _policy = policy;
         _options = options;
@@ -76,17 +103,38 @@ public sealed class RegistrarService
         // One key per UUID whatever its spelling (case, braces), so lookups find registrations.
         var key = UuidText.TryNormalize(request.Uuid, out var canonical) ? canonical : request.Uuid;
         request = request with { Uuid = key };
-        return request.Response is null
-            ? Lookup(request)
-            : await RegisterAsync(request, request.Response, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return request.Response is null
+                ? await LookupAsync(request, cancellationToken).ConfigureAwait(false)
+                : await RegisterAsync(request, request.Response, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RegistrationDirectoryUnavailableException exception)
+        {
+            if (request.Response is null)
+            {
+                _metrics.Lookup("unavailable");
+            }
+            else
+            {
+                _metrics.Registration("unavailable");
+            }
+
+            ProtocolLog.DirectoryUnavailable(_logger, request.Response is null ? "lookup" : "registration", Loggable(request.Uuid!), exception.Message);
+            return Unavailable();
+        }
     }
+
+    /// <summary>The answer when the directory or the policy's store cannot be reached: 503, retry shortly.</summary>
+    private static RegistrarResponse Unavailable()
+        => new(503, ErrorBody(permanent: false, "service unavailable, retry later"), RetryAfter: UnavailableRetryAfter);
 
     /// <summary>The UUID as it may appear in logs: canonical, or a placeholder for caller-chosen text.</summary>
     private static string Loggable(string uuid) => UuidText.TryNormalize(uuid, out var canonical) ? canonical : "(not a UUID)";
 
-    private RegistrarResponse Lookup(RegistrarRequest request)
+    private async ValueTask<RegistrarResponse> LookupAsync(RegistrarRequest request, CancellationToken cancellationToken)
     {
-        if (!_broker.TryGetInitiatorCookie(request.Uuid!, out var cookie))
+        if (await _directory.LookupAsync(request.Uuid!, cancellationToken).ConfigureAwait(false) is not { } entry)
         {
             _metrics.Lookup("not_registered");
             ProtocolLog.Lookup(_logger, Loggable(request.Uuid!), request.RemoteAddress, "not registered");
@@ -95,7 +143,7 @@ public sealed class RegistrarService
 
         _metrics.Lookup("found");
         ProtocolLog.Lookup(_logger, Loggable(request.Uuid!), request.RemoteAddress, "found");
-        return new RegistrarResponse(200, TripleBody(request, 'I', cookie));
+        return new RegistrarResponse(200, TripleBody(request, 'I', entry));
     }
 
     private async ValueTask<RegistrarResponse> RegisterAsync(RegistrarRequest request, string response, CancellationToken cancellationToken)
@@ -104,10 +152,15 @@ public sealed class RegistrarService
         switch (decision.Outcome)
         {
             case RegistrationOutcome.Accepted:
-                var cookie = _broker.Register(request.Uuid!);
+                var entry = await _directory.RegisterAsync(request.Uuid!, cancellationToken).ConfigureAwait(false);
                 _metrics.Registration("accepted");
                 ProtocolLog.Registered(_logger, Loggable(request.Uuid!), request.RemoteAddress);
-                return new RegistrarResponse(200, TripleBody(request, 'R', cookie));
+                return new RegistrarResponse(200, TripleBody(request, 'R', entry));
+
+            case RegistrationOutcome.Unavailable:
+                _metrics.Registration("unavailable");
+                ProtocolLog.RegistrationRefused(_logger, Loggable(request.Uuid!), request.RemoteAddress, "unavailable");
+                return Unavailable();
 
             case RegistrationOutcome.Throttled:
                 _metrics.Registration("throttled");
@@ -132,16 +185,31 @@ public sealed class RegistrarService
         }
     }
 
-    private string TripleBody(RegistrarRequest request, char mode, string cookie)
+    /// <summary>
+    /// The triple, <c>{"result":{"host":...,"port":...,"cookie":...}}</c>, byte for byte as the original writes it; a
+    /// cluster's alternates (<c>"alternates":[{"host":...,"port":...}]</c>) and a registration's pool advice
+    /// (<c>"pool":N</c>) follow in extra fields, which clients of the original ignore, only when there are any.
+    /// </summary>
+    private string TripleBody(RegistrarRequest request, char mode, DirectoryEntry entry)
     {
-        var options = _options.CurrentValue;
-        var host = !string.IsNullOrWhiteSpace(options.PublicHost) ? options.PublicHost : request.RequestHost;
-        if (string.IsNullOrEmpty(host))
+        string host;
+        int port;
+        if (entry.Relay is { } relay)
         {
-            host = "127.0.0.1";
+            (host, port) = (relay.Host, relay.Port);
+        }
+        else
+        {
+            var options = _options.CurrentValue;
+            host = !string.IsNullOrWhiteSpace(options.PublicHost) ? options.PublicHost : request.RequestHost ?? string.Empty;
+            if (string.IsNullOrEmpty(host))
+            {
+                host = "127.0.0.1";
+            }
+
+            port = options.PublicPort ?? _endpoint.Port;
         }
 
-        var port = options.PublicPort ?? _endpoint.Port;
         var buffer = new ArrayBufferWriter<byte>(128);
         using (var json = new Utf8JsonWriter(buffer))
         {
@@ -149,7 +217,26 @@ public sealed class RegistrarService
             json.WriteStartObject("result");
             json.WriteString("host", host);
             json.WriteNumber("port", port);
-            json.WriteString("cookie", string.Concat(mode.ToString(), cookie));
+            json.WriteString("cookie", string.Concat(mode.ToString(), entry.Cookie));
+            if (entry.Alternates.Count > 0)
+            {
+                json.WriteStartArray("alternates");
+                foreach (var alternate in entry.Alternates)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("host", alternate.Host);
+                    json.WriteNumber("port", alternate.Port);
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+            }
+
+            if (mode == 'R' && entry.PoolSize is { } pool)
+            {
+                json.WriteNumber("pool", pool);
+            }
+
             json.WriteEndObject();
             json.WriteEndObject();
         }

@@ -168,7 +168,7 @@ internal sealed partial class AdminEndpoints
 
         var known = IsKnown(broker.Activity.Get(uuid));
         var removed = store is not null && await store.RemoveAsync(uuid, context.RequestAborted).ConfigureAwait(false);
-        var unregistered = broker.Unregister(uuid);
+        var unregistered = await directory.UnregisterAsync(uuid, context.RequestAborted).ConfigureAwait(false);
         broker.Activity.Forget(uuid);
         if (!known && !removed && !unregistered)
         {

@@ -19,6 +19,7 @@ namespace Rendezvous.Server.Admin;
 internal sealed partial class AdminEndpoints(
     IRegistrationEntryStore? store,
     RendezvousBroker broker,
+    IRegistrationDirectory directory,
     RegistrarListenerInfo registrar,
     IOptions<RegistrarOptions> registrarOptions,
     AdminToken token,

@@ -158,6 +158,7 @@ internal sealed class AdminHostedService(
         var endpoints = new AdminEndpoints(
             store,
             services.GetRequiredService<RendezvousBroker>(),
+            services.GetRequiredService<IRegistrationDirectory>(),
             services.GetRequiredService<RegistrarListenerInfo>(),
             registrarOptions,
             token,

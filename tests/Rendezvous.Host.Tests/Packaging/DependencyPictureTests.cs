@@ -16,7 +16,8 @@ public sealed partial class DependencyPictureTests
         ["Rendezvous.Security"] = ["Rendezvous.Protocol"],
         ["Rendezvous.Server"] = ["Rendezvous.Protocol"], // not Security: a custom-policy app ships no SQLite or Otp.NET
         ["Rendezvous.Client"] = ["Rendezvous.Protocol"],
-        ["Rendezvous.Host"] = ["Rendezvous.Protocol", "Rendezvous.Security", "Rendezvous.Server", "Rendezvous.Client"],
+        ["Rendezvous.Redis"] = ["Rendezvous.Protocol", "Rendezvous.Security"], // the cluster's stores: a secret store is Security's seam
+        ["Rendezvous.Host"] = ["Rendezvous.Protocol", "Rendezvous.Security", "Rendezvous.Server", "Rendezvous.Client", "Rendezvous.Redis"],
     };
 
     /// <summary>
@@ -37,6 +38,10 @@ public sealed partial class DependencyPictureTests
         [
             "Otp.NET", // the TOTP code source
             "Microsoft.Extensions.*.Abstractions", "Microsoft.Extensions.Options", "Microsoft.Extensions.Options.ConfigurationExtensions",
+        ],
+        ["Rendezvous.Redis"] =
+        [
+            "StackExchange.Redis", "Microsoft.Extensions.*.Abstractions", "Microsoft.Extensions.Options", "Microsoft.Extensions.Configuration.Binder",
         ],
         ["Rendezvous.Host"] = ["*"],
     };

@@ -12,7 +12,7 @@ internal static partial class PackageReadmes
     public const string RepositoryBlobUrl = "https://github.com/rendezvous-dotnet/rendezvous/blob/main/";
 
     /// <summary>The packed projects, each with its README beside its project file.</summary>
-    public static readonly string[] Projects = ["Rendezvous.Protocol", "Rendezvous.Security", "Rendezvous.Client", "Rendezvous.Server", "Rendezvous.Host"];
+    public static readonly string[] Projects = ["Rendezvous.Protocol", "Rendezvous.Security", "Rendezvous.Client", "Rendezvous.Server", "Rendezvous.Redis", "Rendezvous.Host"];
 
     /// <summary>The project a package is packed from (the tool's package id differs from its project's name).</summary>
     public static string ProjectOf(string packageId) => packageId == "Rendezvous.Tool" ? "Rendezvous.Host" : packageId;

@@ -4,7 +4,7 @@ using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Protocol.Tests.Broker;
 
-public sealed class RendezvousBrokerTests
+public sealed partial class RendezvousBrokerTests
 {
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
 

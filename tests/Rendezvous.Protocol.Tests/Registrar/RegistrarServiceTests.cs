@@ -10,7 +10,7 @@ using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Protocol.Tests.Registrar;
 
-public sealed class RegistrarServiceTests
+public sealed partial class RegistrarServiceTests
 {
     private const string Uuid = "6f1c2d3e-0000-4000-8000-000000000001";
     private const int BoundPort = 4321;

@@ -47,3 +47,20 @@ forget_pid() { # pid: no longer to be killed on exit (it ended)
   for pid in "${started_pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
   started_pids=("${kept[@]}")
 }
+
+bulk_users() { # count redis-port redis-db users-file: writes COUNT hidden servers, as the original node-rendezvous keeps them, into
+  # that Redis database (for `users import --from-redis`) and "UUID BASE32SECRET" lines into users-file. Thousands in a second,
+  # where `users add` takes a process start each.
+  python3 - "$1" "$4" >"$4.resp" <<'PY'
+import base64, json, os, sys, uuid
+count, users = int(sys.argv[1]), sys.argv[2]
+with open(users, "w") as listing:
+    for _ in range(count):
+        key, secret = str(uuid.uuid4()), base64.b32encode(os.urandom(20)).decode()
+        value = json.dumps({"authParams": {"protocol": "totp", "base32": secret, "step": 30}})
+        listing.write(f"{key} {secret}\n")
+        parts = [b"SET", key.encode(), value.encode()]
+        sys.stdout.buffer.write(b"*3\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+PY
+  timeout 60 redis-cli -p "$2" -n "$3" --pipe <"$4.resp" >/dev/null
+}

@@ -21,6 +21,11 @@ internal static class LoadGenerator
             return registered;
         }
 
+        if (options.Scenario == "registrar")
+        {
+            return await Registrar.RunAsync(options, bound.Token).ConfigureAwait(false);
+        }
+
         if (options.Scenario is "slowloris" or "tlschurn")
         {
             try
@@ -45,7 +50,7 @@ internal static class LoadGenerator
                 "rate" => await Rate.RunAsync(target, options, bound.Token).ConfigureAwait(false),
                 "idle" => await Idle.RunAsync(target, options, bound.Token).ConfigureAwait(false),
                 "soak" => await Soak.RunAsync(target, options, restarter ?? FileRestarter(options), bound.Token).ConfigureAwait(false),
-                _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'; expected throughput, latency, rate, idle, soak, slowloris, tlschurn, register or micro"),
+                _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'; expected throughput, latency, rate, idle, soak, slowloris, tlschurn, register, registrar or micro"),
             };
         }
         catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

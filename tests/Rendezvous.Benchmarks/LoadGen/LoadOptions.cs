@@ -15,6 +15,12 @@ internal sealed class LoadOptions
 
     public string? Pin { get; set; }
 
+    /// <summary>Every registrar of <c>--registrar URL[,URL...]</c> (the registrar scenario goes through each in turn).</summary>
+    public IReadOnlyList<Uri> Registrars { get; set; } = [];
+
+    /// <summary>The registrar scenario's users: one <c>UUID BASE32SECRET</c> per line.</summary>
+    public string? UsersFile { get; set; }
+
     public string? Uuid { get; set; }
 
     public string? Secret { get; set; }
@@ -119,7 +125,11 @@ internal sealed class LoadOptions
             switch (arg)
             {
                 case "--target": options.Target = value; break;
-                case "--registrar": options.RegistrarUrl = new Uri(value); break;
+                case "--registrar":
+                    options.Registrars = [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(url => new Uri(url))];
+                    options.RegistrarUrl = options.Registrars[0];
+                    break;
+                case "--users": options.UsersFile = value; break;
                 case "--pin": options.Pin = value; break;
                 case "--uuid": options.Uuid = value; break;
                 case "--secret": options.Secret = value; break;

@@ -67,7 +67,7 @@ internal static class Latency
         return result;
     }
 
-    private static double? Percentile(ReadOnlySpan<long> sorted, double q) =>
+    internal static double? Percentile(ReadOnlySpan<long> sorted, double q) =>
         sorted.IsEmpty ? null : ToMicroseconds(sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)]);
 
     private static double ToMicroseconds(double ticks) => ticks * 1e6 / Stopwatch.Frequency;

@@ -5,17 +5,22 @@
 #   eng/bench.sh            full run: every scenario, medians of 3 repeats, micro-benchmarks
 #   eng/bench.sh --quick    1 repeat, short durations
 #   eng/bench.sh --smoke    1 repeat, tiny durations and 200 idle sessions (checks the script works)
-#   --only LIST             run only these scenarios, comma-separated: tp, lat, rate, idle, micro
+#   --only LIST             run only these scenarios, comma-separated: tp, lat, rate, idle, cluster, micro
 #                           (e.g. --quick --only rate,idle while working on one figure)
+#
+# The cluster scenario runs three `serve --cluster` nodes on one redis-server against one node on SQLite, in
+# the same run: registrations and lookups per second through one and three nodes, the latency Redis adds, and
+# a node's rendezvous rate (target ≥ 0.9× of one node). Its users are written in bulk in the original's Redis
+# format and imported with `users import --from-redis`.
 #
 # The server and haproxy run pinned to core 0, the load generator (tests/Rendezvous.Benchmarks) to core 1.
 # Everything it starts is killed by PID on exit; every phase is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: eng/bench.sh [--quick|--smoke] [--only tp,lat,rate,idle,micro]"
+usage="usage: eng/bench.sh [--quick|--smoke] [--only tp,lat,rate,idle,cluster,micro]"
 mode=full
-only=tp,lat,rate,idle,micro
+only=tp,lat,rate,idle,cluster,micro
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick ;;
@@ -25,8 +30,8 @@ while [ $# -gt 0 ]; do
       only=$2; shift
       for s in ${only//,/ }; do
         case "$s" in
-          tp|lat|rate|idle|micro) ;;
-          *) echo "--only: unknown scenario '$s'; known: tp, lat, rate, idle, micro" >&2; exit 2 ;;
+          tp|lat|rate|idle|cluster|micro) ;;
+          *) echo "--only: unknown scenario '$s'; known: tp, lat, rate, idle, cluster, micro" >&2; exit 2 ;;
         esac
       done ;;
     *) echo "unknown argument '$1'; $usage" >&2; exit 2 ;;
@@ -36,9 +41,9 @@ done
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
 case "$mode" in
-  full)  repeats=3; tp_seconds=8; lat_rounds=5; lat_count=4000; rate_seconds=8; idle_sessions=9000; micro=1 ;;
-  quick) repeats=1; tp_seconds=3; lat_rounds=3; lat_count=2000; rate_seconds=3; idle_sessions=9000; micro=1 ;;
-  smoke) repeats=1; tp_seconds=1; lat_rounds=1; lat_count=300;  rate_seconds=1; idle_sessions=200;  micro=0 ;;
+  full)  repeats=3; tp_seconds=8; lat_rounds=5; lat_count=4000; rate_seconds=8; idle_sessions=9000; cluster_seconds=3; cluster_slice=3000; micro=1 ;;
+  quick) repeats=1; tp_seconds=3; lat_rounds=3; lat_count=2000; rate_seconds=3; idle_sessions=9000; cluster_seconds=2; cluster_slice=2000; micro=1 ;;
+  smoke) repeats=1; tp_seconds=1; lat_rounds=1; lat_count=300;  rate_seconds=1; idle_sessions=200;  cluster_seconds=1; cluster_slice=200;  micro=0 ;;
 esac
 rate_concurrency=16
 server_core=0
@@ -252,6 +257,97 @@ wants idle && for repeat in $(seq 1 "$repeats"); do
   idle_run relay "$repeat" "$server_pid" "${relay1[@]}" -- "${relay2[@]}"
   idle_run haproxy "$repeat" "$haproxy_pid" "${haproxy1[@]}" -- "${haproxy2[@]}"
 done
+
+# --- cluster on Redis ------------------------------------------------------------------------------
+# One node on SQLite, then three nodes on one redis-server (everything server-side on core 0, as above), the
+# same users in both: registrations and lookups through the registrars, then a node's rendezvous rate. Every
+# registration uses a user of its own, so no code is ever a replay.
+serve_node() { # name registrar-port relay-port args... -> pid in $node_pid
+  local name=$1 rport=$2 lport=$3; shift 3
+  # shellcheck disable=SC2086
+  env ${RENDEZVOUS_BENCH_SERVER_ENV:-} \
+  Rendezvous__Admin__Url=none \
+  Rendezvous__Relay__ParkedConnectionsPerCookie=1024 \
+  Rendezvous__Relay__InitiatorGracePeriod=00:00:30 \
+  Rendezvous__Relay__MaxHandshakesPerAddress=1024 \
+  Rendezvous__Relay__MaxSessionsPerAddressPerUuid=100000 \
+  Logging__LogLevel__Default=Warning \
+    taskset -c "$server_core" "$rendezvous" serve --data-dir "$work/$name" \
+      --registrar-url "https://127.0.0.1:$rport" --rendezvous-endpoint "127.0.0.1:$lport" "$@" >"$work/$name.log" 2>&1 &
+  node_pid=$!
+  started_pids+=("$node_pid")
+  wait_port "$lport" 60
+  wait_port "$rport" 30
+}
+users_slice() { # index -> a file with the index-th slice of the users
+  local file="$work/cluster-users-$1.txt"
+  sed -n "$(($1 * cluster_slice + 1)),$((($1 + 1) * cluster_slice))p" "$work/cluster-users.txt" >"$file"
+  echo "$file"
+}
+first_cookie() { # registrar-port user-line -> R cookie, registered through that registrar
+  local u s
+  read -r u s <<<"$2"
+  gen 60 register --target relay --registrar "https://127.0.0.1:$1" --pin "$cluster_pin" --uuid "$u" --secret "$s" \
+    | grep -oE '"cookie":"R[^"]+"' | cut -d'"' -f4
+}
+if wants cluster; then
+  if ! command -v redis-server >/dev/null; then
+    log "installing redis-server"
+    if ! apt-cache show redis-server >/dev/null 2>&1; then timeout 300 apt-get update -qq; fi
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq redis-server >/dev/null
+  fi
+  redis_port=$(free_port)
+  log "starting redis-server (core $server_core) on :$redis_port, without persistence"
+  taskset -c "$server_core" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  started_pids+=("$redis_pid")
+  wait_port "$redis_port" 30
+  slices=$((5 * repeats))
+  log "writing $((slices * cluster_slice + 2 * repeats)) users and importing them into one node and into the cluster"
+  bulk_users "$((slices * cluster_slice + 2 * repeats))" "$redis_port" 1 "$work/cluster-users.txt"
+  timeout 900 "$rendezvous" users import --from-redis "127.0.0.1:$redis_port" --db 1 --data-dir "$work/single" >"$work/import-single.log" 2>&1
+  timeout 900 "$rendezvous" users import --from-redis "127.0.0.1:$redis_port" --db 1 --cluster "127.0.0.1:$redis_port" >"$work/import-cluster.log" 2>&1
+  rate_users=$(sed -n "$((slices * cluster_slice + 1)),\$p" "$work/cluster-users.txt")
+
+  for repeat in $(seq 1 "$repeats"); do
+    base=$(((repeat - 1) * 5))
+    single_r=$(free_port); single_l=$(free_port)
+    serve_node single "$single_r" "$single_l"
+    single_pid=$node_pid
+    cluster_pin=$(grep -oE 'fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}' "$work/single.log" | head -1 | awk '{print $2}')
+    record cluster-reg1-single "$repeat" 120 registrar --registrar "https://127.0.0.1:$single_r" --pin "$cluster_pin" --users "$(users_slice "$base")" --seconds "$cluster_seconds" --concurrency 1
+    record cluster-reg16-single "$repeat" 120 registrar --registrar "https://127.0.0.1:$single_r" --pin "$cluster_pin" --users "$(users_slice $((base + 1)))" --seconds "$cluster_seconds" --concurrency 16
+    cookie=$(first_cookie "$single_r" "$(echo "$rate_users" | sed -n "$((2 * repeat - 1))p")")
+    single_rate=(--target relay --cookie "$cookie" --relay "127.0.0.1:$single_l" --server-pid "$single_pid")
+
+    # The nodes share the single node's certificate, as a cluster's nodes share one (the pin holds on every node).
+    ports=()
+    relays=()
+    node_pids=()
+    for n in a b c; do
+      r=$(free_port); l=$(free_port)
+      serve_node "node-$n" "$r" "$l" --cluster "127.0.0.1:$redis_port" --public-host 127.0.0.1 \
+        --cert "$work/single/registrar.crt" --key "$work/single/registrar.key"
+      ports+=("$r"); relays+=("$l"); node_pids+=("$node_pid")
+    done
+    all3=$(printf 'https://127.0.0.1:%s,' "${ports[@]}"); all3=${all3%,}
+    record cluster-reg1-node "$repeat" 120 registrar --registrar "https://127.0.0.1:${ports[0]}" --pin "$cluster_pin" --users "$(users_slice $((base + 2)))" --seconds "$cluster_seconds" --concurrency 1
+    record cluster-reg16-node "$repeat" 120 registrar --registrar "https://127.0.0.1:${ports[0]}" --pin "$cluster_pin" --users "$(users_slice $((base + 3)))" --seconds "$cluster_seconds" --concurrency 16
+    record cluster-reg16-nodes3 "$repeat" 120 registrar --registrar "$all3" --pin "$cluster_pin" --users "$(users_slice $((base + 4)))" --seconds "$cluster_seconds" --concurrency 16
+    cookie=$(first_cookie "${ports[0]}" "$(echo "$rate_users" | sed -n "$((2 * repeat))p")")
+    node_rate=(--target relay --cookie "$cookie" --relay "127.0.0.1:${relays[0]}" --server-pid "${node_pids[0]}")
+    for round in 1 2; do # alternate which goes first: the machine drifts over seconds
+      if [ "$round" = 1 ]; then order="single node"; else order="node single"; fi
+      for which in $order; do
+        if [ "$which" = single ]; then args=("${single_rate[@]}"); else args=("${node_rate[@]}"); fi
+        record "cluster-rate-$which" "$repeat.$round" 120 rate "${args[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
+        sleep 2
+      done
+    done
+    for pid in "$single_pid" "${node_pids[@]}"; do stop_pid "$pid"; done
+  done
+  stop_pid "$redis_pid"
+fi
 
 wants micro || micro=0
 if [ "$micro" = 1 ]; then

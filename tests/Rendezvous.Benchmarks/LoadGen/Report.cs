@@ -102,9 +102,51 @@ internal static class Report
             text.AppendLine("| " + string.Join(" | ", row) + " |");
         }
 
+        if (results.Any(r => r.Label.StartsWith("cluster-", StringComparison.Ordinal)))
+        {
+            text.AppendLine();
+            AppendCluster(text, Median);
+        }
+
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Errors over every run (data mismatches, failed sessions): {allErrors}.");
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The cluster scenario's table: three nodes on one Redis against one node (SQLite) on the same machine, in the same run.
+    /// Labels: <c>cluster-reg1-single</c>/<c>cluster-reg1-node</c> (one worker: latency), <c>cluster-reg16-single</c>,
+    /// <c>cluster-reg16-node</c> (16 workers through one node), <c>cluster-reg16-nodes3</c> (through all three),
+    /// <c>cluster-rate-single</c>/<c>cluster-rate-node</c> (complete rendezvous per second).
+    /// </summary>
+    private static void AppendCluster(StringBuilder text, Func<string, string, double?> median)
+    {
+        var rows = new List<string[]>();
+        void Row(string metric, double? cluster, double? single, string format, double? limit, string target)
+        {
+            var ratio = cluster is { } c && single is { } s && s != 0 ? c / s : (double?)null;
+            var met = limit is not { } l ? "" : ratio is not { } r ? "?" : r >= l ? "yes" : "**no**";
+            rows.Add([metric, Format(cluster, format), Format(single, format), ratio is { } x ? x.ToString("0.00", CultureInfo.InvariantCulture) + "×" : "n/a", target, met]);
+        }
+
+        Row("registrations per second, 16 workers, through 1 node", median("cluster-reg16-node", "registrationsPerSecond"), median("cluster-reg16-single", "registrationsPerSecond"), "0", null, "(info)");
+        Row("registrations per second, 16 workers, through 3 nodes", median("cluster-reg16-nodes3", "registrationsPerSecond"), median("cluster-reg16-single", "registrationsPerSecond"), "0", null, "(info)");
+        Row("lookups per second, 16 workers, through 1 node", median("cluster-reg16-node", "lookupsPerSecond"), median("cluster-reg16-single", "lookupsPerSecond"), "0", null, "(info)");
+        Row("lookups per second, 16 workers, through 3 nodes", median("cluster-reg16-nodes3", "lookupsPerSecond"), median("cluster-reg16-single", "lookupsPerSecond"), "0", null, "(info)");
+        foreach (var (what, field) in new[] { ("registration", "registrationMedianMicroseconds"), ("lookup", "lookupMedianMicroseconds") })
+        {
+            var cluster = median("cluster-reg1-node", field);
+            var single = median("cluster-reg1-single", field);
+            Row($"{what} latency, 1 worker, median (µs); Redis adds {Format(cluster - single, "0")} µs", cluster, single, "0", null, "(info)");
+        }
+
+        Row("complete rendezvous per second on a node (one Redis, 3 nodes) against one node", median("cluster-rate-node", "perSecond"), median("cluster-rate-single", "perSecond"), "0", 0.9, "≥ 0.9×");
+        text.AppendLine("| cluster (3 nodes, one redis-server) | cluster | one node | ratio | target | met? |");
+        text.AppendLine("| --- | ---: | ---: | ---: | --- | --- |");
+        foreach (var row in rows)
+        {
+            text.AppendLine("| " + string.Join(" | ", row) + " |");
+        }
     }
 
     private static string Format(double? value, string format) => value is { } v ? v.ToString(format, CultureInfo.InvariantCulture) : "n/a";

@@ -34,6 +34,17 @@ public sealed record RendezvousTriple(string Host, int Port, string Cookie)
     /// <returns>The relays, the owner first.</returns>
     public IReadOnlyList<RelayAddress> Relays() => [new RelayAddress(Host, Port), .. Alternates];
 
+    /// <summary>Whether <paramref name="other"/> names the same relay, cookie, alternates (in order) and pool advice.</summary>
+    /// <param name="other">The other triple.</param>
+    /// <returns>Whether they are equal.</returns>
+    public bool Equals(RendezvousTriple? other) =>
+        other is not null
+        && string.Equals(Host, other.Host, StringComparison.Ordinal) && Port == other.Port && string.Equals(Cookie, other.Cookie, StringComparison.Ordinal)
+        && PoolAdvice == other.PoolAdvice && Alternates.SequenceEqual(other.Alternates);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Host, Port, Cookie, PoolAdvice, Alternates.Count);
+
     /// <inheritdoc />
     public override string ToString() => $"{Host}:{Port}";
 }

@@ -236,7 +236,7 @@ public sealed class RegistrarClient : IDisposable
             }
         }
 
-        return [.. found];
+        return found.Count == 0 ? [] : [.. found];
     }
 
     /// <summary>Whether <paramref name="text"/> can be a host name or address: 1 to 253 printable ASCII characters, no space.</summary>

@@ -54,6 +54,19 @@ public sealed record HiddenServerConfigFile(
     /// </summary>
     public IReadOnlyList<Uri> MoreRegistrarUrls { get; init; } = Array.Empty<Uri>();
 
+    /// <summary>Whether <paramref name="other"/> holds the same settings, its further registrars compared in order.</summary>
+    /// <param name="other">The other configuration.</param>
+    /// <returns>Whether they are equal.</returns>
+    public bool Equals(HiddenServerConfigFile? other) =>
+        other is not null
+        && RegistrarUrl == other.RegistrarUrl && string.Equals(Uuid, other.Uuid, StringComparison.Ordinal) && string.Equals(Secret, other.Secret, StringComparison.Ordinal)
+        && Step == other.Step && Digits == other.Digits
+        && string.Equals(RegistrarFingerprint, other.RegistrarFingerprint, StringComparison.Ordinal) && string.Equals(RegistrarCaFile, other.RegistrarCaFile, StringComparison.Ordinal)
+        && TrustSystemStore == other.TrustSystemStore && MoreRegistrarUrls.SequenceEqual(other.MoreRegistrarUrls);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(RegistrarUrl, Uuid, Step, Digits, RegistrarFingerprint, RegistrarCaFile, TrustSystemStore, MoreRegistrarUrls.Count);
+
     /// <summary>Describes the entry without its secret, so that it is safe to print or log.</summary>
     /// <returns>Registrar, UUID, step and digits.</returns>
     public override string ToString() => $"{Uuid} at {RegistrarUrl} (step {Step} s, {Digits} digits)";

@@ -38,6 +38,13 @@ public enum RendezvousError
 
     /// <summary>The session was rejected by authentication after <c>+OK</c>.</summary>
     AuthenticationFailed,
+
+    /// <summary>
+    /// The registrar answered 5xx with an error that is not permanent (e.g. 503 "service unavailable, retry later", when
+    /// a cluster's shared store cannot be reached): the request was not decided. Retry, at another registrar when
+    /// several are configured, after <see cref="RendezvousException.RetryAfter"/> when given.
+    /// </summary>
+    Unavailable,
 }
 
 /// <summary>A failure to register, look up or rendezvous, with what went wrong and whether to retry.</summary>

@@ -8,6 +8,7 @@ using Rendezvous.Client.Internal;
 using Rendezvous.Client.Registrar;
 using Rendezvous.Client.Sessions;
 using Rendezvous.Protocol;
+using Rendezvous.Protocol.Registrar;
 
 namespace Rendezvous.Client.Agent;
 
@@ -53,7 +54,7 @@ public sealed class HiddenServerAgent : BackgroundService
     private readonly Func<RendezvousSession, CancellationToken, Task> _handler;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly RegistrarClient _registrar;
+    private readonly RegistrarSet _registrars;
     private readonly AgentMetrics _metrics;
     private readonly IRegistrationCodeSource _codes;
     private readonly string _uuid;
@@ -62,7 +63,7 @@ public sealed class HiddenServerAgent : BackgroundService
     private HiddenServerStatus _status = new(HiddenServerState.Starting, 0, 0, 0, 0, null, null);
     private int _consecutiveRefusals;
     private long _nextSessionId;
-    private int _effectivePool;
+    private Generation? _generation;
     private CancellationToken _stoppingToken;
 
     /// <summary>
@@ -101,13 +102,22 @@ public sealed class HiddenServerAgent : BackgroundService
         UuidText.TryNormalize(options.Uuid, out var uuid);
         _uuid = uuid!;
         _codes = options.CodeSource ?? new TotpRegistrationCodeSource(options.Secret!, options.Step, options.Digits, _time);
-        _registrar = new RegistrarClient(options.RegistrarUrl!, options.Trust, options.ConnectTimeout);
-        _effectivePool = options.PoolSize;
+        _registrars = new RegistrarSet(options.AllRegistrarUrls(), options.Trust, options.ConnectTimeout);
         _metrics = new AgentMetrics(() => Status, _uuid, meterFactory);
     }
 
     /// <summary>Raised whenever <see cref="Status"/> changes (on the thread that changed it).</summary>
     public event EventHandler<HiddenServerStatus>? StatusChanged;
+
+    /// <summary>
+    /// How many connections the agent aims to keep parked at the owner relay of its current registration: the pool
+    /// advice (or <see cref="HiddenServerAgentOptions.PoolSize"/>) within the configured bounds, grown after bursts and
+    /// shrunk after quiet periods, and at most what the relay keeps per UUID. 0 while not registered.
+    /// </summary>
+    public int TargetPoolSize => Volatile.Read(ref _generation)?.EffectivePool ?? 0;
+
+    /// <summary>The registrar that answered last, of <see cref="HiddenServerAgentOptions.RegistrarUrl"/> and <see cref="HiddenServerAgentOptions.RegistrarUrls"/>.</summary>
+    public Uri CurrentRegistrar => _registrars.Current;
 
     /// <summary>The agent's state now.</summary>
     public HiddenServerStatus Status
@@ -137,8 +147,7 @@ public sealed class HiddenServerAgent : BackgroundService
             {
                 var triple = await RegisterAsync(cancellationToken).ConfigureAwait(false);
 
-                // A new registration starts from the configured pool; the relay's limit is learnt again.
-                Volatile.Write(ref _effectivePool, _options.PoolSize);
+                // A new registration starts from its advised (or configured) pool; the relay's limit is learnt again.
                 var end = await RunGenerationAsync(triple, cancellationToken).ConfigureAwait(false);
                 if (end == GenerationEnd.Superseded)
                 {
@@ -150,6 +159,10 @@ public sealed class HiddenServerAgent : BackgroundService
                 if (end == GenerationEnd.NotRegistered)
                 {
                     ClientLog.Reregistering(_logger, _uuid);
+                }
+                else if (end == GenerationEnd.OwnerLost)
+                {
+                    ClientLog.OwnerRelayLost(_logger, _uuid, triple.ToString(), _options.OwnerRelayLostAfter);
                 }
             }
         }
@@ -175,7 +188,7 @@ public sealed class HiddenServerAgent : BackgroundService
     public override void Dispose()
     {
         _metrics.Dispose();
-        _registrar.Dispose();
+        _registrars.Dispose();
         base.Dispose();
     }
 
@@ -192,7 +205,7 @@ public sealed class HiddenServerAgent : BackgroundService
             var code = await NextCodeAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var triple = await _registrar.RegisterAsync(_uuid, code, cancellationToken).ConfigureAwait(false);
+                var triple = await _registrars.RegisterAsync(_uuid, code, cancellationToken).ConfigureAwait(false);
                 _codes.OnAccepted(_uuid, code);
                 _consecutiveRefusals = 0;
                 ClientLog.Registered(_logger, _uuid, triple.ToString());
@@ -292,8 +305,22 @@ public sealed class HiddenServerAgent : BackgroundService
 
     private async Task<GenerationEnd> RunGenerationAsync(RendezvousTriple triple, CancellationToken cancellationToken)
     {
-        using var generation = new Generation(triple, cancellationToken);
-        var slots = Enumerable.Range(0, _options.PoolSize).Select(i => RunSlotAsync(generation, i)).Append(WatchOwnershipAsync(generation)).ToArray();
+        using var generation = new Generation(triple, cancellationToken, _options.BasePool(triple.PoolAdvice), _time.GetTimestamp());
+        Volatile.Write(ref _generation, generation);
+        EnsureOwnerSlots(generation);
+
+        // The alternates get half the pool each (at least one): they serve only while the owner relay is gone, and the
+        // agent registers again for a live owner soon after.
+        var alternatePool = (generation.BasePool + 1) / 2;
+        foreach (var alternate in triple.Alternates)
+        {
+            for (var i = 0; i < alternatePool; i++)
+            {
+                generation.Track(RunAlternateSlotAsync(generation, alternate));
+            }
+        }
+
+        generation.Track(WatchOwnershipAsync(generation));
         GenerationEnd end;
         try
         {
@@ -303,7 +330,8 @@ public sealed class HiddenServerAgent : BackgroundService
         {
             // Also on stop: no slot may outlive the run (they use the registrar client).
             await generation.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(slots).ConfigureAwait(false);
+            await generation.WhenAllStoppedAsync().ConfigureAwait(false);
+            Interlocked.CompareExchange(ref _generation, null, generation);
         }
 
         if (end == GenerationEnd.NotRegistered)
@@ -320,17 +348,43 @@ public sealed class HiddenServerAgent : BackgroundService
         return end;
     }
 
+    /// <summary>Starts the owner slots the pool lacks (all of them for a new registration, one when it grew).</summary>
+    private void EnsureOwnerSlots(Generation generation)
+    {
+        foreach (var index in generation.ClaimMissingSlots())
+        {
+            generation.Track(RunSlotAsync(generation, index));
+        }
+    }
+
     private async Task RunSlotAsync(Generation generation, int index)
     {
         var backoff = new Backoff(_options.InitialBackoff, _options.MaxBackoff);
         var token = generation.Token;
-        while (!token.IsCancellationRequested && index < Volatile.Read(ref _effectivePool))
+        while (!token.IsCancellationRequested && !generation.TryRetire(index))
         {
-            var (reply, socket, parkedFor) = await ParkOnceAsync(generation.Triple, token).ConfigureAwait(false);
+            var (reply, socket, parkedFor) = await ParkOnceAsync(generation.Triple, token, generation).ConfigureAwait(false);
             if (token.IsCancellationRequested)
             {
                 socket?.Dispose();
+                generation.Retired(index);
                 return;
+            }
+
+            if (reply == ParkReply.Unreachable)
+            {
+                if (generation.Triple.Alternates.Count > 0
+                    && _time.GetElapsedTime(generation.OwnerUnreachable(_time.GetTimestamp())) >= _options.OwnerRelayLostAfter)
+                {
+                    // The owner relay is gone while alternates serve: register again, through a live registrar, for a live owner.
+                    generation.End(GenerationEnd.OwnerLost);
+                    generation.Retired(index);
+                    return;
+                }
+            }
+            else
+            {
+                generation.OwnerReached();
             }
 
             switch (reply)
@@ -338,25 +392,35 @@ public sealed class HiddenServerAgent : BackgroundService
                 case ParkReply.Paired:
                     backoff.Reset();
                     StartSession(socket!);
+                    if (generation.OnPaired(_time.GetTimestamp(), _time.TimestampFrequency, _options) is { } grown)
+                    {
+                        ClientLog.PoolGrew(_logger, _uuid, grown);
+                        EnsureOwnerSlots(generation);
+                    }
+
+                    ShrinkWhenQuiet(generation);
                     continue;
 
                 case ParkReply.Repark:
                     socket?.Dispose();
+                    ShrinkWhenQuiet(generation);
                     continue;
 
                 case ParkReply.NotRegistered:
                     socket?.Dispose();
                     generation.End(GenerationEnd.NotRegistered);
+                    generation.Retired(index);
                     return;
 
                 case ParkReply.ClosedByRelay or ParkReply.Reset:
                     // Closed or reset without +OK: the relay restarted, forgot the registration, keeps
                     // fewer per UUID, or (the original) another hidden server took the UUID over.
                     socket?.Dispose();
-                    var parkedNow = Status.Parked;
+                    var parkedNow = generation.OwnerParked;
                     var ownership = await CheckRegistrationAsync(generation.Triple, token).ConfigureAwait(false);
                     if (EndUnlessOurs(generation, ownership))
                     {
+                        generation.Retired(index);
                         return;
                     }
 
@@ -364,7 +428,10 @@ public sealed class HiddenServerAgent : BackgroundService
                     {
                         // Still ours, and closed right after parking: the relay keeps fewer per UUID,
                         // and it was full, so it keeps as many as are parked now.
-                        ReducePool(parkedNow);
+                        if (generation.ReduceRelayLimit(parkedNow) is { } kept)
+                        {
+                            ClientLog.PoolReduced(_logger, kept);
+                        }
                     }
 
                     break;
@@ -376,6 +443,67 @@ public sealed class HiddenServerAgent : BackgroundService
 
             var delay = backoff.Next();
             ClientLog.ParkFailed(_logger, generation.Triple.ToString(), reply.ToString(), delay);
+            try
+            {
+                await Task.Delay(delay, _time, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                generation.Retired(index);
+                return;
+            }
+        }
+
+        if (token.IsCancellationRequested)
+        {
+            generation.Retired(index);
+        }
+    }
+
+    /// <summary>Shrinks a grown pool by one once it has not grown for <see cref="HiddenServerAgentOptions.PoolShrinkAfter"/>.</summary>
+    private void ShrinkWhenQuiet(Generation generation)
+    {
+        if (generation.ShrinkWhenQuiet(_time.GetTimestamp(), _time.TimestampFrequency, _options.PoolShrinkAfter) is { } shrunk)
+        {
+            ClientLog.PoolShrank(_logger, _uuid, shrunk);
+        }
+    }
+
+    /// <summary>
+    /// Keeps one connection parked at an alternate relay of a cluster's registration, with the same <c>R</c> cookie, so
+    /// that clients that fall back there are served when the owner relay is gone. Whatever the alternate answers other
+    /// than a pairing (not registered there yet, closed, unreachable) is retried after a backoff: the owner's slots and
+    /// the ownership check decide about the registration, not the alternates.
+    /// </summary>
+    private async Task RunAlternateSlotAsync(Generation generation, RelayAddress alternate)
+    {
+        var backoff = new Backoff(_options.InitialBackoff, _options.MaxBackoff);
+        var token = generation.Token;
+        var at = generation.Triple with { Host = alternate.Host, Port = alternate.Port };
+        while (!token.IsCancellationRequested)
+        {
+            var (reply, socket, _) = await ParkOnceAsync(at, token, null).ConfigureAwait(false);
+            if (token.IsCancellationRequested)
+            {
+                socket?.Dispose();
+                return;
+            }
+
+            if (reply == ParkReply.Paired)
+            {
+                backoff.Reset();
+                StartSession(socket!);
+                continue;
+            }
+
+            socket?.Dispose();
+            if (reply == ParkReply.Repark)
+            {
+                continue;
+            }
+
+            var delay = backoff.Next();
+            ClientLog.ParkFailed(_logger, at.ToString(), reply.ToString(), delay);
             try
             {
                 await Task.Delay(delay, _time, token).ConfigureAwait(false);
@@ -434,7 +562,8 @@ public sealed class HiddenServerAgent : BackgroundService
         return end is not null;
     }
 
-    private async Task<(ParkReply Reply, Socket? Socket, TimeSpan ParkedFor)> ParkOnceAsync(RendezvousTriple triple, CancellationToken token)
+    /// <summary>Parks one connection at the triple's relay and waits for its end; <paramref name="owner"/> counts the connections parked at the owner relay.</summary>
+    private async Task<(ParkReply Reply, Socket? Socket, TimeSpan ParkedFor)> ParkOnceAsync(RendezvousTriple triple, CancellationToken token, Generation? owner)
     {
         Socket socket;
         try
@@ -454,6 +583,7 @@ public sealed class HiddenServerAgent : BackgroundService
         EnableKeepAlive(socket);
         var parkedAt = _time.GetTimestamp();
         Update(s => s with { Parked = s.Parked + 1 });
+        owner?.CountParked(1);
         try
         {
             using var repark = new CancellationTokenSource(_options.ReparkInterval, _time);
@@ -484,6 +614,7 @@ public sealed class HiddenServerAgent : BackgroundService
         }
         finally
         {
+            owner?.CountParked(-1);
             Update(s => s with { Parked = Math.Max(0, s.Parked - 1) });
         }
     }
@@ -492,7 +623,7 @@ public sealed class HiddenServerAgent : BackgroundService
     {
         try
         {
-            var current = await _registrar.LookupAsync(_uuid, token).ConfigureAwait(false);
+            var current = await _registrars.LookupAsync(_uuid, token).ConfigureAwait(false);
             return IsOwnRegistration(current.CookieValue, ours.CookieValue) ? Ownership.Ours : Ownership.Other;
         }
         catch (RendezvousException ex) when (ex.Error == RendezvousError.NotRegistered)
@@ -520,25 +651,6 @@ public sealed class HiddenServerAgent : BackgroundService
     internal static bool IsOwnRegistration(string lookedUp, string responderValue) =>
         string.Equals(lookedUp, responderValue, StringComparison.Ordinal)
         || string.Equals(lookedUp, RendezvousCookies.InitiatorValueFor(responderValue), StringComparison.Ordinal);
-
-    private void ReducePool(int kept)
-    {
-        var target = Math.Max(1, kept);
-        while (true)
-        {
-            var pool = Volatile.Read(ref _effectivePool);
-            if (pool <= target)
-            {
-                return;
-            }
-
-            if (Interlocked.CompareExchange(ref _effectivePool, target, pool) == pool)
-            {
-                ClientLog.PoolReduced(_logger, target);
-                return;
-            }
-        }
-    }
 
     private void EnableKeepAlive(Socket socket)
     {
@@ -618,6 +730,7 @@ public sealed class HiddenServerAgent : BackgroundService
     {
         NotRegistered,
         Superseded,
+        OwnerLost,
     }
 
     private enum ParkReply
@@ -639,21 +752,221 @@ public sealed class HiddenServerAgent : BackgroundService
         Unknown,
     }
 
-    /// <summary>One registration's worth of parking: its triple, and a signal for when to stop.</summary>
-    private sealed class Generation(RendezvousTriple triple, CancellationToken stopping) : IDisposable
+    /// <summary>
+    /// One registration's worth of parking: its triple, a signal for when to stop, its tasks, and its owner pool: the
+    /// target (advice, grown and shrunk), the relay's limit, which owner slots run, and when the owner relay was last
+    /// unreachable.
+    /// </summary>
+    private sealed class Generation : IDisposable
     {
-        private readonly CancellationTokenSource _cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        private readonly TaskCompletionSource<GenerationEnd> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private const int MaxSlots = 64;
 
-        public RendezvousTriple Triple { get; } = triple;
+        private readonly CancellationTokenSource _cancel;
+        private readonly TaskCompletionSource<GenerationEnd> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Lock _lock = new();
+        private readonly List<Task> _tasks = [];
+        private readonly bool[] _running = new bool[MaxSlots];
+        private readonly Queue<long> _pairings = new();
+        private int _target;
+        private int _relayLimit = MaxSlots;
+        private long _changedAt;
+        private long _unreachableSince;
+        private int _ownerParked;
+
+        public Generation(RendezvousTriple triple, CancellationToken stopping, int basePool, long now)
+        {
+            Triple = triple;
+            BasePool = basePool;
+            _target = basePool;
+            _changedAt = now;
+            _cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        }
+
+        public RendezvousTriple Triple { get; }
+
+        /// <summary>The pool the registration started with (advice or configured, within the bounds); it shrinks back to it.</summary>
+        public int BasePool { get; }
 
         public CancellationToken Token => _cancel.Token;
 
         public Task<GenerationEnd> Ended => _ended.Task;
 
+        /// <summary>The owner slots that should run: the target, at most the relay's limit.</summary>
+        public int EffectivePool
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return Math.Min(_target, _relayLimit);
+                }
+            }
+        }
+
+        /// <summary>Connections parked at the owner relay now.</summary>
+        public int OwnerParked => Volatile.Read(ref _ownerParked);
+
+        public void CountParked(int change) => Interlocked.Add(ref _ownerParked, change);
+
         public void End(GenerationEnd end) => _ended.TrySetResult(end);
 
         public Task CancelAsync() => _cancel.CancelAsync();
+
+        public void Track(Task task)
+        {
+            lock (_lock)
+            {
+                _tasks.Add(task);
+            }
+        }
+
+        /// <summary>Awaits every task, also those started while waiting (a slot started as the pool grew).</summary>
+        public async Task WhenAllStoppedAsync()
+        {
+            for (var awaited = 0; ;)
+            {
+                Task[] tasks;
+                lock (_lock)
+                {
+                    if (_tasks.Count == awaited)
+                    {
+                        return;
+                    }
+
+                    tasks = [.. _tasks];
+                }
+
+                await Task.WhenAll(tasks).ConfigureAwait(false);
+                awaited = tasks.Length;
+            }
+        }
+
+        /// <summary>Marks the owner slots below the effective pool that do not run as running, and returns them, to be started.</summary>
+        public List<int> ClaimMissingSlots()
+        {
+            var missing = new List<int>();
+            lock (_lock)
+            {
+                if (_cancel.IsCancellationRequested)
+                {
+                    return missing;
+                }
+
+                for (var i = 0; i < Math.Min(_target, _relayLimit); i++)
+                {
+                    if (!_running[i])
+                    {
+                        _running[i] = true;
+                        missing.Add(i);
+                    }
+                }
+            }
+
+            return missing;
+        }
+
+        /// <summary>Whether slot <paramref name="index"/> is beyond the effective pool; if so it is marked as stopped, and stops.</summary>
+        public bool TryRetire(int index)
+        {
+            lock (_lock)
+            {
+                if (index < Math.Min(_target, _relayLimit))
+                {
+                    return false;
+                }
+
+                _running[index] = false;
+                return true;
+            }
+        }
+
+        /// <summary>Marks slot <paramref name="index"/> as stopped (the generation ended).</summary>
+        public void Retired(int index)
+        {
+            lock (_lock)
+            {
+                _running[index] = false;
+            }
+        }
+
+        /// <summary>
+        /// Records a pairing at the owner relay; when as many pairings as the pool came within the growth window, grows
+        /// the target by one (up to the largest pool and the relay's limit).
+        /// </summary>
+        /// <returns>The new target when it grew.</returns>
+        public int? OnPaired(long now, long frequency, HiddenServerAgentOptions options)
+        {
+            var window = (long)(options.PoolGrowthWindow.TotalSeconds * frequency);
+            lock (_lock)
+            {
+                _pairings.Enqueue(now);
+                while (_pairings.Count > 0 && now - _pairings.Peek() > window)
+                {
+                    _pairings.Dequeue();
+                }
+
+                var effective = Math.Min(_target, _relayLimit);
+                if (_pairings.Count < effective || _target >= options.EffectiveMaxPoolSize || _target >= _relayLimit)
+                {
+                    // Bounded: never more than the pool's worth of pairings kept.
+                    while (_pairings.Count > effective)
+                    {
+                        _pairings.Dequeue();
+                    }
+
+                    return null;
+                }
+
+                _pairings.Clear();
+                _target++;
+                _changedAt = now;
+                return _target;
+            }
+        }
+
+        /// <summary>Shrinks a target above the base pool by one once it has not changed for <paramref name="quiet"/>.</summary>
+        /// <returns>The new target when it shrank.</returns>
+        public int? ShrinkWhenQuiet(long now, long frequency, TimeSpan quiet)
+        {
+            lock (_lock)
+            {
+                if (_target <= BasePool || now - _changedAt < (long)(quiet.TotalSeconds * frequency))
+                {
+                    return null;
+                }
+
+                _target--;
+                _changedAt = now;
+                return _target;
+            }
+        }
+
+        /// <summary>The relay closed a fresh park while <paramref name="kept"/> were parked: it keeps that many per UUID.</summary>
+        /// <returns>The new limit when it went down.</returns>
+        public int? ReduceRelayLimit(int kept)
+        {
+            var limit = Math.Max(1, kept);
+            lock (_lock)
+            {
+                if (Math.Min(_target, _relayLimit) <= limit)
+                {
+                    return null;
+                }
+
+                _relayLimit = limit;
+                return limit;
+            }
+        }
+
+        /// <summary>Records that the owner relay could not be reached; returns when that started (the first failure since it was last reached).</summary>
+        public long OwnerUnreachable(long now)
+        {
+            Interlocked.CompareExchange(ref _unreachableSince, now, 0);
+            return Volatile.Read(ref _unreachableSince);
+        }
+
+        /// <summary>Records that the owner relay answered.</summary>
+        public void OwnerReached() => Volatile.Write(ref _unreachableSince, 0);
 
         public void Dispose() => _cancel.Dispose();
     }

@@ -8,8 +8,18 @@ namespace Rendezvous.Client.Agent;
 /// <summary>Settings of a <see cref="HiddenServerAgent"/>. Configuration section <c>Rendezvous:HiddenServer</c> when bound from DI.</summary>
 public sealed class HiddenServerAgentOptions
 {
-    /// <summary>The registrar's URL, e.g. <c>https://rendezvous.example.com:8898/</c>. Required.</summary>
+    /// <summary>
+    /// The registrar's URL, e.g. <c>https://rendezvous.example.com:8898/</c>. Required unless <see cref="RegistrarUrls"/>
+    /// names at least one; it is tried first.
+    /// </summary>
     public Uri? RegistrarUrl { get; set; }
+
+    /// <summary>
+    /// Further registrars of the same service (the nodes of a cluster, which share one certificate), tried in order after
+    /// <see cref="RegistrarUrl"/> when a registrar is down: not reachable, no answer in time, or 5xx such as 503. The one
+    /// that answered is used until it is down in turn. At most 8 in all. Defaults to none.
+    /// </summary>
+    public IList<Uri> RegistrarUrls { get; set; } = new List<Uri>();
 
     /// <summary>How to trust the registrar's certificate. Defaults to the system trust store.</summary>
     public RegistrarTrust Trust { get; set; } = new();
@@ -42,6 +52,38 @@ public sealed class HiddenServerAgentOptions
     /// Defaults to 2.
     /// </summary>
     public int PoolSize { get; set; } = 2;
+
+    /// <summary>
+    /// The fewest connections the agent keeps parked at the owner relay when it follows the registrar's pool advice (the
+    /// extra <c>pool</c> field of a registration answer) or shrinks its pool after a quiet period. Defaults to 1.
+    /// </summary>
+    public int MinPoolSize { get; set; } = 1;
+
+    /// <summary>
+    /// The most connections the agent keeps parked at the owner relay when it follows the registrar's pool advice or
+    /// grows its pool because whole pools were taken quickly (1 to 64). Defaults to <see langword="null"/>:
+    /// <see cref="PoolSize"/>, so that the pool never grows beyond what was configured unless this is raised.
+    /// </summary>
+    public int? MaxPoolSize { get; set; }
+
+    /// <summary>
+    /// When every connection parked at the owner relay was paired within this time, the pool grows by one (up to
+    /// <see cref="MaxPoolSize"/>): the next client would have found none. Defaults to 2 seconds.
+    /// </summary>
+    public TimeSpan PoolGrowthWindow { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// After this long without growing, a pool larger than the advised one (or <see cref="PoolSize"/> without advice)
+    /// shrinks by one, at the end of a park; again after as long. Defaults to 1 minute.
+    /// </summary>
+    public TimeSpan PoolShrinkAfter { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// With a cluster's registration (one that names alternate relays, where the agent parks too): how long the owner
+    /// relay may stay unreachable before the agent registers again through a live registrar, to be given a live owner.
+    /// Meanwhile its connections parked at the alternates keep serving. Defaults to 3 seconds.
+    /// </summary>
+    public TimeSpan OwnerRelayLostAfter { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>The first retry delay after a failure; it doubles per failure, with jitter. Defaults to 250 ms.</summary>
     public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMilliseconds(250);
@@ -89,7 +131,7 @@ public sealed class HiddenServerAgentOptions
     public void Validate()
     {
         var errors = new List<string>();
-        OptionChecks.CheckRegistrar(RegistrarUrl, Trust, errors);
+        OptionChecks.CheckRegistrars(RegistrarUrl, RegistrarUrls, Trust, errors);
 
         if (!UuidText.TryNormalize(Uuid, out _))
         {
@@ -116,6 +158,16 @@ public sealed class HiddenServerAgentOptions
         if (PoolSize is < 1 or > 64)
         {
             errors.Add($"PoolSize is {PoolSize}; it must be between 1 and 64.");
+        }
+
+        if (MinPoolSize is < 1 or > 64 || MaxPoolSize is < 1 or > 64 || MinPoolSize > EffectiveMaxPoolSize)
+        {
+            errors.Add($"MinPoolSize is {MinPoolSize} and MaxPoolSize {MaxPoolSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "not set (PoolSize)"}; both must be between 1 and 64, MinPoolSize at most MaxPoolSize (PoolSize when not set).");
+        }
+
+        if (PoolGrowthWindow <= TimeSpan.Zero || PoolShrinkAfter < TimeSpan.FromSeconds(1) || OwnerRelayLostAfter < TimeSpan.FromMilliseconds(100))
+        {
+            errors.Add("PoolGrowthWindow must be positive, PoolShrinkAfter at least 1 second and OwnerRelayLostAfter at least 100 ms.");
         }
 
         if (InitialBackoff <= TimeSpan.Zero || MaxBackoff < InitialBackoff)
@@ -147,4 +199,17 @@ public sealed class HiddenServerAgentOptions
         bytes = decoded ?? [];
         return valid;
     }
+
+    /// <summary>The registrars in the order they are tried.</summary>
+    internal IReadOnlyList<Uri> AllRegistrarUrls() => OptionChecks.Registrars(RegistrarUrl, RegistrarUrls);
+
+    /// <summary>The largest pool: <see cref="MaxPoolSize"/>, or <see cref="PoolSize"/> when it is not set.</summary>
+    internal int EffectiveMaxPoolSize => MaxPoolSize ?? PoolSize;
+
+    /// <summary>
+    /// The pool the agent starts a registration with: the advice clamped to <see cref="MinPoolSize"/> and the largest
+    /// pool, or <see cref="PoolSize"/> (clamped the same way) without advice.
+    /// </summary>
+    /// <param name="advice">The registration answer's pool advice, if any.</param>
+    internal int BasePool(int? advice) => Math.Clamp(advice ?? PoolSize, MinPoolSize, Math.Max(MinPoolSize, EffectiveMaxPoolSize));
 }

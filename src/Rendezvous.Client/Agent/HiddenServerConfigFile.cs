@@ -17,7 +17,9 @@ namespace Rendezvous.Client.Agent;
 /// The registrar's certificate is trusted as <see cref="RegistrarTrust"/> says: by <c>registrarFingerprint</c>
 /// (a pinned SHA-256 fingerprint), by <c>registrarCaFile</c> (a PEM file with the certificate or its CA, relative to
 /// the config file's folder) or by <c>"trustSystemStore": true</c>; at least one is required, and any one that
-/// accepts is enough. It holds the TOTP secret, so <see cref="Write"/> gives it mode 0600.
+/// accepts is enough. A cluster's further registrars (which share the certificate) follow in an optional
+/// <c>"registrarUrls": ["https://B:8898/", ...]</c>, tried in order after <c>registrarUrl</c> when a registrar is down; readers
+/// that do not know the field use <c>registrarUrl</c> alone. It holds the TOTP secret, so <see cref="Write"/> gives it mode 0600.
 /// </summary>
 /// <param name="RegistrarUrl">The registrar's URL (https://).</param>
 /// <param name="Uuid">The hidden server's UUID.</param>
@@ -41,7 +43,29 @@ public sealed record HiddenServerConfigFile(
     private const int MaximumDigits = 8;
     private const int MinimumSecretBytes = 10;
 
+    /// <summary>The most further registrars <c>registrarUrls</c> may name.</summary>
+    public const int MaxMoreRegistrarUrls = 7;
+
     private static readonly JsonSerializerOptions WriteOptions = new() { WriteIndented = true };
+
+    /// <summary>
+    /// Further registrars of the same service (a cluster's nodes), from <c>registrarUrls</c>: tried in order after
+    /// <see cref="RegistrarUrl"/> when a registrar is down. Empty when the file names none.
+    /// </summary>
+    public IReadOnlyList<Uri> MoreRegistrarUrls { get; init; } = Array.Empty<Uri>();
+
+    /// <summary>Whether <paramref name="other"/> holds the same settings, its further registrars compared in order.</summary>
+    /// <param name="other">The other configuration.</param>
+    /// <returns>Whether they are equal.</returns>
+    public bool Equals(HiddenServerConfigFile? other) =>
+        other is not null
+        && RegistrarUrl == other.RegistrarUrl && string.Equals(Uuid, other.Uuid, StringComparison.Ordinal) && string.Equals(Secret, other.Secret, StringComparison.Ordinal)
+        && Step == other.Step && Digits == other.Digits
+        && string.Equals(RegistrarFingerprint, other.RegistrarFingerprint, StringComparison.Ordinal) && string.Equals(RegistrarCaFile, other.RegistrarCaFile, StringComparison.Ordinal)
+        && TrustSystemStore == other.TrustSystemStore && MoreRegistrarUrls.SequenceEqual(other.MoreRegistrarUrls);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(RegistrarUrl, Uuid, Step, Digits, RegistrarFingerprint, RegistrarCaFile, TrustSystemStore, MoreRegistrarUrls.Count);
 
     /// <summary>Describes the entry without its secret, so that it is safe to print or log.</summary>
     /// <returns>Registrar, UUID, step and digits.</returns>
@@ -54,11 +78,16 @@ public sealed record HiddenServerConfigFile(
         var json = new JsonObject
         {
             ["registrarUrl"] = RegistrarUrl.ToString(),
-            ["uuid"] = Uuid,
-            ["secret"] = Secret,
-            ["step"] = Step,
-            ["digits"] = Digits,
         };
+        if (MoreRegistrarUrls.Count > 0)
+        {
+            json["registrarUrls"] = new JsonArray([.. MoreRegistrarUrls.Select(url => (JsonNode?)JsonValue.Create(url.ToString()))]);
+        }
+
+        json["uuid"] = Uuid;
+        json["secret"] = Secret;
+        json["step"] = Step;
+        json["digits"] = Digits;
         if (RegistrarFingerprint is not null)
         {
             json["registrarFingerprint"] = RegistrarFingerprint;
@@ -94,6 +123,7 @@ public sealed record HiddenServerConfigFile(
     public HiddenServerAgentOptions ToAgentOptions() => new()
     {
         RegistrarUrl = RegistrarUrl,
+        RegistrarUrls = [.. MoreRegistrarUrls],
         Trust = ToTrust(),
         Uuid = Uuid,
         Secret = Secret,
@@ -190,6 +220,47 @@ public sealed record HiddenServerConfigFile(
             return false;
         }
 
+        var more = new List<Uri>();
+        if (root.TryGetPropertyValue("registrarUrls", out var moreNode))
+        {
+            const string Expected = "it must be a list of https:// URLs of the same service's further registrars, such as [\"https://b.example.com:8898/\"]";
+            if (moreNode is not JsonArray moreArray || moreArray.Count > MaxMoreRegistrarUrls)
+            {
+                error = Bad("registrarUrls", $"{Show(root, "registrarUrls")}; {Expected}, at most {MaxMoreRegistrarUrls}.");
+                return false;
+            }
+
+            foreach (var item in moreArray)
+            {
+                string? itemText = null;
+                try
+                {
+                    _ = item is JsonValue itemValue && itemValue.TryGetValue(out itemText);
+                }
+                catch (InvalidOperationException)
+                {
+                    // A string whose escapes are not valid UTF-16 text: no URL.
+                }
+
+                if (itemText is null)
+                {
+                    error = Bad("registrarUrls", $"an entry is not a string; {Expected}.");
+                    return false;
+                }
+
+                if (!RegistrarUrlText.TryParse(itemText, out var moreUrl, out var moreProblem))
+                {
+                    error = Bad("registrarUrls", $"the entry '{ControlText.Escape(itemText)}' is {moreProblem}; {Expected}.");
+                    return false;
+                }
+
+                if (moreUrl != url && !more.Contains(moreUrl))
+                {
+                    more.Add(moreUrl);
+                }
+            }
+        }
+
         if (!TryGetString(root, "uuid", out var uuidText) || !UuidText.TryNormalize(uuidText, out var uuid))
         {
             error = Bad("uuid", $"{Show(root, "uuid")}; it must be a UUID such as 123e4567-e89b-12d3-a456-426614174000.");
@@ -265,7 +336,7 @@ public sealed record HiddenServerConfigFile(
             return false;
         }
 
-        config = new HiddenServerConfigFile(url, uuid, secretText!.Trim(), step, digits, fingerprint, caFile, system);
+        config = new HiddenServerConfigFile(url, uuid, secretText!.Trim(), step, digits, fingerprint, caFile, system) { MoreRegistrarUrls = more.Count == 0 ? Array.Empty<Uri>() : [.. more] };
         error = null;
         return true;
     }

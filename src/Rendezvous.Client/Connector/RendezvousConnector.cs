@@ -19,8 +19,9 @@ public sealed class RendezvousConnector : IDisposable
     private static readonly TimeSpan LongestNotReadyWait = TimeSpan.FromSeconds(2);
 
     private readonly RendezvousConnectorOptions _options;
-    private readonly RegistrarClient _registrar;
+    private readonly RegistrarSet _registrars;
     private readonly TimeProvider _time;
+    private long _fallbacks;
 
     /// <summary>Creates a connector.</summary>
     /// <param name="options">Registrar, trust, timeouts, retries and authentication.</param>
@@ -32,11 +33,22 @@ public sealed class RendezvousConnector : IDisposable
         options.Validate();
         _options = options;
         _time = time ?? TimeProvider.System;
-        _registrar = new RegistrarClient(options.RegistrarUrl!, options.Trust, options.ConnectTimeout);
+        _registrars = new RegistrarSet(options.AllRegistrarUrls(), options.Trust, options.ConnectTimeout);
     }
 
     /// <summary>
-    /// Connects to the hidden server registered as <paramref name="uuid"/>. When the relay answers
+    /// How many times a try moved on from a relay to the next of the triple's alternates (the owner relay unreachable,
+    /// closed or reset before <c>+OK</c>, or answering <c>-ERR not ready</c> or <c>-ERR not registered</c>).
+    /// </summary>
+    public long Fallbacks => Interlocked.Read(ref _fallbacks);
+
+    /// <summary>The registrar that answered last, of <see cref="RendezvousConnectorOptions.RegistrarUrl"/> and <see cref="RendezvousConnectorOptions.RegistrarUrls"/>.</summary>
+    public Uri CurrentRegistrar => _registrars.Current;
+
+    /// <summary>
+    /// Connects to the hidden server registered as <paramref name="uuid"/>. When the lookup names alternate relays (a
+    /// cluster), a try that fails at the owner relay before <c>+OK</c> (unreachable, closed or reset, <c>not ready</c>,
+    /// <c>not registered</c>) goes on to the alternates in order, with the same cookie, before it counts as failed. When the relay answers
     /// <c>-ERR not ready</c> (all the hidden server's parked connections taken for the moment), looks the
     /// UUID up and connects again after a short jittered wait, up to
     /// <see cref="RendezvousConnectorOptions.NotReadyRetries"/> times within
@@ -57,10 +69,10 @@ public sealed class RendezvousConnector : IDisposable
         Backoff? backoff = null;
         for (var tries = 1; ; tries++)
         {
-            var triple = await _registrar.LookupAsync(uuid, cancellationToken).ConfigureAwait(false);
+            var triple = await _registrars.LookupAsync(uuid, cancellationToken).ConfigureAwait(false);
             try
             {
-                return await PairAsync(uuid, triple, cancellationToken).ConfigureAwait(false);
+                return await PairAnyAsync(uuid, triple, cancellationToken).ConfigureAwait(false);
             }
             catch (RendezvousException ex) when (ex.Error == RendezvousError.NotReady)
             {
@@ -78,6 +90,47 @@ public sealed class RendezvousConnector : IDisposable
                 await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Pairs at the owner relay, and on a failure before <c>+OK</c> at each alternate in turn (one at a time, not a
+    /// race: two relays that both paired would spend two of the hidden server's parked connections on one client).
+    /// When every relay failed, throws <c>not ready</c> if one answered it (the hidden server is there; retrying may
+    /// help), otherwise the owner's failure.
+    /// </summary>
+    private async Task<RendezvousSession> PairAnyAsync(string uuid, RendezvousTriple triple, CancellationToken cancellationToken)
+    {
+        if (triple.Alternates.Count == 0)
+        {
+            return await PairAsync(uuid, triple, cancellationToken).ConfigureAwait(false);
+        }
+
+        RendezvousException? notReady = null;
+        RendezvousException? owners = null;
+        var relays = triple.Relays();
+        for (var i = 0; i < relays.Count; i++)
+        {
+            try
+            {
+                return await PairAsync(uuid, triple with { Host = relays[i].Host, Port = relays[i].Port }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RendezvousException ex) when (ex.Error is RendezvousError.Transport or RendezvousError.Timeout or RendezvousError.NotReady or RendezvousError.NotRegistered
+                && !cancellationToken.IsCancellationRequested)
+            {
+                owners ??= ex;
+                if (ex.Error == RendezvousError.NotReady)
+                {
+                    notReady ??= ex;
+                }
+
+                if (i + 1 < relays.Count)
+                {
+                    Interlocked.Increment(ref _fallbacks);
+                }
+            }
+        }
+
+        throw notReady ?? owners!;
     }
 
     private static string Tries(int tries) => tries == 1 ? "1 try" : $"{tries} tries";
@@ -133,5 +186,5 @@ public sealed class RendezvousConnector : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _registrar.Dispose();
+    public void Dispose() => _registrars.Dispose();
 }

@@ -13,8 +13,18 @@ public sealed class RendezvousConnectorOptions
     /// <summary>The longest <see cref="NotReadyRetryBudget"/> accepted.</summary>
     private static readonly TimeSpan MaxNotReadyRetryBudget = TimeSpan.FromMinutes(1);
 
-    /// <summary>The registrar's URL, e.g. <c>https://rendezvous.example.com:8898/</c>. Required.</summary>
+    /// <summary>
+    /// The registrar's URL, e.g. <c>https://rendezvous.example.com:8898/</c>. Required unless <see cref="RegistrarUrls"/>
+    /// names at least one; it is tried first.
+    /// </summary>
     public Uri? RegistrarUrl { get; set; }
+
+    /// <summary>
+    /// Further registrars of the same service (the nodes of a cluster, which share one certificate), tried in order after
+    /// <see cref="RegistrarUrl"/> when a registrar is down: not reachable, no answer in time, or 5xx such as 503. The one
+    /// that answered is used until it is down in turn. At most 8 in all. Defaults to none.
+    /// </summary>
+    public IList<Uri> RegistrarUrls { get; set; } = new List<Uri>();
 
     /// <summary>How to trust the registrar's certificate. Defaults to the system trust store.</summary>
     public RegistrarTrust Trust { get; set; } = new();
@@ -58,7 +68,7 @@ public sealed class RendezvousConnectorOptions
     public void Validate()
     {
         var errors = new List<string>();
-        OptionChecks.CheckRegistrar(RegistrarUrl, Trust, errors);
+        OptionChecks.CheckRegistrars(RegistrarUrl, RegistrarUrls, Trust, errors);
 
         if (ConnectTimeout <= TimeSpan.Zero || PairingTimeout <= TimeSpan.Zero || AuthenticationTimeout <= TimeSpan.Zero)
         {
@@ -77,4 +87,7 @@ public sealed class RendezvousConnectorOptions
 
         OptionChecks.ThrowIfAny(errors);
     }
+
+    /// <summary>The registrars in the order they are tried.</summary>
+    internal IReadOnlyList<Uri> AllRegistrarUrls() => OptionChecks.Registrars(RegistrarUrl, RegistrarUrls);
 }

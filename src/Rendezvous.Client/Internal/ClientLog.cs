@@ -25,6 +25,15 @@ internal static partial class ClientLog
     [LoggerMessage(4006, LogLevel.Debug, "Parking a connection at {Relay} failed: {Reason}; retrying in {Delay}", EventName = "ParkFailed")]
     public static partial void ParkFailed(ILogger logger, string relay, string reason, TimeSpan delay);
 
+    [LoggerMessage(4007, LogLevel.Warning, "The owner relay {Relay} of {Uuid} has been unreachable for {After} while its alternates serve; registering again for a live one", EventName = "OwnerRelayLost")]
+    public static partial void OwnerRelayLost(ILogger logger, string uuid, string relay, TimeSpan after);
+
+    [LoggerMessage(4008, LogLevel.Information, "Whole pools of {Uuid} were taken quickly; parking {Pool}", EventName = "PoolGrew")]
+    public static partial void PoolGrew(ILogger logger, string uuid, int pool);
+
+    [LoggerMessage(4009, LogLevel.Information, "The pool of {Uuid} was quiet; parking {Pool}", EventName = "PoolShrank")]
+    public static partial void PoolShrank(ILogger logger, string uuid, int pool);
+
     [LoggerMessage(4010, LogLevel.Information, "Session {Session} started", EventName = "SessionStarted")]
     public static partial void SessionStarted(ILogger logger, long session);
 

@@ -36,6 +36,61 @@ internal static class OptionChecks
         }
     }
 
+    /// <summary>The most registrar URLs one agent or connector takes.</summary>
+    public const int MaxRegistrars = 8;
+
+    /// <summary>
+    /// The registrars to use, in order: <paramref name="registrarUrl"/> first when set, then <paramref name="more"/>,
+    /// each once.
+    /// </summary>
+    public static IReadOnlyList<Uri> Registrars(Uri? registrarUrl, IEnumerable<Uri>? more)
+    {
+        var all = new List<Uri>();
+        foreach (var url in (registrarUrl is null ? [] : new[] { registrarUrl }).Concat(more ?? []))
+        {
+            if (url is not null && !all.Contains(url))
+            {
+                all.Add(url);
+            }
+        }
+
+        return all;
+    }
+
+    /// <summary>
+    /// Adds a message for a missing registrar, a registrar URL that is not https://, too many of them, and bad trust
+    /// settings: <paramref name="registrarUrl"/> and <paramref name="more"/> together name the registrars.
+    /// </summary>
+    public static void CheckRegistrars(Uri? registrarUrl, IList<Uri>? more, RegistrarTrust trust, List<string> errors)
+    {
+        if (more is null || more.Count == 0 || registrarUrl is not null)
+        {
+            CheckRegistrar(registrarUrl, trust, errors);
+        }
+        else
+        {
+            CheckRegistrar(more[0], trust, errors);
+        }
+
+        if (more is null)
+        {
+            return;
+        }
+
+        foreach (var url in more)
+        {
+            if (RegistrarUrlProblem(url) is { } problem)
+            {
+                errors.Add($"RegistrarUrls: {problem}");
+            }
+        }
+
+        if (Registrars(registrarUrl, more).Count > MaxRegistrars)
+        {
+            errors.Add($"RegistrarUrl and RegistrarUrls name {Registrars(registrarUrl, more).Count} registrars; at most {MaxRegistrars} are used.");
+        }
+    }
+
     /// <summary>Throws one exception listing every problem, when there are any.</summary>
     public static void ThrowIfAny(List<string> errors)
     {

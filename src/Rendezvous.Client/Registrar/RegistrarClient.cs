@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text.Json;
 using Rendezvous.Client.Internal;
+using Rendezvous.Protocol.Registrar;
 
 namespace Rendezvous.Client.Registrar;
 
@@ -23,7 +24,14 @@ public sealed class RegistrarClient : IDisposable
     /// <summary>The relay's port by default, for messages.</summary>
     private const int DefaultRelayPort = 8899;
 
+    /// <summary>The most addresses of one registrar name tried for one connection.</summary>
+    private const int MaxAddressesTried = 8;
+
+    /// <summary>The least time one address of several is given to accept a connection.</summary>
+    private static readonly TimeSpan MinimumConnectShare = TimeSpan.FromSeconds(1);
+
     private readonly HttpClient _http;
+    private readonly TimeSpan _connectTimeout;
     private readonly RegistrarTrust.CertificateValidator _validator;
     private byte[]? _lastPlainAnswer;
     private int _plainAnswers;
@@ -42,6 +50,7 @@ public sealed class RegistrarClient : IDisposable
         }
 
         RegistrarUrl = registrarUrl;
+        _connectTimeout = timeout ?? TimeSpan.FromSeconds(10);
         trust ??= new RegistrarTrust();
         _validator = trust.CreateValidator();
         var handler = new SocketsHttpHandler
@@ -165,6 +174,7 @@ public sealed class RegistrarClient : IDisposable
             var diagnostic = error.TryGetProperty("diagnostic", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString()! : "no diagnostic";
             var kind = status == HttpStatusCode.TooManyRequests ? RendezvousError.Throttled
                 : permanent ? RendezvousError.Permanent
+                : (int)status >= 500 ? RendezvousError.Unavailable
                 : diagnostic switch
                 {
                     "not registered" => RendezvousError.NotRegistered,
@@ -180,11 +190,57 @@ public sealed class RegistrarClient : IDisposable
             && result.TryGetProperty("port", out var port) && port.TryGetInt32(out var portNumber) && portNumber is > 0 and <= 65535
             && result.TryGetProperty("cookie", out var cookie) && cookie.ValueKind == JsonValueKind.String && cookie.GetString()!.Length > 1)
         {
-            return new RendezvousTriple(host.GetString()!, portNumber, cookie.GetString()!);
+            return new RendezvousTriple(host.GetString()!, portNumber, cookie.GetString()!)
+            {
+                Alternates = ReadAlternates(result, host.GetString()!, portNumber),
+                PoolAdvice = result.TryGetProperty("pool", out var pool) && pool.ValueKind == JsonValueKind.Number
+                    && pool.TryGetInt32(out var poolSize) && poolSize is > 0 and <= RendezvousTriple.MaxPoolAdvice ? poolSize : null,
+            };
         }
 
         throw new RendezvousException(RendezvousError.Transport, $"The registrar at {RegistrarUrl} answered {(int)status} with JSON that is neither a result nor an error.");
     }
+
+    /// <summary>
+    /// The extra <c>alternates</c> field of a cluster's answer (<c>[{"host":...,"port":...}]</c>): at most
+    /// <see cref="RendezvousTriple.MaxAlternates"/> well-formed entries other than the owner, in order. Anything else
+    /// (not an array, an entry without a host name or with a port out of range, a duplicate) is left out: an old or
+    /// odd registrar's extras never make an answer unusable.
+    /// </summary>
+    private static RelayAddress[] ReadAlternates(JsonElement result, string ownerHost, int ownerPort)
+    {
+        if (!result.TryGetProperty("alternates", out var alternates) || alternates.ValueKind != JsonValueKind.Array)
+        {
+            return [];
+        }
+
+        var found = new List<RelayAddress>();
+        var looked = 0;
+        foreach (var entry in alternates.EnumerateArray())
+        {
+            // Bounded: a huge array costs a look at a few more entries than are kept, not one per entry.
+            if (found.Count == RendezvousTriple.MaxAlternates || ++looked > RendezvousTriple.MaxAlternates * 4)
+            {
+                break;
+            }
+
+            if (entry.ValueKind == JsonValueKind.Object
+                && entry.TryGetProperty("host", out var host) && host.ValueKind == JsonValueKind.String && IsHostText(host.GetString()!)
+                && entry.TryGetProperty("port", out var port) && port.ValueKind == JsonValueKind.Number && port.TryGetInt32(out var number) && number is > 0 and <= 65535)
+            {
+                var address = new RelayAddress(host.GetString()!, number);
+                if (!(string.Equals(address.Host, ownerHost, StringComparison.OrdinalIgnoreCase) && number == ownerPort) && !found.Contains(address))
+                {
+                    found.Add(address);
+                }
+            }
+        }
+
+        return found.Count == 0 ? [] : [.. found];
+    }
+
+    /// <summary>Whether <paramref name="text"/> can be a host name or address: 1 to 253 printable ASCII characters, no space.</summary>
+    private static bool IsHostText(string text) => text.Length is > 0 and <= 253 && text.All(c => c is > ' ' and < (char)127);
 
     /// <summary>Why the system trust store refused a certificate, in words.</summary>
     private string NotTrustedReason(SslPolicyErrors errors)
@@ -203,27 +259,69 @@ public sealed class RegistrarClient : IDisposable
         return reasons.Count == 0 ? $"TLS reports {errors}" : string.Join(", and ", reasons);
     }
 
-    /// <summary>Connects as the handler would, keeping the first bytes each connection receives for <see cref="SendAsync"/>'s messages.</summary>
+    /// <summary>
+    /// How the registrar's host name is resolved; <see cref="Dns.GetHostAddressesAsync(string, CancellationToken)"/> unless a
+    /// test gives a name its own addresses.
+    /// </summary>
+    internal Func<string, CancellationToken, Task<IPAddress[]>> Resolve { get; init; } = Dns.GetHostAddressesAsync;
+
+    /// <summary>
+    /// Connects to the registrar's host, keeping the first bytes each connection receives for <see cref="SendAsync"/>'s
+    /// messages. A name with several addresses (one DNS name for several registrars) is connected to address by address,
+    /// each given its share of the connect timeout (at least <see cref="MinimumConnectShare"/>), so one that refuses or
+    /// does not answer leads to the next; TLS and its certificate check then run on the connection as always.
+    /// </summary>
     private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
+        var host = context.DnsEndPoint.Host;
+        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Resolve(host, cancellationToken).ConfigureAwait(false);
+        if (addresses.Length == 0)
         {
-            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
-            return new FirstBytesStream(new NetworkStream(socket, ownsSocket: true), first =>
+            throw new SocketException((int)SocketError.HostNotFound);
+        }
+
+        var count = Math.Min(addresses.Length, MaxAddressesTried);
+        var share = TimeSpan.FromTicks(Math.Max(MinimumConnectShare.Ticks, _connectTimeout.Ticks / count));
+        Exception? failure = null;
+        for (var i = 0; i < count; i++)
+        {
+            var socket = new Socket(addresses[i].AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (count > 1)
             {
-                if (!AnswerText.IsTls(first))
+                deadline.CancelAfter(share);
+            }
+
+            try
+            {
+                await socket.ConnectAsync(addresses[i], context.DnsEndPoint.Port, deadline.Token).ConfigureAwait(false);
+                return new FirstBytesStream(new NetworkStream(socket, ownsSocket: true), first =>
                 {
-                    Volatile.Write(ref _lastPlainAnswer, first);
-                    Interlocked.Increment(ref _plainAnswers);
-                }
-            });
+                    if (!AnswerText.IsTls(first))
+                    {
+                        Volatile.Write(ref _lastPlainAnswer, first);
+                        Interlocked.Increment(ref _plainAnswers);
+                    }
+                });
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                failure = ex;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                socket.Dispose();
+                failure = new SocketException((int)SocketError.TimedOut);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+
+        throw failure!;
     }
 
     private static TimeSpan? RetryAfter(HttpResponseMessage response)

@@ -26,7 +26,7 @@ internal static class ClientExitCodes
     /// <summary><c>connect</c>: the hidden server is registered but had no connection waiting, or an answer did not come in time.</summary>
     public const int NotReady = 7;
 
-    /// <summary>The registrar or the relay could not be reached.</summary>
+    /// <summary>The registrar or the relay could not be reached, or every registrar answered that it is unavailable (5xx).</summary>
     public const int Unreachable = 8;
 
     /// <summary>Maps a failure of the client library to its exit code.</summary>
@@ -36,7 +36,7 @@ internal static class ClientExitCodes
         RendezvousError.Superseded => Superseded,
         RendezvousError.NotRegistered => NotRegistered,
         RendezvousError.NotReady or RendezvousError.Timeout => NotReady,
-        RendezvousError.Transport => Unreachable,
+        RendezvousError.Transport or RendezvousError.Unavailable => Unreachable,
         _ => Failed,
     };
 }

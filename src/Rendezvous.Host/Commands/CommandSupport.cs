@@ -13,6 +13,50 @@ internal static class CommandSupport
     public static Termination OnTermination(CancellationToken cancellationToken) => new(cancellationToken);
 
     /// <summary>
+    /// The <c>--registrar URL</c> option of <c>expose</c> and <c>connect</c>, which may be given several times: the
+    /// registrars of one service (a cluster's nodes), tried in order when one is down.
+    /// </summary>
+    public static System.CommandLine.Option<string[]> RegistrarOption(string description, bool required) => new("--registrar")
+    {
+        Description = description,
+        HelpName = "URL",
+        Required = required,
+        Arity = required ? System.CommandLine.ArgumentArity.OneOrMore : System.CommandLine.ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>Parses every <c>--registrar</c> value; the problem names the first bad one (or too many).</summary>
+    public static bool TryParseRegistrars(string[]? texts, out List<Uri> urls, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? problem)
+    {
+        urls = [];
+        foreach (var text in texts ?? [])
+        {
+            if (!Rendezvous.Client.Registrar.RegistrarUrlText.TryParse(text, out var url, out var urlProblem))
+            {
+                problem = $"--registrar '{text}' is {urlProblem}.";
+                return false;
+            }
+
+            if (!urls.Contains(url))
+            {
+                urls.Add(url);
+            }
+        }
+
+        if (urls.Count > MaxRegistrars)
+        {
+            problem = $"--registrar is given {urls.Count} times; at most {MaxRegistrars} registrars are used.";
+            return false;
+        }
+
+        problem = null;
+        return true;
+    }
+
+    /// <summary>The most registrars <c>--registrar</c> may name.</summary>
+    private const int MaxRegistrars = 8;
+
+    /// <summary>
     /// A parser for a whole-number option whose error names the option, the value and <paramref name="accepted"/>
     /// (instead of "Cannot parse argument ... as expected type 'System.Int32'"). Range checks stay with the command.
     /// </summary>

@@ -21,12 +21,9 @@ internal static class ConnectCommand
 
     public static Command Create()
     {
-        var registrarOption = new Option<string>("--registrar")
-        {
-            Description = "The registrar's URL, e.g. https://rendezvous.example.com:8898.",
-            HelpName = "URL",
-            Required = true,
-        };
+        var registrarOption = CommandSupport.RegistrarOption(
+            "The registrar's URL, e.g. https://rendezvous.example.com:8898. Give it several times for a cluster's nodes: each is tried in turn while one is down.",
+            required: true);
         var uuidOption = new Option<string>("--uuid")
         {
             Description = "The hidden server's UUID.",
@@ -78,10 +75,9 @@ internal static class ConnectCommand
                 return ClientExitCodes.BadInput;
             }
 
-            string registrarText = parseResult.GetValue(registrarOption)!;
-            if (!RegistrarUrlText.TryParse(registrarText, out var registrar, out var registrarProblem))
+            if (!CommandSupport.TryParseRegistrars(parseResult.GetValue(registrarOption), out var registrars, out var registrarProblem))
             {
-                return await Refuse($"--registrar '{registrarText}' is {registrarProblem}.").ConfigureAwait(false);
+                return await Refuse(registrarProblem).ConfigureAwait(false);
             }
 
             string uuidText = parseResult.GetValue(uuidOption)!;
@@ -111,7 +107,7 @@ internal static class ConnectCommand
                 trust.CertificateAuthorityPath = caText;
             }
 
-            var options = new RendezvousConnectorOptions { RegistrarUrl = registrar, Trust = trust };
+            var options = new RendezvousConnectorOptions { RegistrarUrl = registrars[0], RegistrarUrls = registrars[1..], Trust = trust };
             if (parseResult.GetValue(tlsPinOption) is { } tlsPinText)
             {
                 if (!CertificateFingerprint.TryNormalize(tlsPinText, out var tlsPin))

@@ -44,6 +44,19 @@ internal static class ExposeCommand
             Description = "Connections kept parked at the relay (1 to 64), so that that many clients can connect at once. Default: 2.",
             HelpName = "N",
         };
+        var minPoolOption = new Option<string?>("--min-pool")
+        {
+            Description = "The fewest connections parked when following the registrar's pool advice (1 to 64). Default: 1.",
+            HelpName = "N",
+        };
+        var maxPoolOption = new Option<string?>("--max-pool")
+        {
+            Description = "The most connections parked when following the registrar's pool advice or growing after bursts (1 to 64). Default: --pool.",
+            HelpName = "N",
+        };
+        var registrarOption = CommandSupport.RegistrarOption(
+            "The registrar's URL, instead of the config file's; give it several times for a cluster's nodes, tried in turn while one is down.",
+            required: false);
         var tlsCertOption = new Option<string?>("--tls-cert")
         {
             Description = "PEM certificate for end-to-end TLS with clients (with --tls-key); clients pin its fingerprint with 'connect --tls-pin'.",
@@ -59,6 +72,9 @@ internal static class ExposeCommand
         expose.Options.Add(configOption);
         expose.Options.Add(toOption);
         expose.Options.Add(poolOption);
+        expose.Options.Add(minPoolOption);
+        expose.Options.Add(maxPoolOption);
+        expose.Options.Add(registrarOption);
         expose.Options.Add(tlsCertOption);
         expose.Options.Add(tlsKeyOption);
         expose.SetAction(async (parseResult, cancellationToken) =>
@@ -96,6 +112,41 @@ internal static class ExposeCommand
                 }
 
                 options.PoolSize = pool;
+            }
+
+            foreach (var (option, name) in new[] { (minPoolOption, "--min-pool"), (maxPoolOption, "--max-pool") })
+            {
+                if (parseResult.GetValue(option) is not { } boundText)
+                {
+                    continue;
+                }
+
+                if (!int.TryParse(boundText, NumberStyles.None, CultureInfo.InvariantCulture, out var bound) || bound is < 1 or > 64)
+                {
+                    await error.WriteLineAsync($"{Prefix}{name} '{boundText}' must be a number from 1 to 64.").ConfigureAwait(false);
+                    return ClientExitCodes.BadInput;
+                }
+
+                if (option == minPoolOption)
+                {
+                    options.MinPoolSize = bound;
+                }
+                else
+                {
+                    options.MaxPoolSize = bound;
+                }
+            }
+
+            if (!CommandSupport.TryParseRegistrars(parseResult.GetValue(registrarOption), out var registrars, out var registrarProblem))
+            {
+                await error.WriteLineAsync(Prefix + registrarProblem).ConfigureAwait(false);
+                return ClientExitCodes.BadInput;
+            }
+
+            if (registrars.Count > 0)
+            {
+                options.RegistrarUrl = registrars[0];
+                options.RegistrarUrls = registrars[1..];
             }
 
             string? tlsCert = parseResult.GetValue(tlsCertOption);
@@ -186,7 +237,7 @@ internal static class ExposeCommand
                 await output.WriteLineAsync($"End-to-end TLS certificate SHA-256 fingerprint {fingerprint}; clients connect with --tls-pin {fingerprint}").ConfigureAwait(false);
             }
 
-            log.Write($"exposing {target} as {options.Uuid} through {options.RegistrarUrl} (pool {options.PoolSize}).");
+            log.Write($"exposing {target} as {options.Uuid} through {string.Join(", ", new[] { options.RegistrarUrl! }.Concat(options.RegistrarUrls))} (pool {options.PoolSize}).");
             agent.StatusChanged += (_, status) => log.Status(status, options.Uuid!);
             try
             {

@@ -99,6 +99,33 @@ public sealed class ClusterClientTests
     }
 
     [Test]
+    public async Task An_alternate_that_refuses_the_cookie_never_ends_the_registration_and_the_owner_serves()
+    {
+        using var data = new TemporaryDirectory();
+        var directory = new SharedTestDirectory();
+        await using var a = await directory.StartNodeAsync(data.Path);
+        await using var b = await directory.StartNodeAsync(data.Path);
+        directory.SetUnavailable(b, true);
+        var identity = NewIdentity();
+        await using var agent = RunningAgent.Start(AgentOptions(a, identity, poolSize: 2));
+
+        // B is named as the alternate but cannot adopt the registration: its relay answers "not registered", again and again.
+        await ClientTestKit.WaitUntilAsync(() => a.Broker.ParkedCount == 2 && directory.AdoptRefusals >= 3, "2 parked at A and B refused 3 parks", TestTimeouts.Long);
+        using var connector = new RendezvousConnector(ConnectorOptions(a));
+        var (failures, _) = await ConnectManyAsync(connector, identity.Uuid, 3);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(failures, Is.Zero);
+            Assert.That(connector.Fallbacks, Is.Zero);
+            Assert.That(b.Broker.ParkedCount, Is.Zero);
+            Assert.That(directory.Registrations, Is.EqualTo(1), "the alternate's refusals did not make the agent register again");
+            Assert.That(agent.Agent.Status.Registrations, Is.EqualTo(1));
+            Assert.That(agent.Agent.Status.State, Is.EqualTo(HiddenServerState.Registered));
+        });
+    }
+
+    [Test]
     public async Task Agent_registers_again_through_a_live_registrar_once_its_owner_relay_is_gone()
     {
         using var data = new TemporaryDirectory();

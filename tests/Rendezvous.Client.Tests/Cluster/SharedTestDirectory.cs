@@ -29,6 +29,11 @@ internal sealed class SharedTestDirectory
     /// <summary>How many registrations were issued, through any node.</summary>
     public int Registrations { get; private set; }
 
+    /// <summary>How many times a relay met a cookie its node could not adopt (unavailable, or not a node of the registration).</summary>
+    public int AdoptRefusals => Volatile.Read(ref _adoptRefusals);
+
+    private int _adoptRefusals;
+
     /// <summary>Adds the directory to a server being configured (with a policy that accepts every code).</summary>
     public void AddTo(IRendezvousServerBuilder builder)
     {
@@ -152,6 +157,7 @@ internal sealed class SharedTestDirectory
         {
             if (shared.IsUnavailable(broker))
             {
+                Interlocked.Increment(ref shared._adoptRefusals);
                 return ValueTask.FromResult(false);
             }
 

@@ -66,10 +66,9 @@ public sealed class ClusterClientTests
     [Test]
     public async Task Agent_parks_at_the_owner_and_the_alternate_with_one_cookie_and_a_client_connects_through_the_alternate_when_the_owner_stops()
     {
-        using var data = new TemporaryDirectory();
-        var directory = new SharedTestDirectory();
-        await using var a = await directory.StartNodeAsync(data.Path);
-        await using var b = await directory.StartNodeAsync(data.Path);
+        await using var directory = new SharedTestDirectory();
+        var a = await directory.StartNodeAsync();
+        var b = await directory.StartNodeAsync();
         Assert.That(b.CertificateFingerprint, Is.EqualTo(a.CertificateFingerprint), "the nodes share one registrar certificate");
         var identity = NewIdentity();
         var options = AgentOptions(a, identity, poolSize: 2, b);
@@ -99,12 +98,37 @@ public sealed class ClusterClientTests
     }
 
     [Test]
+    public async Task An_alternate_that_refuses_the_cookie_never_ends_the_registration_and_the_owner_serves()
+    {
+        await using var directory = new SharedTestDirectory();
+        var a = await directory.StartNodeAsync();
+        var b = await directory.StartNodeAsync();
+        directory.SetUnavailable(b, true);
+        var identity = NewIdentity();
+        await using var agent = RunningAgent.Start(AgentOptions(a, identity, poolSize: 2));
+
+        // B is named as the alternate but cannot adopt the registration: its relay answers "not registered", again and again.
+        await ClientTestKit.WaitUntilAsync(() => a.Broker.ParkedCount == 2 && directory.AdoptRefusals >= 3, "2 parked at A and B refused 3 parks", TestTimeouts.Long);
+        using var connector = new RendezvousConnector(ConnectorOptions(a));
+        var (failures, _) = await ConnectManyAsync(connector, identity.Uuid, 3);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(failures, Is.Zero);
+            Assert.That(connector.Fallbacks, Is.Zero);
+            Assert.That(b.Broker.ParkedCount, Is.Zero);
+            Assert.That(directory.Registrations, Is.EqualTo(1), "the alternate's refusals did not make the agent register again");
+            Assert.That(agent.Agent.Status.Registrations, Is.EqualTo(1));
+            Assert.That(agent.Agent.Status.State, Is.EqualTo(HiddenServerState.Registered));
+        });
+    }
+
+    [Test]
     public async Task Agent_registers_again_through_a_live_registrar_once_its_owner_relay_is_gone()
     {
-        using var data = new TemporaryDirectory();
-        var directory = new SharedTestDirectory();
-        await using var a = await directory.StartNodeAsync(data.Path);
-        await using var b = await directory.StartNodeAsync(data.Path);
+        await using var directory = new SharedTestDirectory();
+        var a = await directory.StartNodeAsync();
+        var b = await directory.StartNodeAsync();
         var identity = NewIdentity();
         var options = AgentOptions(a, identity, poolSize: 2, b);
         options.OwnerRelayLostAfter = TimeSpan.FromMilliseconds(500);
@@ -133,9 +157,8 @@ public sealed class ClusterClientTests
     [Test]
     public async Task Agent_and_connector_move_to_the_next_registrar_when_the_first_one_s_port_is_closed()
     {
-        using var data = new TemporaryDirectory();
-        var directory = new SharedTestDirectory();
-        await using var node = await directory.StartNodeAsync(data.Path);
+        await using var directory = new SharedTestDirectory();
+        var node = await directory.StartNodeAsync();
         var closed = new Uri($"https://127.0.0.1:{ClientTestKit.FreePort()}/");
         var identity = NewIdentity();
         var options = ClientTestKit.AgentOptions(node, identity);
@@ -162,10 +185,9 @@ public sealed class ClusterClientTests
     [Test]
     public async Task Agent_and_connector_move_to_the_next_registrar_when_the_first_answers_503()
     {
-        using var data = new TemporaryDirectory();
-        var directory = new SharedTestDirectory();
-        await using var a = await directory.StartNodeAsync(data.Path);
-        await using var b = await directory.StartNodeAsync(data.Path);
+        await using var directory = new SharedTestDirectory();
+        var a = await directory.StartNodeAsync();
+        var b = await directory.StartNodeAsync();
         directory.SetUnavailable(a, true);
 
         using (var single = new Rendezvous.Client.Registrar.RegistrarClient(a.RegistrarUrl, ClientTestKit.Pinned(a)))
@@ -200,9 +222,8 @@ public sealed class ClusterClientTests
     [TestCase(3, 1, 4, 3, TestName = "Agent_follows_pool_advice_within_its_bounds(advice 3 -> 3)")]
     public async Task Agent_follows_pool_advice_within_its_bounds(int advice, int min, int max, int expected)
     {
-        using var data = new TemporaryDirectory();
-        var directory = new SharedTestDirectory { PoolAdvice = advice };
-        await using var node = await directory.StartNodeAsync(data.Path);
+        await using var directory = new SharedTestDirectory { PoolAdvice = advice };
+        var node = await directory.StartNodeAsync();
         var options = ClientTestKit.AgentOptions(node, NewIdentity(), poolSize: 2);
         options.MinPoolSize = min;
         options.MaxPoolSize = max;
@@ -215,9 +236,8 @@ public sealed class ClusterClientTests
     [Test]
     public async Task Agent_without_advice_keeps_its_pool_size_and_a_max_of_its_pool_size_by_default()
     {
-        using var data = new TemporaryDirectory();
-        var directory = new SharedTestDirectory { PoolAdvice = null };
-        await using var node = await directory.StartNodeAsync(data.Path);
+        await using var directory = new SharedTestDirectory { PoolAdvice = null };
+        var node = await directory.StartNodeAsync();
         await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(node, NewIdentity(), poolSize: 3));
 
         await ClientTestKit.WaitUntilAsync(() => node.Broker.ParkedCount == 3, "3 parked", TestTimeouts.Long);
@@ -227,9 +247,8 @@ public sealed class ClusterClientTests
     [Test]
     public async Task Agent_grows_its_pool_when_a_whole_pool_is_taken_quickly_and_shrinks_back_after_a_quiet_period()
     {
-        using var data = new TemporaryDirectory();
-        var directory = new SharedTestDirectory { PoolAdvice = 2 };
-        await using var node = await directory.StartNodeAsync(data.Path);
+        await using var directory = new SharedTestDirectory { PoolAdvice = 2 };
+        var node = await directory.StartNodeAsync();
         var identity = NewIdentity();
         var options = ClientTestKit.AgentOptions(node, identity, poolSize: 2);
         options.MaxPoolSize = 3;

@@ -14,8 +14,10 @@ namespace Rendezvous.Client.Tests.Cluster;
 /// alternate. Relays, registrars and sockets stay real. There is no liveness: a stopped node stays the owner of what
 /// it registered until the hidden server registers again, as in the seconds before a real cluster notices.
 /// </summary>
-internal sealed class SharedTestDirectory
+internal sealed class SharedTestDirectory : IAsyncDisposable
 {
+    private readonly TemporaryDirectory _data = new();
+    private readonly List<RendezvousTestServer> _servers = [];
     private readonly Lock _lock = new();
     private readonly List<Node> _nodes = [];
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
@@ -29,6 +31,11 @@ internal sealed class SharedTestDirectory
     /// <summary>How many registrations were issued, through any node.</summary>
     public int Registrations { get; private set; }
 
+    /// <summary>How many times a relay met a cookie its node could not adopt (unavailable, or not a node of the registration).</summary>
+    public int AdoptRefusals => Volatile.Read(ref _adoptRefusals);
+
+    private int _adoptRefusals;
+
     /// <summary>Adds the directory to a server being configured (with a policy that accepts every code).</summary>
     public void AddTo(IRendezvousServerBuilder builder)
     {
@@ -37,19 +44,36 @@ internal sealed class SharedTestDirectory
     }
 
     /// <summary>
-    /// Starts a node that uses this directory, in <paramref name="dataDirectory"/> (share one for one registrar
-    /// certificate), keeping up to 8 parked connections per cookie.
+    /// Starts a node that uses this directory, keeping up to 8 parked connections per cookie. The nodes share one data
+    /// directory, so one registrar certificate (as a cluster's nodes do); disposing the directory stops them.
     /// </summary>
-    public async Task<RendezvousTestServer> StartNodeAsync(string dataDirectory)
+    public async Task<RendezvousTestServer> StartNodeAsync()
     {
         var settings = new Dictionary<string, string?> { ["Rendezvous:Relay:ParkedConnectionsPerCookie"] = "8" };
-        var server = await RendezvousTestServer.StartAsync(AddTo, settings, dataDirectory: dataDirectory);
+        var server = await RendezvousTestServer.StartAsync(AddTo, settings, dataDirectory: _data.Path);
         lock (_lock)
         {
+            _servers.Add(server);
             _nodes.Add(new Node(server.Broker, new RelayAddress("127.0.0.1", server.RelayEndPoint.Port)));
         }
 
         return server;
+    }
+
+    /// <summary>Stops every node and deletes their data directory.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            foreach (var server in Enumerable.Reverse(_servers))
+            {
+                await server.DisposeAsync();
+            }
+        }
+        finally
+        {
+            _data.Dispose();
+        }
     }
 
     /// <summary>Stops naming <paramref name="server"/> as an owner or alternate in new registrations (it was stopped).</summary>
@@ -152,6 +176,7 @@ internal sealed class SharedTestDirectory
         {
             if (shared.IsUnavailable(broker))
             {
+                Interlocked.Increment(ref shared._adoptRefusals);
                 return ValueTask.FromResult(false);
             }
 

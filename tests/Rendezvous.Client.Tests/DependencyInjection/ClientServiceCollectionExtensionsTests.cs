@@ -95,6 +95,32 @@ public sealed class ClientServiceCollectionExtensionsTests
     }
 
     [Test]
+    public async Task Further_registrars_and_pool_bounds_bind_from_configuration_and_a_registrar_that_is_down_is_skipped()
+    {
+        var settings = HiddenServerSettings();
+        settings["Rendezvous:HiddenServer:RegistrarUrl"] = $"https://127.0.0.1:{ClientTestKit.FreePort()}/";
+        settings["Rendezvous:HiddenServer:RegistrarUrls:0"] = _server.RegistrarUrl.ToString();
+        settings["Rendezvous:HiddenServer:MinPoolSize"] = "1";
+        settings["Rendezvous:HiddenServer:MaxPoolSize"] = "3";
+        using var host = BuildHost(settings, s => s.AddRendezvousHiddenServer<EchoHandler>());
+        await host.StartAsync().WaitAsync(TestTimeouts.Long);
+        try
+        {
+            var agent = host.Services.GetRequiredService<HiddenServerAgent>();
+            await ClientTestKit.WaitUntilAsync(() => agent.Status.Parked == 1, "the hosted agent parks through the second registrar");
+            Assert.Multiple(() =>
+            {
+                Assert.That(agent.CurrentRegistrar, Is.EqualTo(_server.RegistrarUrl));
+                Assert.That(agent.TargetPoolSize, Is.EqualTo(1), "PoolSize 1 without advice, within 1..3");
+            });
+        }
+        finally
+        {
+            await host.StopAsync().WaitAsync(TestTimeouts.Short);
+        }
+    }
+
+    [Test]
     public void Invalid_hidden_server_options_fail_at_start_naming_the_bad_values()
     {
         const string badSecret = "not base32 at all 1";

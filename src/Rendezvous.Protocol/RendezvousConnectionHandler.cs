@@ -17,7 +17,7 @@ namespace Rendezvous.Protocol;
 /// Runs one rendezvous connection: reads the first line (bounded in size and time), then parks a
 /// responder or pairs an initiator and splices the two until both directions end.
 /// </summary>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027", Justification = "The 0.1.0 constructor keeps its optional logger; the one with a directory, which DI picks, takes it as required.")]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027", Justification = "The 0.1.0 constructor keeps its optional logger; those with a directory (DI picks the one with a pool advisor) take it as required.")]
 public sealed class RendezvousConnectionHandler
 {
     /// <summary>How many responders found dead at pairing time an initiator skips before it gives up.</summary>

@@ -93,6 +93,8 @@ internal static class Pool
         result.Add("waited", state.Waited);
         result.Add("notReady", state.NotReady);
         result.Add("notRegistered", state.NotRegistered);
+        result.Add("steadyWaited", state.SteadyWaited);
+        result.Add("steadyNotReady", state.SteadyNotReady);
         result.Add("parkedAverage", samples == 0 ? 0.0 : (double)parkedSum / samples);
         result.Add("parkedMax", parkedMax);
         result.Add("registrations", state.Registrations);
@@ -109,7 +111,17 @@ internal static class Pool
         private string _cookie = "";
         private int _pool = 1;
         private int _parked;
-        private long _clients, _paired, _waited, _notReady, _notRegistered;
+        private int _registrations;
+        private long _clients, _paired, _waited, _notReady, _notRegistered, _steadyWaited, _steadyNotReady;
+
+        private enum ClientOutcome
+        {
+            Paired,
+            Waited,
+            NotReady,
+            NotRegistered,
+            Failed,
+        }
 
         public ErrorLog Errors { get; } = new();
 
@@ -125,7 +137,13 @@ internal static class Pool
 
         public long NotRegistered => Interlocked.Read(ref _notRegistered);
 
-        public int Registrations { get; private set; }
+        /// <summary>Clients that waited, among those that came after the hidden server's second registration (the first answer sized by demand).</summary>
+        public long SteadyWaited => Interlocked.Read(ref _steadyWaited);
+
+        /// <summary>Clients refused <c>not ready</c>, among those that came after the hidden server's second registration.</summary>
+        public long SteadyNotReady => Interlocked.Read(ref _steadyNotReady);
+
+        public int Registrations => Volatile.Read(ref _registrations);
 
         public int? LastAdvice { get; private set; }
 
@@ -134,7 +152,7 @@ internal static class Pool
         public async Task RegisterAsync(PoolRegistrar registrar, CancellationToken cancellationToken)
         {
             var (cookie, advice) = await registrar.RegisterAsync(cancellationToken).ConfigureAwait(false);
-            Registrations++;
+            Interlocked.Increment(ref _registrations);
             LastAdvice = advice;
             MaxAdvice = advice is { } a ? Math.Max(MaxAdvice ?? 0, a) : MaxAdvice;
             Volatile.Write(ref _pool, Math.Clamp(_fixedPool ?? advice ?? 1, 1, LoadOptions.MaxPool));
@@ -207,19 +225,34 @@ internal static class Pool
         {
             Interlocked.Increment(ref _clients);
             var cookie = Volatile.Read(ref _cookie);
-            if (!await ConnectClientAsync(cookie, cancellationToken).ConfigureAwait(false))
+            var steady = Registrations > 1;
+            var outcome = await ConnectClientAsync(cookie, cancellationToken).ConfigureAwait(false);
+            if (outcome == ClientOutcome.NotRegistered)
             {
                 Interlocked.Increment(ref _notRegistered);
+
+                // The relay already has the new registration; the registrar's answer is on its way to the hidden server.
                 var current = Volatile.Read(ref _cookie);
-                if (current == cookie || !await ConnectClientAsync(current, cancellationToken).ConfigureAwait(false))
+                for (var i = 0; i < 100 && current == cookie; i++)
+                {
+                    await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+                    current = Volatile.Read(ref _cookie);
+                }
+
+                outcome = await ConnectClientAsync(current, cancellationToken).ConfigureAwait(false);
+                if (outcome == ClientOutcome.NotRegistered)
                 {
                     Errors.Record(new IOException("not registered, also after looking up again"));
                 }
             }
+
+            if (steady && outcome is ClientOutcome.Waited or ClientOutcome.NotReady)
+            {
+                Interlocked.Increment(ref outcome == ClientOutcome.Waited ? ref _steadyWaited : ref _steadyNotReady);
+            }
         }
 
-        /// <returns><see langword="false"/> when the relay answered <c>not registered</c>.</returns>
-        private async Task<bool> ConnectClientAsync(string cookie, CancellationToken cancellationToken)
+        private async Task<ClientOutcome> ConnectClientAsync(string cookie, CancellationToken cancellationToken)
         {
             var buffer = new byte[64];
             var ping = (byte)Random.Shared.Next(256);
@@ -234,7 +267,8 @@ internal static class Pool
                 var got = await ReadAtLeastAsync(socket, buffer, Ok.Length, cancellationToken).ConfigureAwait(false);
                 if (got >= Ok.Length && buffer.AsSpan(0, Ok.Length).SequenceEqual(Ok))
                 {
-                    if (Stopwatch.GetElapsedTime(sent).TotalMilliseconds > options.ReparkDelayMilliseconds / 2.0)
+                    var waited = Stopwatch.GetElapsedTime(sent).TotalMilliseconds > options.ReparkDelayMilliseconds / 2.0;
+                    if (waited)
                     {
                         Interlocked.Increment(ref _waited);
                     }
@@ -252,7 +286,7 @@ internal static class Pool
                     socket.Shutdown(SocketShutdown.Send);
                     _ = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
                     Interlocked.Increment(ref _paired);
-                    return true;
+                    return waited ? ClientOutcome.Waited : ClientOutcome.Paired;
                 }
 
                 got += got > 0 ? await ReadAtLeastAsync(socket, buffer.AsMemory(got), 0, cancellationToken).ConfigureAwait(false) : 0;
@@ -260,22 +294,20 @@ internal static class Pool
                 if (reply.StartsWith("-ERR not ready", StringComparison.Ordinal))
                 {
                     Interlocked.Increment(ref _notReady);
+                    return ClientOutcome.NotReady;
                 }
-                else if (reply.StartsWith("-ERR not registered", StringComparison.Ordinal))
+
+                if (reply.StartsWith("-ERR not registered", StringComparison.Ordinal))
                 {
-                    return false;
+                    return ClientOutcome.NotRegistered;
                 }
-                else
-                {
-                    throw new IOException($"unexpected answer '{reply.TrimEnd()}'");
-                }
+                throw new IOException($"unexpected answer '{reply.TrimEnd()}'");
             }
             catch (Exception ex) when (ex is SocketException or IOException or DataMismatchException)
             {
                 Errors.Record(ex);
+                return ClientOutcome.Failed;
             }
-
-            return true;
         }
 
         /// <summary>Reads until at least <paramref name="atLeast"/> bytes are in (or the end of the stream); returns how many.</summary>

@@ -69,6 +69,50 @@ public sealed partial class PoolAdviceTests : ServerTestBase
     }
 
     [Test]
+    public async Task Initiators_refused_too_many_sessions_do_not_raise_the_advice()
+    {
+        var settings = Settings;
+        settings["Rendezvous:Relay:MaxSessionsPerAddressPerUuid"] = "2";
+        await RestartServerAsync(settings);
+        var uuid = Guid.NewGuid().ToString();
+        var cookie = await RegisterAsync(uuid);
+
+        // One address floods the hidden server, which has nothing parked: two wait, the rest are refused at once.
+        var initiators = await Task.WhenAll(Enumerable.Range(0, 3 * Burst)
+            .Select(_ => LoopbackClient.ConnectWithLineAsync(Server.RelayEndPoint, InitiatorLine(cookie))));
+        try
+        {
+            var refused = 0;
+            var waiting = 0;
+            foreach (var initiator in initiators)
+            {
+                try
+                {
+                    Assert.That(await initiator.ReadLineAsync(TimeSpan.FromSeconds(2)), Is.EqualTo("-ERR too many sessions"));
+                    refused++;
+                }
+                catch (OperationCanceledException)
+                {
+                    waiting++; // no answer: it waits for a responder (the grace period is 10 s)
+                }
+            }
+
+            Assert.That((refused, waiting), Is.EqualTo(((3 * Burst) - 2, 2)));
+        }
+        finally
+        {
+            foreach (var initiator in initiators)
+            {
+                initiator.Reset();
+            }
+        }
+
+        var reply = await Registrar.RegisterAsync(uuid, GoodCode);
+
+        Assert.That(PoolOf(reply.Body), Is.InRange(1, 3), "at most the two that waited, plus one because they waited");
+    }
+
+    [Test]
     public void Pool_advice_options_out_of_range_are_reported_with_the_key_and_the_accepted_range()
     {
         var result = new ServerOptionsValidator().Validate(null, new RendezvousRelayOptions { MaxPoolAdvice = 0, PoolAdviceInterval = TimeSpan.FromSeconds(30) });

@@ -5,22 +5,26 @@
 #   eng/bench.sh            full run: every scenario, medians of 3 repeats, micro-benchmarks
 #   eng/bench.sh --quick    1 repeat, short durations
 #   eng/bench.sh --smoke    1 repeat, tiny durations and 200 idle sessions (checks the script works)
-#   --only LIST             run only these scenarios, comma-separated: tp, lat, rate, idle, cluster, micro
+#   --only LIST             run only these scenarios, comma-separated: tp, lat, rate, idle, pool, cluster, micro
 #                           (e.g. --quick --only rate,idle while working on one figure)
 #
-# The cluster scenario runs three `serve --cluster` nodes on one redis-server against one node on SQLite, in
-# the same run: registrations and lookups per second through one and three nodes, the latency Redis adds, and
-# a node's rendezvous rate (target ≥ 0.9× of one node). Its users are written in bulk in the original's Redis
-# format and imported with `users import --from-redis`.
+# pool: a busy hidden server (bursts of concurrent clients) and an idle one (one client now and then), each with a
+# fixed pool of 1 and of 8 and following the registrar's pool advice, on a server with a 1 s grace period; prints
+# clients refused "not ready", clients that waited, and the connections each kept parked (a table of its own).
+#
+# cluster: three `serve --cluster` nodes on one redis-server against one node on SQLite, in the same run:
+# registrations and lookups per second through one and three nodes, the latency Redis adds, and a node's
+# rendezvous rate (target ≥ 0.9× of one node). Its users are written in bulk in the original's Redis format and
+# imported with `users import --from-redis`.
 #
 # The server and haproxy run pinned to core 0, the load generator (tests/Rendezvous.Benchmarks) to core 1.
 # Everything it starts is killed by PID on exit; every phase is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: eng/bench.sh [--quick|--smoke] [--only tp,lat,rate,idle,cluster,micro]"
+usage="usage: eng/bench.sh [--quick|--smoke] [--only tp,lat,rate,idle,pool,cluster,micro]"
 mode=full
-only=tp,lat,rate,idle,cluster,micro
+only=tp,lat,rate,idle,pool,cluster,micro
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick ;;
@@ -30,8 +34,8 @@ while [ $# -gt 0 ]; do
       only=$2; shift
       for s in ${only//,/ }; do
         case "$s" in
-          tp|lat|rate|idle|cluster|micro) ;;
-          *) echo "--only: unknown scenario '$s'; known: tp, lat, rate, idle, cluster, micro" >&2; exit 2 ;;
+          tp|lat|rate|idle|pool|cluster|micro) ;;
+          *) echo "--only: unknown scenario '$s'; known: tp, lat, rate, idle, pool, cluster, micro" >&2; exit 2 ;;
         esac
       done ;;
     *) echo "unknown argument '$1'; $usage" >&2; exit 2 ;;
@@ -41,9 +45,9 @@ done
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
 case "$mode" in
-  full)  repeats=3; tp_seconds=8; lat_rounds=5; lat_count=4000; rate_seconds=8; idle_sessions=9000; cluster_seconds=3; cluster_slice=3000; micro=1 ;;
-  quick) repeats=1; tp_seconds=3; lat_rounds=3; lat_count=2000; rate_seconds=3; idle_sessions=9000; cluster_seconds=2; cluster_slice=2000; micro=1 ;;
-  smoke) repeats=1; tp_seconds=1; lat_rounds=1; lat_count=300;  rate_seconds=1; idle_sessions=200;  cluster_seconds=1; cluster_slice=200;  micro=0 ;;
+  full)  repeats=3; tp_seconds=8; lat_rounds=5; lat_count=4000; rate_seconds=8; idle_sessions=9000; pool_seconds=30; cluster_seconds=3; cluster_slice=3000; micro=1 ;;
+  quick) repeats=1; tp_seconds=3; lat_rounds=3; lat_count=2000; rate_seconds=3; idle_sessions=9000; pool_seconds=15; cluster_seconds=2; cluster_slice=2000; micro=1 ;;
+  smoke) repeats=1; tp_seconds=1; lat_rounds=1; lat_count=300;  rate_seconds=1; idle_sessions=200;  pool_seconds=4;  cluster_seconds=1; cluster_slice=200;  micro=0 ;;
 esac
 rate_concurrency=16
 server_core=0
@@ -77,7 +81,12 @@ data="$work/data"
 mkdir -p "$data"
 # Codes are single-use per UUID, also across restarts, so every fresh server start registers new users.
 users=()
-for _ in $(seq 1 $((2 + 2 * repeats))); do users+=("$(add_user "$rendezvous" "$data")"); done
+for _ in $(seq 1 $((4 + 2 * repeats))); do users+=("$(add_user "$rendezvous" "$data")"); done
+# The pool scenario registers again every few seconds: entries with a 1 s TOTP step, one per run (demand is per UUID).
+pool_users=()
+if wants pool; then
+  for _ in 1 2 3 4 5 6; do pool_users+=("$(add_user "$rendezvous" "$data" --step 1)"); done
+fi
 next_user=0
 server_pid=
 start_server() {
@@ -95,6 +104,7 @@ start_server() {
   Rendezvous__Relay__MaxHandshakesPerAddress=1024 \
   Rendezvous__Relay__MaxSessionsPerAddressPerUuid=100000 \
   Logging__LogLevel__Default=Warning \
+  ${pool_server_env:-} \
     taskset -c "$server_core" "$rendezvous" serve --data-dir "$data" \
       --registrar-url "https://127.0.0.1:$registrar_port" --rendezvous-endpoint "127.0.0.1:$relay_port" \
       >"$work/server.log" 2>&1 &
@@ -258,6 +268,26 @@ wants idle && for repeat in $(seq 1 "$repeats"); do
   idle_run haproxy "$repeat" "$haproxy_pid" "${haproxy1[@]}" -- "${haproxy2[@]}"
 done
 
+# Pool advice: a server whose initiators wait at most 1 s for a responder, so that a pool too small shows as
+# "not ready"; each hidden server parks again 250 ms (its round trip) after each pairing and registers every 5 s.
+if wants pool; then
+  log "pool advice: a busy and an idle hidden server, fixed pools of 1 and 8 vs the advice"
+  stop_pid "$server_pid"
+  pool_server_env="Rendezvous__Relay__InitiatorGracePeriod=00:00:01"
+  start_server
+  pool_server_env=
+  next_pool_user=0
+  for kind in busy idle; do
+    if [ "$kind" = busy ]; then burst=(--burst 6 --burst-interval 2); else burst=(--burst 1 --burst-interval 5); fi
+    for policy in 1 8 advice; do
+      read -r u s <<<"${pool_users[$next_pool_user]}"; next_pool_user=$((next_pool_user + 1))
+      record "pool-$kind-$policy" 1 $((pool_seconds + 60)) pool --target relay --registrar "https://127.0.0.1:$registrar_port" --pin "$pin" \
+        --uuid "$u" --secret "$s" --totp-step 1 --relay "127.0.0.1:$relay_port" --policy "$policy" "${burst[@]}" \
+        --repark-delay 250 --reregister 5 --seconds "$pool_seconds"
+    done
+  done
+fi
+
 # --- cluster on Redis ------------------------------------------------------------------------------
 # One node on SQLite, then three nodes on one redis-server (everything server-side on core 0, as above), the
 # same users in both: registrations and lookups through the registrars, then a node's rendezvous rate. Every
@@ -363,7 +393,7 @@ fi
 echo
 echo "Rendezvous vs haproxy $(haproxy -v | head -1 | awk '{print $3}') (mode tcp, nbthread 1), $mode mode, $repeats repeat(s), medians; server/haproxy on core $server_core, generator on core $generator_core"
 [ -n "${RENDEZVOUS_BENCH_SERVER_ENV:-}" ] && echo "server environment: $RENDEZVOUS_BENCH_SERVER_ENV"
-echo "throughput ${tp_seconds} s per run, latency $lat_rounds rounds of $lat_count round trips per repeat, rate ${rate_seconds} s with $rate_concurrency workers, idle $idle_sessions sessions"
+echo "throughput ${tp_seconds} s per run, latency $lat_rounds rounds of $lat_count round trips per repeat, rate ${rate_seconds} s with $rate_concurrency workers, idle $idle_sessions sessions, pool ${pool_seconds} s per run"
 echo
 "$loadgen" report "$results"
 if [ "$micro" = 1 ]; then

@@ -36,9 +36,9 @@ wait_port() { # port seconds
   done
 }
 
-add_user() { # rendezvous-binary data-dir -> "UUID SECRET"
+add_user() { # rendezvous-binary data-dir [users-add options...] -> "UUID SECRET"
   local out
-  out=$(timeout 60 "$1" users add --data-dir "$2")
+  out=$(timeout 60 "$1" users add --data-dir "$2" "${@:3}")
   echo "$(echo "$out" | awk '/^UUID:/ {print $2}') $(echo "$out" | awk '/^Secret:/ {print $2}')"
 }
 

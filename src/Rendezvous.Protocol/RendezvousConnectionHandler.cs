@@ -17,7 +17,7 @@ namespace Rendezvous.Protocol;
 /// Runs one rendezvous connection: reads the first line (bounded in size and time), then parks a
 /// responder or pairs an initiator and splices the two until both directions end.
 /// </summary>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027", Justification = "The 0.1.0 constructor keeps its optional logger; the one with a directory, which DI picks, takes it as required.")]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("ApiDesign", "RS0027", Justification = "The 0.1.0 constructor keeps its optional logger; those with a directory (DI picks the one with a pool advisor) take it as required.")]
 public sealed class RendezvousConnectionHandler
 {
     /// <summary>How many responders found dead at pairing time an initiator skips before it gives up.</summary>
@@ -25,6 +25,7 @@ public sealed class RendezvousConnectionHandler
 
     private readonly RendezvousBroker _broker;
     private readonly IRegistrationDirectory _directory;
+    private readonly PoolAdvisor? _advisor;
     private readonly IOptionsMonitor<RendezvousRelayOptions> _options;
     private readonly TimeProvider _time;
     private readonly RendezvousMetrics _metrics;
@@ -64,6 +65,41 @@ public sealed class RendezvousConnectionHandler
         TimeProvider time,
         RendezvousMetrics metrics,
         ILogger<RendezvousConnectionHandler>? logger)
+        : this(null, broker, directory, options, time, metrics, logger)
+    {
+    }
+
+    /// <summary>
+    /// Creates a handler that asks a registration directory about cookies its broker does not hold, and reports to
+    /// <paramref name="advisor"/> the initiators that need a responder, so that it can size each hidden server's pool.
+    /// </summary>
+    /// <param name="broker">The broker that pairs connections.</param>
+    /// <param name="directory">Makes registrations issued elsewhere current in the broker when they park here.</param>
+    /// <param name="advisor">Measures the demand for responders per UUID.</param>
+    /// <param name="options">Timeouts.</param>
+    /// <param name="time">The clock for the first-line timeout.</param>
+    /// <param name="metrics">Counters.</param>
+    /// <param name="logger">Where to log; nothing is logged when <see langword="null"/>.</param>
+    public RendezvousConnectionHandler(
+        RendezvousBroker broker,
+        IRegistrationDirectory directory,
+        PoolAdvisor advisor,
+        IOptionsMonitor<RendezvousRelayOptions> options,
+        TimeProvider time,
+        RendezvousMetrics metrics,
+        ILogger<RendezvousConnectionHandler>? logger)
+        : this(advisor ?? throw new ArgumentNullException(nameof(advisor)), broker, directory, options, time, metrics, logger)
+    {
+    }
+
+    private RendezvousConnectionHandler(
+        PoolAdvisor? advisor,
+        RendezvousBroker broker,
+        IRegistrationDirectory directory,
+        IOptionsMonitor<RendezvousRelayOptions> options,
+        TimeProvider time,
+        RendezvousMetrics metrics,
+        ILogger<RendezvousConnectionHandler>? logger)
     {
         ArgumentNullException.ThrowIfNull(broker);
         ArgumentNullException.ThrowIfNull(directory);
@@ -72,6 +108,7 @@ public sealed class RendezvousConnectionHandler
         ArgumentNullException.ThrowIfNull(metrics);
         _broker = broker;
         _directory = directory;
+        _advisor = advisor;
         _options = options;
         _time = time;
         _metrics = metrics;
@@ -434,12 +471,24 @@ public sealed class RendezvousConnectionHandler
 
             if (await ready.StopWatchingAsync().ConfigureAwait(false) is not (WatchEnd.Ended or WatchEnd.Failed))
             {
+                if (ready.Uuid is { } pairedUuid)
+                {
+                    _advisor?.InitiatorArrived(pairedUuid);
+                }
+
                 return (InitiateStatus.Paired, ready, default);
             }
 
             // Its peer left just before it was taken: drop it, and wait for the next one below.
             ready.Connection.Abort();
             await ready.Connection.DisposeAsync().ConfigureAwait(false);
+        }
+
+        // No responder parked: demand the hidden server's pool did not cover.
+        var starvedUuid = _advisor is { IsEnabled: true } ? _broker.FindInitiatorUuid(cookie) : null;
+        if (starvedUuid is not null)
+        {
+            _advisor!.InitiatorArrived(starvedUuid);
         }
 
         // Watch the initiator while it waits, so one that is reset stops waiting. A clean half-close is
@@ -489,6 +538,11 @@ public sealed class RendezvousConnectionHandler
         {
             await watch.StopAsync().ConfigureAwait(false);
             await stopWhenGone.ConfigureAwait(false);
+        }
+
+        if (starvedUuid is not null && status != InitiateStatus.NotRegistered)
+        {
+            _advisor!.InitiatorStarved(starvedUuid);
         }
 
         return (status, paired, paired is null ? default : watch.Kept);

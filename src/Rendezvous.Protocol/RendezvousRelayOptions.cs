@@ -84,4 +84,23 @@ public sealed class RendezvousRelayOptions
 
     /// <summary>How many unanswered keep-alive probes close a connection (1 to 127). Defaults to 6.</summary>
     public int KeepAliveRetryCount { get; set; } = 6;
+
+    /// <summary>
+    /// Whether registration answers carry a <c>pool</c> field: how many connections the hidden server should keep
+    /// parked, sized by <see cref="Broker.PoolAdvisor"/> from the demand measured for its UUID and this node's load.
+    /// Clients of the original ignore the field. Defaults to <see langword="true"/>.
+    /// </summary>
+    public bool PoolAdvice { get; set; } = true;
+
+    /// <summary>
+    /// The largest pool advised (1 to 64). Advice never exceeds <see cref="ParkedConnectionsPerCookie"/> either, since
+    /// the relay closes connections parked beyond it. Defaults to 8.
+    /// </summary>
+    public int MaxPoolAdvice { get; set; } = 8;
+
+    /// <summary>
+    /// How long a burst of initiators keeps the advice up: the advice follows the peak demand over this interval,
+    /// which leaves it a tenth of the interval at a time (1 minute to 1 day). Defaults to 10 minutes.
+    /// </summary>
+    public TimeSpan PoolAdviceInterval { get; set; } = TimeSpan.FromMinutes(10);
 }

@@ -51,6 +51,12 @@ public static class RendezvousServerServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<RendezvousMetrics>(sp => new RendezvousMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<RendezvousBroker>();
+        services.TryAddSingleton(sp => new PoolAdvisor(
+            sp.GetRequiredService<RendezvousBroker>(),
+            sp.GetRequiredService<IOptionsMonitor<RendezvousRelayOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<RendezvousMetrics>(),
+            () => sp.GetRequiredService<ConnectionCaps>().RelayMaxConnections));
         services.TryAddSingleton<IRegistrationDirectory, LocalRegistrationDirectory>();
         services.TryAddSingleton<RendezvousEndpoint>();
         services.TryAddSingleton<RendezvousConnectionHandler>();

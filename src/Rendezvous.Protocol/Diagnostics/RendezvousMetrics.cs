@@ -17,6 +17,7 @@ public sealed class RendezvousMetrics : IDisposable
     private readonly Counter<long> _sessions;
     private readonly Counter<long> _bytes;
     private readonly Counter<long> _handshakeFailures;
+    private readonly Histogram<int> _poolAdvice;
 
     /// <summary>Creates the counters through <paramref name="meterFactory"/>, or a meter of its own when none is given.</summary>
     /// <param name="meterFactory">The host's meter factory, when there is one.</param>
@@ -31,6 +32,11 @@ public sealed class RendezvousMetrics : IDisposable
         _sessions = _meter.CreateCounter<long>("rendezvous.sessions", "{session}", "Spliced sessions that ended, by how they ended.");
         _bytes = _meter.CreateCounter<long>("rendezvous.bytes_relayed", "By", "Bytes relayed between paired connections, both directions.");
         _handshakeFailures = _meter.CreateCounter<long>("rendezvous.handshake.failures", "{connection}", "Rendezvous connections refused, by reason.");
+        _poolAdvice = _meter.CreateHistogram<int>(
+            "rendezvous.pool.advice",
+            "{connection}",
+            "Pool sizes advised to hidden servers in registration answers.",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64] });
     }
 
     /// <summary>Counts a registration attempt.</summary>
@@ -63,6 +69,10 @@ public sealed class RendezvousMetrics : IDisposable
     /// <summary>Counts a refused rendezvous connection.</summary>
     /// <param name="reason">not_registered, not_ready, invalid_cookie, line_too_long, timeout, too_many_connections, too_many_handshakes or too_many_sessions.</param>
     public void HandshakeFailed(string reason) => _handshakeFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>Counts a pool size advised in a registration answer.</summary>
+    /// <param name="connections">The advice.</param>
+    public void PoolAdvised(int connections) => _poolAdvice.Record(connections);
 
     /// <inheritdoc />
     public void Dispose()

@@ -77,7 +77,7 @@ internal sealed partial class AdminEndpoints
             "rotated" => $"Rotated the secret of {uuid}. Codes from the old secret no longer work: give the hidden server the new config file below.",
             _ => null,
         };
-        await WriteAsync(context, StatusCodes.Status200OK, AdminPages.Entry(uuid, entry, activity, new AdminPages.ConfigFile(json, reason, warning), Csrf(context), notice)).ConfigureAwait(false);
+        await WriteAsync(context, StatusCodes.Status200OK, AdminPages.Entry(uuid, entry, activity, new AdminPages.ConfigFile(json, reason, warning), advisor?.Peek(uuid), Csrf(context), notice)).ConfigureAwait(false);
     }
 
     private async Task DownloadAsync(HttpContext context)

@@ -26,7 +26,8 @@ internal sealed partial class AdminEndpoints(
     AdminSessions sessions,
     FailureThrottle loginFailures,
     bool https,
-    ILogger logger)
+    ILogger logger,
+    PoolAdvisor? advisor)
 {
     /// <summary>The form field that carries the anti-forgery token.</summary>
     public const string CsrfField = "csrf";

@@ -165,7 +165,8 @@ internal sealed class AdminHostedService(
             new AdminSessions(time, options.SessionLifetime),
             new FailureThrottle(time, options.MaxLoginFailures, options.LoginFailureWindow, maxKeys: 10_000),
             https,
-            _logger);
+            _logger,
+            services.GetService<PoolAdvisor>());
 
         app.Use(AddSecurityHeaders);
         app.Use(endpoints.CatchAsync);

@@ -55,9 +55,10 @@ internal static partial class AdminPages
     /// <param name="entry">Its entries-store entry, when it has one.</param>
     /// <param name="activity">What the relay knows of it.</param>
     /// <param name="config">The hidden server's config file, or why there is none.</param>
+    /// <param name="poolAdvice">The pool its registration answers advise now, or <see langword="null"/> when advice is off.</param>
     /// <param name="csrf">The anti-forgery token for the forms.</param>
     /// <param name="notice">A message to show.</param>
-    public static Page Entry(string uuid, RegistrationEntry? entry, UuidActivity activity, ConfigFile config, string csrf, string? notice)
+    public static Page Entry(string uuid, RegistrationEntry? entry, UuidActivity activity, ConfigFile config, int? poolAdvice, string csrf, string? notice)
     {
         var path = EntryPath(uuid);
         var warning = config.Warning is { } text ? Html.Of($"""<p id="config-warning" class="notice error">{text}</p>""") : Html.Empty;
@@ -85,6 +86,7 @@ internal static partial class AdminPages
                 <tr><th>Created</th><td>{(entry is null ? "-" : When(entry.CreatedAt))}</td></tr>
                 <tr><th>Registered</th><td id="registered">{(activity.Registered ? "yes" : "no")}</td></tr>
                 <tr><th>Parked connections</th><td>{activity.Parked}</td></tr>
+                <tr><th>Pool advice</th><td id="pool-advice">{(poolAdvice is { } advice ? $"{advice} (from recent demand and this node's load)" : "off")}</td></tr>
                 <tr><th>Live sessions</th><td>{activity.LiveSessions}</td></tr>
                 <tr><th>Sessions</th><td>{activity.Sessions}</td></tr>
                 <tr><th>Bytes relayed</th><td>{activity.BytesRelayed:N0}</td></tr>

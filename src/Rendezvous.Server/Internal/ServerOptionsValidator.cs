@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Rendezvous.Protocol;
+using Rendezvous.Protocol.Broker;
 using Rendezvous.Protocol.Policy;
 using Rendezvous.Protocol.Registrar;
 using Rendezvous.Protocol.Transport;
@@ -140,6 +141,16 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
         if (options.MaxSessionsPerAddressPerUuid is < 1 or > 1_000_000)
         {
             errors.Add($"Rendezvous:Relay:MaxSessionsPerAddressPerUuid is {options.MaxSessionsPerAddressPerUuid}; it must be between 1 and 1000000.");
+        }
+
+        if (options.MaxPoolAdvice is < 1 or > PoolAdvisor.MaxDemand)
+        {
+            errors.Add($"Rendezvous:Relay:MaxPoolAdvice is {options.MaxPoolAdvice}; it must be between 1 and {PoolAdvisor.MaxDemand} (advice never exceeds Rendezvous:Relay:ParkedConnectionsPerCookie either).");
+        }
+
+        if (options.PoolAdviceInterval < TimeSpan.FromMinutes(1) || options.PoolAdviceInterval > TimeSpan.FromDays(1))
+        {
+            errors.Add($"Rendezvous:Relay:PoolAdviceInterval is {options.PoolAdviceInterval}; it must be between 00:01:00 and 1.00:00:00.");
         }
 
         var maxKeepAlive = TimeSpan.FromSeconds(SocketTransportOptions.MaxKeepAliveSeconds);

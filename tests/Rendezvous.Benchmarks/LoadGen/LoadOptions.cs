@@ -96,6 +96,27 @@ internal sealed class LoadOptions
     /// <summary>slowloris and tlschurn: when RSS is sampled after the flood, in seconds after it ended.</summary>
     public IReadOnlyList<int> AfterSeconds { get; set; } = [10, 30, 60];
 
+    /// <summary>pool: the largest pool the simulated hidden server parks.</summary>
+    public const int MaxPool = 64;
+
+    /// <summary>pool: <c>advice</c> (follow the registration answer's <c>pool</c> field) or a fixed pool size. Defaults to advice.</summary>
+    public string PoolPolicy { get; set; } = "advice";
+
+    /// <summary>pool: how many clients connect at once in each burst (1 for an idle hidden server). Defaults to 6.</summary>
+    public int Burst { get; set; } = 6;
+
+    /// <summary>pool: seconds between bursts. Defaults to 2.</summary>
+    public double BurstIntervalSeconds { get; set; } = 2;
+
+    /// <summary>pool: the hidden server's delay before each park (its round trip to the relay), in milliseconds. Defaults to 250.</summary>
+    public int ReparkDelayMilliseconds { get; set; } = 250;
+
+    /// <summary>pool: seconds between the hidden server's registrations. Defaults to 5.</summary>
+    public double ReregisterSeconds { get; set; } = 5;
+
+    /// <summary>pool: the TOTP step of the entry (<c>users add --step</c>), in seconds. Defaults to 30.</summary>
+    public int TotpStep { get; set; } = 30;
+
     /// <summary>The bound on the whole run; exceeding it is an error.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -158,6 +179,12 @@ internal sealed class LoadOptions
                 case "--addresses": options.Addresses = Int(value); break;
                 case "--partial": options.Partial = Int(value); break;
                 case "--after": options.AfterSeconds = [.. value.Split(',').Select(Int)]; break;
+                case "--policy": options.PoolPolicy = value; break;
+                case "--burst": options.Burst = Int(value); break;
+                case "--burst-interval": options.BurstIntervalSeconds = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--repark-delay": options.ReparkDelayMilliseconds = Int(value); break;
+                case "--reregister": options.ReregisterSeconds = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--totp-step": options.TotpStep = Int(value); break;
                 case "--timeout": options.Timeout = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
                 default: throw new ArgumentException($"unknown option {arg}");
             }
@@ -201,6 +228,21 @@ internal sealed class LoadOptions
         if (options.Partial is < 0 or > 65)
         {
             throw new ArgumentException($"--partial must be 0..65 (bytes of a first line), not {options.Partial}");
+        }
+
+        if (options.PoolPolicy != "advice" && !(int.TryParse(options.PoolPolicy, NumberStyles.None, CultureInfo.InvariantCulture, out var pool) && pool is >= 1 and <= MaxPool))
+        {
+            throw new ArgumentException($"--policy must be advice or a pool size 1..{MaxPool}, not '{options.PoolPolicy}'");
+        }
+
+        if (options.Burst is < 1 or > 1000 || options.BurstIntervalSeconds is < 0.1 or > 3600 || options.ReregisterSeconds is < 1 or > 3600)
+        {
+            throw new ArgumentException("--burst must be 1..1000, --burst-interval 0.1..3600 (seconds), --reregister 1..3600 (seconds)");
+        }
+
+        if (options.ReparkDelayMilliseconds is < 0 or > 10_000 || options.TotpStep is < 1 or > 300)
+        {
+            throw new ArgumentException("--repark-delay must be 0..10000 (milliseconds), --totp-step 1..300 (seconds)");
         }
 
         return options;

@@ -110,6 +110,7 @@ internal static class Report
 
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Errors over every run (data mismatches, failed sessions): {allErrors}.");
+        AppendPool(text, results.Where(r => r.Label.StartsWith("pool-", StringComparison.Ordinal)).ToList());
         return text.ToString();
     }
 
@@ -146,6 +147,28 @@ internal static class Report
         foreach (var row in rows)
         {
             text.AppendLine("| " + string.Join(" | ", row) + " |");
+        }
+    }
+
+    /// <summary>The pool scenario's runs (labels <c>pool-KIND-POLICY</c>), one row each: what clients met and what the hidden server held parked.</summary>
+    private static void AppendPool(StringBuilder text, List<(string Label, string Repeat, JsonElement Json)> runs)
+    {
+        if (runs.Count == 0)
+        {
+            return;
+        }
+
+        string Number(JsonElement json, string field, string format) =>
+            json.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString(format, CultureInfo.InvariantCulture) : "-";
+
+        text.AppendLine();
+        text.AppendLine("| hidden server, pool | clients | paired | waited | not ready | after the 2nd registration: waited, not ready | parked on average (max) | advice (max) | errors |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var (label, _, json) in runs)
+        {
+            var burst = Number(json, "burst", "0");
+            var every = Number(json, "burstIntervalSeconds", "0.#");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {label["pool-".Length..].Replace("-", ", ", StringComparison.Ordinal)} ({burst} at once every {every} s) | {Number(json, "clients", "0")} | {Number(json, "paired", "0")} | {Number(json, "waited", "0")} | {Number(json, "notReady", "0")} | {Number(json, "steadyWaited", "0")}, {Number(json, "steadyNotReady", "0")} | {Number(json, "parkedAverage", "0.0")} ({Number(json, "parkedMax", "0")}) | {Number(json, "adviceMax", "0")} | {Number(json, "errors", "0")} |");
         }
     }
 

@@ -83,6 +83,7 @@ public sealed class EmbeddedAdminPageTests
             Assert.That(list.Body, Does.Contain($"data-uuid=\"{Uuid}\"").And.Contain("<td>stored</td>").And.Contain("2026-01-02 03:04:05Z"));
             Assert.That(list.Body, Does.Contain("1 in the secret store").And.Not.Contain("no-store"));
             Assert.That(entry.Body, Does.Contain("stored, hardware key 7"));
+            Assert.That(entry.Body, Does.Contain("<td id=\"pool-advice\">1 (from recent demand"), "an idle hidden server is advised 1");
             Assert.That(download.Status, Is.EqualTo(HttpStatusCode.OK), download.Body);
             Assert.That(config["registrarUrl"]!.GetValue<string>(), Is.EqualTo(registrar.Url!.ToString()));
             Assert.That(config["uuid"]!.GetValue<string>(), Is.EqualTo(Uuid));

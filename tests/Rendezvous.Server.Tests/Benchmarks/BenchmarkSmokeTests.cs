@@ -220,4 +220,38 @@ public sealed class BenchmarkSmokeTests
         var error = Assert.Throws<DataMismatchException>(() => receiver.Verify(received));
         Assert.That(error!.Message, Does.Contain("byte 1234"));
     }
+
+    [Test]
+    public async Task Pool_follows_the_advice_of_each_registration_and_counts_what_clients_met()
+    {
+        // A 1 s TOTP step, as eng/bench.sh's pool entries: the scenario registers every few seconds.
+        var entry = new SecretEntry(Guid.NewGuid().ToString(), SecretFormat.CreateRandomSecret(), 1, SecretFormat.DefaultDigits, DateTimeOffset.UtcNow);
+        await SqliteSecretStore.ForDataDirectory(_server.DataDirectory).AddAsync(entry).WaitAsync(TestTimeouts.Short);
+
+        var result = await LoadGenerator.RunAsync(new LoadOptions
+        {
+            Scenario = "pool",
+            RegistrarUrl = _server.RegistrarUrl,
+            Pin = _server.CertificateFingerprint,
+            Uuid = entry.Uuid,
+            Secret = Base32Encoding.ToString(entry.Secret),
+            TotpStep = 1,
+            Relay = _server.RelayEndPoint,
+            PoolPolicy = "advice",
+            Burst = 4,
+            BurstIntervalSeconds = 2,
+            ReparkDelayMilliseconds = 100,
+            ReregisterSeconds = 2,
+            Seconds = 6,
+            Timeout = TestTimeouts.Long,
+        });
+
+        AssertClean(result);
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Get("paired"), Is.EqualTo(result.Get("clients")), "the 10 s grace period covers every wait, and a client told not registered looks up again");
+            Assert.That(Convert.ToInt64(result.Get("registrations"), System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(2));
+            Assert.That(Convert.ToInt32(result.Get("adviceMax"), System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(4), "a burst of 4 raises the advice to at least 4");
+        });
+    }
 }

@@ -11,7 +11,7 @@ public sealed partial class RegistrarProtocolTests : ServerTestBase
 {
     private static string NewUuid() => Guid.NewGuid().ToString();
 
-    [GeneratedRegex("""^\{"result":\{"host":"127\.0\.0\.1","port":(?<port>[0-9]+),"cookie":"R(?<cookie>[!-~]+)"\}\}$""")]
+    [GeneratedRegex("""^\{"result":\{"host":"127\.0\.0\.1","port":(?<port>[0-9]+),"cookie":"R(?<cookie>[!-~]+)","pool":1\}\}$""")]
     private static partial Regex RegisterTriple();
 
     [Test]

@@ -22,6 +22,7 @@ internal sealed class RedisNodeMembership(
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
     private int _renewNow = 1;
+    private int _disposed;
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -38,6 +39,11 @@ internal sealed class RedisNodeMembership(
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _disposed) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         try
@@ -58,6 +64,12 @@ internal sealed class RedisNodeMembership(
     /// <summary>Stops beating without leaving (the host was disposed without a stop: as if the node died).</summary>
     public async ValueTask DisposeAsync()
     {
+        // The container disposes it once as itself and once as the hosted service it also is.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         _stopping.Dispose();

@@ -13,6 +13,8 @@ namespace Rendezvous.Redis.Tests.Directory;
 /// </summary>
 internal sealed class TestCluster : IAsyncDisposable
 {
+    private StackExchange.Redis.ConnectionMultiplexer? _statsConnection;
+
     private TestCluster(RedisServer redis, string prefix, List<TestNode> nodes)
     {
         Redis = redis;
@@ -66,9 +68,10 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>Redis's <c>INFO commandstats</c> call counts by command (lower case).</summary>
+    /// <remarks>Through one connection kept for the purpose: a new one would add its own commands (a tie-breaker GET).</remarks>
     public async Task<Dictionary<string, long>> CommandStatsAsync()
     {
-        await using var connection = await Redis.ConnectAsync();
+        var connection = _statsConnection ??= await Redis.ConnectAsync();
         var info = await connection.GetServer(IPAddress.Loopback, Redis.Port).InfoAsync("commandstats").WaitAsync(TestTimeouts.Short);
         var stats = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var pair in info.SelectMany(g => g))
@@ -83,6 +86,11 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_statsConnection is not null)
+        {
+            await _statsConnection.DisposeAsync();
+        }
+
         foreach (var node in Nodes)
         {
             await node.Server.DisposeAsync();

@@ -32,7 +32,7 @@ internal sealed class RedisNodeMembership(
     public async Task StartedAsync(CancellationToken cancellationToken)
     {
         var self = directory.Self;
-        RedisLog.NodeJoined(_logger, self.Id, self.Address.Host, self.Address.Port, redis.Options.Configuration!);
+        RedisLog.NodeJoined(_logger, self.Id, self.Address.Host, self.Address.Port, ConfigurationOptions.Parse(redis.Options.Configuration!).ToString(includePassword: false));
         await BeatAsync(subscribed: false, cancellationToken).ConfigureAwait(false);
         _loop = RunAsync(_stopping.Token);
     }

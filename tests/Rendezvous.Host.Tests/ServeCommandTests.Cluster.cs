@@ -3,54 +3,35 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Rendezvous.Client.Sessions;
 using Rendezvous.Client.Agent;
+using Rendezvous.Client.Sessions;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Host.Tests;
 
-/// <summary>
-/// Three <c>rendezvous serve --cluster</c> processes on one real redis-server (sharing one data folder, so one registrar
-/// certificate and one secret store), and our hidden-server agent registered through them: kill the node it parks at,
-/// by its process id, and measure until a mobile client reaches it again through another node.
-/// </summary>
-[NonParallelizable]
-public sealed partial class ClusterServeTests
+// Cluster: three `rendezvous serve --cluster` processes on one real redis-server (sharing one data folder, so one
+// registrar certificate and one secret store), and our hidden-server agent registered through them: kill the node it
+// parks at, by its process id, and measure until a mobile client reaches it again through another node.
+public sealed partial class ServeCommandTests
 {
-    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(30);
-
-    [GeneratedRegex(@"Registrar listening on (?<url>https://127\.0\.0\.1:[0-9]+)")]
-    private static partial Regex RegistrarListening();
-
-    [GeneratedRegex(@"Rendezvous relay listening on 127\.0\.0\.1:(?<port>[0-9]+)")]
-    private static partial Regex RelayListening();
-
-    [GeneratedRegex(@"Registrar certificate SHA-256 fingerprint (?<fingerprint>[0-9A-F]{2}(:[0-9A-F]{2}){31})")]
-    private static partial Regex Fingerprint();
-
     [GeneratedRegex(@"Cluster node (?<id>\S+) \(relay 127\.0\.0\.1:[0-9]+\) joined the cluster on Redis 127\.0\.0\.1:[0-9]+")]
     private static partial Regex Joined();
 
-    [GeneratedRegex(@"^UUID:\s+(?<uuid>\S+)\s*$", RegexOptions.Multiline)]
-    private static partial Regex UuidLine();
-
-    [GeneratedRegex(@"^Secret:\s+(?<secret>[A-Z2-7]+)\s*$", RegexOptions.Multiline)]
-    private static partial Regex SecretLine();
-
-    private sealed record Node(RendezvousProcess Process, string Id, Uri RegistrarUrl, int RelayPort, string Fingerprint);
+    private sealed record ClusterNode(RendezvousProcess Process, string Id, Uri RegistrarUrl, int RelayPort, string Fingerprint);
 
     [Test]
-    public async Task Killing_the_node_a_hidden_server_parks_at_makes_it_reachable_through_another_node_within_5_seconds()
+    [NonParallelizable]
+    public async Task Cluster_killing_the_node_a_hidden_server_parks_at_makes_it_reachable_through_another_node_within_5_seconds()
     {
         Assume.That(RedisServer.IsInstalled, "redis-server is not installed (eng/test.sh installs it)");
         await using var redis = await RedisServer.StartAsync();
-        using var data = new TemporaryDirectory();
+        var data = _directory;
         var added = await RendezvousProcess.RunAsync(data.Path, ExitTimeout, "users", "add", "--data-dir", data.Path);
         Assert.That(added.ExitCode, Is.Zero, added.Error);
         var uuid = UuidLine().Match(added.Output).Groups["uuid"].Value;
         var secret = SecretLine().Match(added.Output).Groups["secret"].Value;
 
-        var nodes = new List<Node>();
+        var nodes = new List<ClusterNode>();
         try
         {
             // One after the other: the first creates the shared certificate, the others load it.
@@ -62,7 +43,8 @@ public sealed partial class ClusterServeTests
             Assert.That(nodes.Select(n => n.Fingerprint).Distinct().Count(), Is.EqualTo(1), "one registrar certificate for every node");
 
             // The registrar name with several addresses (DNS with three A records): a connection goes to the first that answers.
-            await using var registrarName = new FailoverForwarder([.. nodes.Select(n => new IPEndPoint(IPAddress.Loopback, n.RegistrarUrl.Port))]);
+            var registrars = nodes.Select(n => new IPEndPoint(IPAddress.Loopback, n.RegistrarUrl.Port)).ToArray();
+            await using var registrarName = new CapturingTcpProxy(registrars[0]) { Fallbacks = registrars[1..] };
             var options = new HiddenServerAgentOptions
             {
                 RegistrarUrl = new Uri($"https://127.0.0.1:{registrarName.EndPoint.Port}/"),
@@ -127,7 +109,7 @@ public sealed partial class ClusterServeTests
         }
     }
 
-    private static async Task<Node> StartNodeAsync(string data, string redis, string id)
+    private static async Task<ClusterNode> StartNodeAsync(string data, string redis, string id)
     {
         var process = RendezvousProcess.Start(
             data,
@@ -140,7 +122,7 @@ public sealed partial class ClusterServeTests
             var relay = int.Parse((await process.WaitForOutputAsync(RelayListening())).Groups["port"].Value, CultureInfo.InvariantCulture);
             var url = new Uri((await process.WaitForOutputAsync(RegistrarListening())).Groups["url"].Value);
             Assert.That((await process.WaitForOutputAsync(Joined())).Groups["id"].Value, Is.EqualTo(id));
-            return new Node(process, id, url, relay, fingerprint);
+            return new ClusterNode(process, id, url, relay, fingerprint);
         }
         catch
         {
@@ -203,89 +185,6 @@ public sealed partial class ClusterServeTests
         {
             Assert.That(watch.Elapsed, Is.LessThan(TestTimeouts.Long), what);
             await Task.Delay(20);
-        }
-    }
-
-    /// <summary>A TCP forwarder standing for a name with several addresses: each connection goes to the first target that accepts it.</summary>
-    private sealed class FailoverForwarder : IAsyncDisposable
-    {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _accepting;
-
-        public FailoverForwarder(IPEndPoint[] targets)
-        {
-            _listener.Start();
-            EndPoint = (IPEndPoint)_listener.LocalEndpoint;
-            _accepting = AcceptAsync(targets);
-        }
-
-        public IPEndPoint EndPoint { get; }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            await _accepting.WaitAsync(TestTimeouts.Short).ContinueWith(_ => { }, TaskScheduler.Default);
-            _stop.Dispose();
-        }
-
-        private async Task AcceptAsync(IPEndPoint[] targets)
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                Socket client;
-                try
-                {
-                    client = await _listener.AcceptSocketAsync(_stop.Token);
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                _ = ForwardAsync(client, targets);
-            }
-        }
-
-        private async Task ForwardAsync(Socket client, IPEndPoint[] targets)
-        {
-            using (client)
-            {
-                foreach (var target in targets)
-                {
-                    using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    try
-                    {
-                        await server.ConnectAsync(target, _stop.Token);
-                    }
-                    catch (SocketException)
-                    {
-                        continue;
-                    }
-
-                    using var both = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                    await Task.WhenAny(CopyAsync(client, server, both.Token), CopyAsync(server, client, both.Token));
-                    await both.CancelAsync();
-                    return;
-                }
-            }
-        }
-
-        private static async Task CopyAsync(Socket from, Socket to, CancellationToken token)
-        {
-            var buffer = new byte[16 * 1024];
-            try
-            {
-                int read;
-                while ((read = await from.ReceiveAsync(buffer, token)) > 0)
-                {
-                    await to.SendAsync(buffer.AsMemory(0, read), token);
-                }
-            }
-            catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
-            {
-            }
         }
     }
 }

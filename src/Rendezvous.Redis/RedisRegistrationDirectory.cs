@@ -75,6 +75,9 @@ internal sealed class RedisRegistrationDirectory : IRegistrationDirectory
     /// <summary>The live nodes as of the last heartbeat.</summary>
     public IReadOnlyList<ClusterNode> LiveNodes => _live;
 
+    /// <summary>The newest generation of <paramref name="uuid"/> announced on the events channel lately, or 0.</summary>
+    public long AnnouncedGeneration(string uuid) => _announced.TryGetValue(uuid, out var announced) ? announced.Generation : 0;
+
     /// <summary>How many registrations this node holds and renews.</summary>
     public int HeldCount => _held.Count;
 

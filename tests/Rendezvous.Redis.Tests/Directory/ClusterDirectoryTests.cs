@@ -346,4 +346,47 @@ public sealed class ClusterDirectoryTests
             Assert.That(entryBytes + indexBytes, Is.LessThan(1024));
         });
     }
+
+    [Test]
+    public async Task A_stale_read_never_adopts_a_registration_older_than_one_announced_meanwhile()
+    {
+        await using var cluster = await TestCluster.StartAsync(_redis, count: 1);
+        var node = cluster[0];
+        await using var connection = await cluster.Redis.ConnectAsync();
+        var db = connection.GetDatabase();
+
+        // Two registrations naming this node, as another node would have written them (generation 5).
+        var (stale, fresh) = (NewUuid(), NewUuid());
+        foreach (var uuid in new[] { stale, fresh })
+        {
+            await db.HashSetAsync(cluster.Prefix + "reg:" + uuid, [new("i", "I-" + uuid), new("g", "5"), new("o", "a"), new("a", "")]);
+            await db.StringSetAsync(cluster.Prefix + "ini:I-" + uuid, uuid);
+        }
+
+        // A newer registration of the first was announced (its entry not yet visible to this read, as in a race).
+        await connection.GetSubscriber().PublishAsync(StackExchange.Redis.RedisChannel.Literal(cluster.Prefix + "events"), "6 " + stale);
+        await Eventually.ThatAsync(() => Task.FromResult(node.Directory.AnnouncedGeneration(stale) == 6), "the announcement arrived");
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await node.Directory.TryAdoptAsync("I-" + stale).AsTask().WaitAsync(TestTimeouts.Short), Is.False, "generation 5 after 6 was announced");
+            Assert.That(node.Server.Broker.GetGeneration(stale), Is.Zero);
+            Assert.That(await node.Directory.TryAdoptAsync("I-" + fresh).AsTask().WaitAsync(TestTimeouts.Short), Is.True, "nothing newer announced");
+            Assert.That(node.Server.Broker.GetGeneration(fresh), Is.EqualTo(5));
+        });
+    }
+
+    [Test]
+    public async Task A_node_that_stops_gracefully_is_no_longer_named_at_once()
+    {
+        await using var cluster = await TestCluster.StartAsync(_redis);
+        var uuid = NewUuid();
+        using var a = cluster[0].Registrar();
+        using var b = cluster[1].Registrar();
+        await a.RegisterAsync(uuid, "123456");
+
+        await cluster[0].Server.StopAsync();
+        var lookup = await b.LookUpAsync(uuid);
+        Assert.That(lookup.Body, Does.Contain("not registered"), "its record was deleted on the way out, no NodeTimeout to wait for");
+    }
 }

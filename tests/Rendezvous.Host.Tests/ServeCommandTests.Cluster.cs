@@ -109,6 +109,18 @@ public sealed partial class ServeCommandTests
         }
     }
 
+    [TestCase("--cluster 127.0.0.1:6379", "Rendezvous:Registrar:PublicHost is required in a cluster (--public-host NAME)")]
+    [TestCase("--node-id n1", "--node-id (Rendezvous:Cluster:NodeId) names a node of a cluster: give the cluster's Redis with --cluster too")]
+    [TestCase("--public-host 127.0.0.1 --cluster 127.0.0.1:6379,nosuchoption=1", "Rendezvous:Cluster:Configuration '127.0.0.1:6379,nosuchoption=1' is not a StackExchange.Redis configuration string")]
+    public async Task Cluster_flags_that_cannot_work_are_refused_with_a_clear_message(string flags, string message)
+    {
+        var (exitCode, _, error) = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, ServeArgs(flags.Split(' ')));
+
+        Assert.That(exitCode, Is.EqualTo(Rendezvous.Host.Commands.ServeCommand.StartFailed), error);
+        AssertCleanRefusal(error);
+        Assert.That(error, Does.Contain(message));
+    }
+
     private static async Task<ClusterNode> StartNodeAsync(string data, string redis, string id)
     {
         var process = RendezvousProcess.Start(

@@ -389,4 +389,38 @@ public sealed class ClusterDirectoryTests
         var lookup = await b.LookUpAsync(uuid);
         Assert.That(lookup.Body, Does.Contain("not registered"), "its record was deleted on the way out, no NodeTimeout to wait for");
     }
+
+    [Test]
+    public async Task Renewal_extends_the_entries_a_node_holds_and_drops_those_Redis_no_longer_has()
+    {
+        await using var cluster = await TestCluster.StartAsync(_redis, count: 1);
+        var node = cluster[0];
+        using var registrar = node.Registrar();
+        var (kept, lost) = (NewUuid(), NewUuid());
+        var keptTriple = (await registrar.RegisterAsync(kept, "123456")).Triple;
+        var lostTriple = (await registrar.RegisterAsync(lost, "123456")).Triple;
+        using var parked = await LoopbackClient.ConnectWithLineAsync(node.Relay, lostTriple.Cookie);
+        await Eventually.ThatAsync(() => Task.FromResult(node.Server.Broker.ParkedCount == 1), "parked");
+
+        await using var connection = await cluster.Redis.ConnectAsync();
+        var db = connection.GetDatabase();
+        var entry = cluster.Prefix + "reg:" + kept;
+        var index = cluster.Prefix + "ini:" + keptTriple.InitiatorCookie[1..];
+        await db.KeyExpireAsync(entry, TimeSpan.FromSeconds(30));
+        await db.KeyExpireAsync(index, TimeSpan.FromSeconds(30));
+        await db.KeyDeleteAsync(cluster.Prefix + "reg:" + lost);
+
+        Assert.That(await node.Directory.RenewAsync(CancellationToken.None).WaitAsync(TestTimeouts.Short), Is.True);
+
+        var lifetime = new RedisClusterOptions().EntryLifetime;
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await db.KeyTimeToLiveAsync(entry), Is.GreaterThan(lifetime - TimeSpan.FromMinutes(1)), "entry renewed");
+            Assert.That(await db.KeyTimeToLiveAsync(index), Is.GreaterThan(lifetime - TimeSpan.FromMinutes(1)), "index renewed");
+            Assert.That(await parked.WaitForEndAsync(TestTimeouts.Short), Is.AnyOf(PeerEnd.Closed, PeerEnd.Reset), "a registration Redis lost is dropped here");
+            Assert.That(node.Server.Broker.GetGeneration(lost), Is.Zero);
+            Assert.That(node.Server.Broker.GetGeneration(kept), Is.Not.Zero);
+            Assert.That(node.Directory.HeldCount, Is.EqualTo(1));
+        });
+    }
 }

@@ -38,6 +38,12 @@ public sealed class CapturingTcpProxy : IAsyncDisposable
     public IPEndPoint? Target { get; set; }
 
     /// <summary>
+    /// Where it forwards to when <see cref="Target"/> refuses the connection, tried in order: the proxy then stands for
+    /// a name with several addresses, whose clients move on to the next one.
+    /// </summary>
+    public IReadOnlyList<IPEndPoint> Fallbacks { get; set; } = [];
+
+    /// <summary>
     /// Tampers with what connecting sides send, to test that a checker notices: called with each read's offset in its
     /// connection's client-to-server stream and the bytes read (which it may change in place); returns how many of them
     /// to pass on. Fewer than all ends that direction there: the proxy half-closes it and drops the rest.
@@ -89,24 +95,27 @@ public sealed class CapturingTcpProxy : IAsyncDisposable
 
     private async Task HandleAsync(Socket client)
     {
-        var target = Target;
-        if (target is null)
+        client.NoDelay = true;
+        Socket? server = null;
+        foreach (var target in Target is null ? [] : (IEnumerable<IPEndPoint>)[Target, .. Fallbacks])
         {
-            client.Dispose();
-            return;
+            var attempt = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            _sockets.Add(attempt);
+            try
+            {
+                await attempt.ConnectAsync(target, _stop.Token);
+                server = attempt;
+                break;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                attempt.Dispose();
+            }
         }
 
-        var server = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        _sockets.Add(server);
-        client.NoDelay = true;
-        try
-        {
-            await server.ConnectAsync(target, _stop.Token);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        if (server is null)
         {
             client.Dispose();
-            server.Dispose();
             return;
         }
 

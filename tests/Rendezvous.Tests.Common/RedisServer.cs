@@ -19,7 +19,7 @@ public sealed class RedisServer : IAsyncDisposable
 
     private const int Attempts = 3;
 
-    private readonly Process _process;
+    private Process _process;
     private readonly TemporaryDirectory _directory;
     private readonly StringBuilder _log;
 
@@ -98,6 +98,31 @@ public sealed class RedisServer : IAsyncDisposable
             directory.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The server's process id (a new one after <see cref="RestartAsync"/>).</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>Kills the server by its process id (SIGKILL, as a crash) and waits until it has exited.</summary>
+    public Task KillAsync() => StopProcessAsync();
+
+    /// <summary>Starts the server again on the same port (after <see cref="KillAsync"/>) and waits until it answers PING.</summary>
+    public async Task RestartAsync()
+    {
+        await StopProcessAsync();
+        _process.Dispose();
+        lock (_log)
+        {
+            _log.Clear();
+        }
+
+        _process = Launch(_directory.Path, Port, Password, _log, out Task<bool> ready);
+        if (!await ready.WaitAsync(TestTimeouts.Long))
+        {
+            throw new InvalidOperationException($"redis-server did not start again on port {Port}:\n{Log}");
+        }
+
+        await PingAsync();
     }
 
     /// <summary>Connects a client (with the password, admin commands allowed).</summary>

@@ -18,6 +18,7 @@ public sealed class RendezvousTestServer : IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly TemporaryDirectory? _ownedDirectory;
+    private bool _crashed;
 
     private RendezvousTestServer(IHost host, string dataDirectory, TemporaryDirectory? ownedDirectory)
     {
@@ -136,9 +137,33 @@ public sealed class RendezvousTestServer : IAsyncDisposable
         await _host.StopAsync().WaitAsync(TestTimeouts.Long);
     }
 
+    /// <summary>
+    /// Disposes the host without stopping it, as close to a crash as a process can do to itself: hosted services get no
+    /// stop (nothing drains, nothing says goodbye), their resources are released. Dispose afterwards does nothing more.
+    /// </summary>
+    public async Task CrashAsync()
+    {
+        _crashed = true;
+        if (_host is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync().AsTask().WaitAsync(TestTimeouts.Long);
+        }
+        else
+        {
+            _host.Dispose();
+        }
+
+        _ownedDirectory?.Dispose();
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (_crashed)
+        {
+            return;
+        }
+
         try
         {
             await _host.StopAsync().WaitAsync(TestTimeouts.Long);

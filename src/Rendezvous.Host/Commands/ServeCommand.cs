@@ -25,6 +25,8 @@ internal static class ServeCommand
         ("--key", "Rendezvous:KeyPath", "PEM private key of --cert.", "file"),
         ("--log-format", "Rendezvous:Logging:Format", "Log format, on the console and in --log-file: simple (one line per record) or json (one JSON object per line). Default: simple; journald's format on the console under systemd.", "simple|json"),
         ("--log-file", "Rendezvous:Logging:File", "Also append the logs to this file (mode 0640), rolled over at 10 MiB with 5 files kept. Default: console only.", "file"),
+        ("--cluster", "Rendezvous:Cluster:Configuration", "Make this server a node of a cluster whose nodes share their state through this Redis (a StackExchange.Redis configuration string: host:port, several endpoints, serviceName=... for Sentinel, password=..., ssl=true). Requires --public-host. Default: no cluster.", "redis"),
+        ("--node-id", "Rendezvous:Cluster:NodeId", "This node's name in the cluster (with --cluster), unique among the nodes. Default: the node's public relay endpoint, host:port.", "id"),
         ("--admin-url", "Rendezvous:Admin:Url", "Where the admin page, /metrics and /healthz listen, or 'none' to turn them off. Default: http://127.0.0.1:8893.", "url"),
     ];
 
@@ -72,7 +74,17 @@ internal static class ServeCommand
         });
         builder.Configuration.AddInMemoryCollection(overrides);
         ServeLogging.Configure(builder);
-        builder.Services.AddRendezvousServer().AddTotpSecurity().AddAdminPage();
+        var server = builder.Services.AddRendezvousServer().AddTotpSecurity().AddAdminPage();
+        var cluster = builder.Configuration.GetSection(Rendezvous.Redis.RedisClusterOptions.SectionName);
+        if (!string.IsNullOrEmpty(cluster["Configuration"]))
+        {
+            server.AddRedisCluster();
+        }
+        else if (!string.IsNullOrEmpty(cluster["NodeId"]))
+        {
+            throw new InvalidOperationException("--node-id (Rendezvous:Cluster:NodeId) names a node of a cluster: give the cluster's Redis with --cluster too, e.g. --cluster redis1:6379.");
+        }
+
         AdminMetrics.AddAdminMetrics(builder.Services, builder.Configuration);
         return builder.Build();
     }

@@ -35,6 +35,31 @@ internal sealed class RedisClusterOptionsValidator : IValidateOptions<RedisClust
             failures.Add($"Rendezvous:Cluster:KeyPrefix '{options.KeyPrefix}' must be 1 to 100 printable characters.");
         }
 
+        if (options.HeartbeatInterval < TimeSpan.FromMilliseconds(100) || options.HeartbeatInterval > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"Rendezvous:Cluster:HeartbeatInterval '{options.HeartbeatInterval}' must be from 00:00:00.1 to 00:01:00, e.g. 00:00:01.");
+        }
+
+        if (options.NodeTimeout < options.HeartbeatInterval * 2 || options.NodeTimeout > TimeSpan.FromMinutes(10))
+        {
+            failures.Add($"Rendezvous:Cluster:NodeTimeout '{options.NodeTimeout}' must be at least twice HeartbeatInterval ({options.HeartbeatInterval}) and at most 00:10:00, e.g. 00:00:03.");
+        }
+
+        if (options.Alternates is < 0 or > 2)
+        {
+            failures.Add($"Rendezvous:Cluster:Alternates '{options.Alternates}' must be 0, 1 or 2.");
+        }
+
+        if (!Enum.IsDefined(options.Placement))
+        {
+            failures.Add($"Rendezvous:Cluster:Placement '{options.Placement}' must be Self or LeastLoaded.");
+        }
+
+        if (options.EntryLifetime < TimeSpan.FromMinutes(1) || options.EntryLifetime > TimeSpan.FromDays(30))
+        {
+            failures.Add($"Rendezvous:Cluster:EntryLifetime '{options.EntryLifetime}' must be from 00:01:00 to 30.00:00:00, e.g. 01:00:00.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -69,7 +69,11 @@ public sealed class RedisCapacityTests
         long perEntry = (await UsedMemoryAsync() - before) / Entries;
         long oneEntry = (long)await _admin.GetDatabase().ExecuteAsync("MEMORY", "USAGE", "rendezvous:secret:" + one, "SAMPLES", "0").WaitAsync(TestTimeouts.Short);
 
-        await TestContext.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"MEMORY USAGE of one entry (with its last step): {oneEntry} bytes; used_memory growth per entry over {Entries}: {perEntry} bytes"));
+        await node.Counters.Create("address", 20, TimeSpan.FromMinutes(1), 1).TryReserveAsync("203.0.113.7").AsTask().WaitAsync(TestTimeouts.Short);
+        long oneCounter = (long)await _admin.GetDatabase().ExecuteAsync("MEMORY", "USAGE", "rendezvous:fail:address:203.0.113.7", "SAMPLES", "0").WaitAsync(TestTimeouts.Short);
+
+        await TestContext.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"MEMORY USAGE of one entry (with its last step): {oneEntry} bytes; used_memory growth per entry over {Entries}: {perEntry} bytes; MEMORY USAGE of one failure counter: {oneCounter} bytes"));
+        Assert.That(oneCounter, Is.LessThan(200));
         Assert.That(oneEntry, Is.LessThan(300));
         Assert.That(perEntry, Is.LessThan(400));
     }

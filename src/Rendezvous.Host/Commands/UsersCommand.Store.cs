@@ -9,9 +9,12 @@ namespace Rendezvous.Host.Commands;
 /// <summary>Which secret store a <c>users</c> command works on: the SQLite database of <c>--data-dir</c>, or a cluster's Redis (<c>--cluster</c>).</summary>
 internal static partial class UsersCommand
 {
+    /// <summary>The variable that sets the cluster's key prefix, as for <c>serve</c> (<c>Rendezvous:Cluster:KeyPrefix</c>).</summary>
+    internal const string ClusterKeyPrefixVariable = "Rendezvous__Cluster__KeyPrefix";
+
     private static Option<string?> CreateClusterOption() => new("--cluster")
     {
-        Description = "Work on the secrets a cluster's nodes share in Redis instead of the SQLite database of --data-dir: the StackExchange.Redis configuration string given to 'rendezvous serve --cluster' (e.g. redis1:6379,redis2:6379,password=...).",
+        Description = "Work on the secrets a cluster's nodes share in Redis instead of the SQLite database of --data-dir: the StackExchange.Redis configuration string given to 'rendezvous serve --cluster' (e.g. redis1:6379,redis2:6379,password=...). Keys are under rendezvous:, or $Rendezvous__Cluster__KeyPrefix when set.",
         HelpName = "REDIS",
     };
 
@@ -29,7 +32,13 @@ internal static partial class UsersCommand
 
         try
         {
-            return (new UsersStore(RedisSecretStore.Create(new RedisClusterOptions { Configuration = cluster })), 0);
+            var options = new RedisClusterOptions { Configuration = cluster };
+            if (Environment.GetEnvironmentVariable(ClusterKeyPrefixVariable) is { Length: > 0 } prefix)
+            {
+                options.KeyPrefix = prefix;
+            }
+
+            return (new UsersStore(RedisSecretStore.Create(options)), 0);
         }
         catch (ArgumentException e)
         {

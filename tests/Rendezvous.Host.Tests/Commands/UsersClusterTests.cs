@@ -79,6 +79,27 @@ public sealed class UsersClusterTests
         });
     }
 
+    [Test]
+    public async Task The_key_prefix_comes_from_the_cluster_prefix_variable_as_for_serve()
+    {
+        string? previous = Environment.GetEnvironmentVariable(UsersCommand.ClusterKeyPrefixVariable);
+        Environment.SetEnvironmentVariable(UsersCommand.ClusterKeyPrefixVariable, "{cluster-b}:");
+        try
+        {
+            CliResult added = await UsersAsync("add", Uuid);
+
+            Assert.That(added.ExitCode, Is.Zero, added.Error);
+            await using StackExchange.Redis.ConnectionMultiplexer redis = await _redis.ConnectAsync();
+            Assert.That(await redis.GetDatabase().KeyExistsAsync("{cluster-b}:secret:" + Uuid).WaitAsync(TestTimeouts.Short), Is.True);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(UsersCommand.ClusterKeyPrefixVariable, previous);
+        }
+
+        Assert.That((await UsersAsync("show", Uuid)).ExitCode, Is.EqualTo(UsersCommand.Failed), "the default prefix is another cluster");
+    }
+
     [TestCase("list")]
     [TestCase("add")]
     [TestCase("show", Uuid)]

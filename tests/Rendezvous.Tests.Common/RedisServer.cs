@@ -8,8 +8,10 @@ using StackExchange.Redis;
 namespace Rendezvous.Tests.Common;
 
 /// <summary>
-/// A real <c>redis-server</c> of its own on 127.0.0.1 and a free port, without persistence, for one test class.
-/// <see cref="StartAsync"/> returns once it answers PING; dispose kills it by its process id.
+/// A real <c>redis-server</c> of its own on 127.0.0.1 and a free port, for one test class: without persistence
+/// (<see cref="StartAsync(string?)"/>), or with an append-only file synced on every write (<see cref="StartPersistentAsync"/>),
+/// which can be killed (<see cref="KillAsync"/>) and started again on the same port and directory with its data
+/// (<see cref="RestartAsync"/>). Starting returns once it answers PING; dispose kills it by its process id.
 /// eng/test.sh installs Debian's redis-server package.
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
@@ -19,15 +21,17 @@ public sealed class RedisServer : IAsyncDisposable
 
     private const int Attempts = 3;
 
-    private Process _process;
     private readonly TemporaryDirectory _directory;
     private readonly StringBuilder _log;
+    private readonly bool _persistent;
+    private Process _process;
 
-    private RedisServer(Process process, TemporaryDirectory directory, StringBuilder log, int port, string? password)
+    private RedisServer(Process process, TemporaryDirectory directory, StringBuilder log, int port, string? password, bool persistent)
     {
         _process = process;
         _directory = directory;
         _log = log;
+        _persistent = persistent;
         Port = port;
         Password = password;
     }
@@ -56,8 +60,36 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The process id of the running redis-server.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>Starts a server, optionally requiring <paramref name="password"/>, and waits until it answers PING.</summary>
-    public static async Task<RedisServer> StartAsync(string? password = null)
+    public static Task<RedisServer> StartAsync(string? password = null) => LaunchAsync(password, persistent: false);
+
+    /// <summary>
+    /// Starts a server that keeps its data in an append-only file synced on every write (<c>appendonly yes</c>,
+    /// <c>appendfsync always</c>), so that what it acknowledged survives <see cref="KillAsync"/> and <see cref="RestartAsync"/>.
+    /// </summary>
+    public static Task<RedisServer> StartPersistentAsync() => LaunchAsync(password: null, persistent: true);
+
+    /// <summary>Kills the server (SIGKILL, by its process id) and waits until it is gone; clients see it vanish.</summary>
+    public Task KillAsync() => StopProcessAsync();
+
+    /// <summary>Starts the server again on the same port and directory (and so with its data when persistent); waits for PING.</summary>
+    public async Task RestartAsync()
+    {
+        await StopProcessAsync();
+        _process.Dispose();
+        _process = Launch(_directory.Path, Port, Password, _persistent, _log, out Task<bool> ready);
+        if (!await ready.WaitAsync(TestTimeouts.Long))
+        {
+            throw new InvalidOperationException($"redis-server did not start again on port {Port}:\n{Log}");
+        }
+
+        await PingAsync();
+    }
+
+    private static async Task<RedisServer> LaunchAsync(string? password, bool persistent)
     {
         var directory = new TemporaryDirectory();
         try
@@ -67,8 +99,8 @@ public sealed class RedisServer : IAsyncDisposable
                 // The port is free now; another process may take it before redis-server binds it, hence the retries.
                 int port = FreePort();
                 var log = new StringBuilder();
-                Process process = Launch(directory.Path, port, password, log, out Task<bool> ready);
-                var server = new RedisServer(process, directory, log, port, password);
+                Process process = Launch(directory.Path, port, password, persistent, log, out Task<bool> ready);
+                var server = new RedisServer(process, directory, log, port, password, persistent);
                 bool started = await ready.WaitAsync(TestTimeouts.Long);
                 try
                 {
@@ -100,31 +132,6 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    /// <summary>The server's process id (a new one after <see cref="RestartAsync"/>).</summary>
-    public int ProcessId => _process.Id;
-
-    /// <summary>Kills the server by its process id (SIGKILL, as a crash) and waits until it has exited.</summary>
-    public Task KillAsync() => StopProcessAsync();
-
-    /// <summary>Starts the server again on the same port (after <see cref="KillAsync"/>) and waits until it answers PING.</summary>
-    public async Task RestartAsync()
-    {
-        await StopProcessAsync();
-        _process.Dispose();
-        lock (_log)
-        {
-            _log.Clear();
-        }
-
-        _process = Launch(_directory.Path, Port, Password, _log, out Task<bool> ready);
-        if (!await ready.WaitAsync(TestTimeouts.Long))
-        {
-            throw new InvalidOperationException($"redis-server did not start again on port {Port}:\n{Log}");
-        }
-
-        await PingAsync();
-    }
-
     /// <summary>Connects a client (with the password, admin commands allowed).</summary>
     public async Task<ConnectionMultiplexer> ConnectAsync()
     {
@@ -153,7 +160,7 @@ public sealed class RedisServer : IAsyncDisposable
         _directory.Dispose();
     }
 
-    private static Process Launch(string directory, int port, string? password, StringBuilder log, out Task<bool> ready)
+    private static Process Launch(string directory, int port, string? password, bool persistent, StringBuilder log, out Task<bool> ready)
     {
         var startInfo = new ProcessStartInfo(ExecutablePath)
         {
@@ -163,7 +170,7 @@ public sealed class RedisServer : IAsyncDisposable
         };
         foreach (string argument in new[]
         {
-            "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty, "--appendonly", "no",
+            "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty, "--appendonly", persistent ? "yes" : "no", "--appendfsync", "always",
             "--dir", directory, "--daemonize", "no", "--logfile", string.Empty,
         })
         {

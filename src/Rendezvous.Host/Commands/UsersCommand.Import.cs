@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
-using Rendezvous.Host.Import;
 using Rendezvous.Protocol;
-using Rendezvous.Security;
+using Rendezvous.Redis;
 using StackExchange.Redis;
 
 namespace Rendezvous.Host.Commands;
@@ -45,6 +44,7 @@ internal static partial class UsersCommand
             Description = "Report what would be imported and skipped; write nothing.",
         };
         Option<string> dataDirOption = CreateDataDirOption();
+        Option<string?> clusterOption = CreateClusterOption();
 
         var import = new Command(
             "import",
@@ -53,6 +53,7 @@ internal static partial class UsersCommand
         import.Options.Add(passwordOption);
         import.Options.Add(dbOption);
         import.Options.Add(dataDirOption);
+        import.Options.Add(clusterOption);
         import.Options.Add(dryRunOption);
         import.SetAction(async (ParseResult parseResult, CancellationToken cancellationToken) =>
         {
@@ -104,19 +105,36 @@ internal static partial class UsersCommand
 
             await using (redis.ConfigureAwait(false))
             {
-                SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(parseResult.GetValue(dataDirOption)!);
+                (UsersStore? store, int openFailure) = await OpenStoreAsync(parseResult, dataDirOption, clusterOption, error).ConfigureAwait(false);
+                if (store is null)
+                {
+                    return openFailure;
+                }
+
+                await using var storeScope = store.ConfigureAwait(false);
+                if (store.Store is RedisSecretStore cluster && await cluster.CheckHealthAsync(cancellationToken).ConfigureAwait(false) is { } clusterProblem)
+                {
+                    await error.WriteLineAsync($"Cannot use the cluster's Redis at {cluster.Description} (--cluster): {clusterProblem} {UsersStore.ClusterHint}").ConfigureAwait(false);
+                    return Failed;
+                }
 
                 // Named first, so an import into the wrong data directory (a forgotten --data-dir) is seen at once.
                 await output.WriteLineAsync(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{(dryRun ? "Dry run: comparing" : "Importing")} Redis at {endpoint} (db {db}) {(dryRun ? "with" : "into")} {store.DatabasePath}")).ConfigureAwait(false);
-                var importer = new NodeRendezvousImporter(store, output, dryRun, TimeProvider.System);
+                    $"{(dryRun ? "Dry run: comparing" : "Importing")} Redis at {endpoint} (db {db}) {(dryRun ? "with" : "into")} {store.Name}")).ConfigureAwait(false);
+                var importer = new NodeRendezvousImporter(store.Store, output, dryRun, TimeProvider.System);
                 try
                 {
                     await importer.ImportAsync(redis.GetDatabase(db), cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is RedisException or RedisTimeoutException or RedisCommandException)
                 {
+                    // Both ends may be Redis: the cluster store failing is reported as such, anything else as the scan's.
+                    if (await store.FailsNowAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        return await store.ReportFailureAsync(error, e).ConfigureAwait(false);
+                    }
+
                     if (importer.Scanned > 0)
                     {
                         await WriteImportTotalsAsync(output, importer, dryRun).ConfigureAwait(false);
@@ -127,9 +145,9 @@ internal static partial class UsersCommand
                         $"Reading Redis at {endpoint} (db {db}) failed after {importer.Scanned} keys; the scan is incomplete: {e.Message}")).ConfigureAwait(false);
                     return Failed;
                 }
-                catch (Exception e) when (IsStoreFailure(e))
+                catch (Exception e) when (UsersStore.IsFailure(e))
                 {
-                    return await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false);
+                    return await store.ReportFailureAsync(error, e).ConfigureAwait(false);
                 }
 
                 await WriteImportTotalsAsync(output, importer, dryRun).ConfigureAwait(false);

@@ -10,6 +10,7 @@ internal static partial class UsersCommand
     {
         Argument<string> uuidArgument = CreateUuidArgument();
         Option<string> dataDirOption = CreateDataDirOption();
+        Option<string?> clusterOption = CreateClusterOption();
         Option<string?> secretOption = CreateSecretOption("The new shared secret");
         var configFile = new ConfigFileOptions(required: false);
 
@@ -18,6 +19,7 @@ internal static partial class UsersCommand
             "Give a hidden server a new secret (its step and digits stay); codes from the old one stop working at once. Prints the new secret and otpauth:// URI.");
         rotate.Arguments.Add(uuidArgument);
         rotate.Options.Add(dataDirOption);
+        rotate.Options.Add(clusterOption);
         rotate.Options.Add(secretOption);
         configFile.AddTo(rotate);
         rotate.SetAction(async (ParseResult parseResult, CancellationToken cancellationToken) =>
@@ -30,7 +32,13 @@ internal static partial class UsersCommand
             }
 
             string dataDirectory = parseResult.GetValue(dataDirOption)!;
-            SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(dataDirectory);
+            (UsersStore? store, int openFailure) = await OpenStoreAsync(parseResult, dataDirOption, clusterOption, error).ConfigureAwait(false);
+            if (store is null)
+            {
+                return openFailure;
+            }
+
+            await using var storeScope = store.ConfigureAwait(false);
             (SecretEntry? previous, int failure) = await FindEntryAsync(parseResult.GetValue(uuidArgument)!, store, error, cancellationToken).ConfigureAwait(false);
             if (previous is null)
             {
@@ -46,16 +54,16 @@ internal static partial class UsersCommand
             bool replaced;
             try
             {
-                replaced = await store.ReplaceSecretAsync(previous.Uuid, secret, cancellationToken).ConfigureAwait(false);
+                replaced = await store.Store.ReplaceSecretAsync(previous.Uuid, secret, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsStoreFailure(e))
+            catch (Exception e) when (UsersStore.IsFailure(e))
             {
-                return await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false);
+                return await store.ReportFailureAsync(error, e).ConfigureAwait(false);
             }
 
             if (!replaced)
             {
-                await error.WriteLineAsync($"UUID {previous.Uuid} was removed from {store.DatabasePath} meanwhile; nothing rotated.").ConfigureAwait(false);
+                await error.WriteLineAsync($"UUID {previous.Uuid} was removed from {store.Name} meanwhile; nothing rotated.").ConfigureAwait(false);
                 return Failed;
             }
 
@@ -63,7 +71,7 @@ internal static partial class UsersCommand
             if (configTarget is not null && !configTarget.TryWrite(rotated, error, out string? writeProblem))
             {
                 // Leave nothing half done: the hidden server keeps the secret it has when its new config file cannot be written.
-                await store.ReplaceSecretAsync(previous.Uuid, previous.Secret, CancellationToken.None).ConfigureAwait(false);
+                await store.Store.ReplaceSecretAsync(previous.Uuid, previous.Secret, CancellationToken.None).ConfigureAwait(false);
                 await error.WriteLineAsync($"{writeProblem}; the secret of {previous.Uuid} was not rotated.").ConfigureAwait(false);
                 return Failed;
             }

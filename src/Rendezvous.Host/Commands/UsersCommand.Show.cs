@@ -11,6 +11,7 @@ internal static partial class UsersCommand
     {
         Argument<string> uuidArgument = CreateUuidArgument();
         Option<string> dataDirOption = CreateDataDirOption();
+        Option<string?> clusterOption = CreateClusterOption();
         var secretOption = new Option<bool>("--secret")
         {
             Description = "Also print the base32 secret and the otpauth:// URI (both are the secret: mind who sees the screen).",
@@ -19,10 +20,17 @@ internal static partial class UsersCommand
         var show = new Command("show", "Show one hidden server's entry: UUID, step, digits, creation time, and with --secret its secret.");
         show.Arguments.Add(uuidArgument);
         show.Options.Add(dataDirOption);
+        show.Options.Add(clusterOption);
         show.Options.Add(secretOption);
         show.SetAction(async (ParseResult parseResult, CancellationToken cancellationToken) =>
         {
-            SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(parseResult.GetValue(dataDirOption)!);
+            (UsersStore? store, int openFailure) = await OpenStoreAsync(parseResult, dataDirOption, clusterOption, parseResult.InvocationConfiguration.Error).ConfigureAwait(false);
+            if (store is null)
+            {
+                return openFailure;
+            }
+
+            await using var storeScope = store.ConfigureAwait(false);
             (SecretEntry? entry, int failure) = await FindEntryAsync(
                 parseResult.GetValue(uuidArgument)!, store, parseResult.InvocationConfiguration.Error, cancellationToken).ConfigureAwait(false);
             if (entry is null)

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using Microsoft.Data.Sqlite;
 using Rendezvous.Security;
 
 namespace Rendezvous.Host.Commands;
@@ -69,6 +68,7 @@ internal static partial class UsersCommand
             CustomParser = CommandSupport.WholeNumber(SecretFormat.DefaultDigits, $"{SecretFormat.MinimumDigits} to {SecretFormat.MaximumDigits}"),
         };
         Option<string> dataDirOption = CreateDataDirOption();
+        Option<string?> clusterOption = CreateClusterOption();
         var configFile = new ConfigFileOptions(required: false);
 
         var add = new Command("add", "Add a hidden server; prints its UUID, secret and otpauth:// URI.");
@@ -77,6 +77,7 @@ internal static partial class UsersCommand
         add.Options.Add(stepOption);
         add.Options.Add(digitsOption);
         add.Options.Add(dataDirOption);
+        add.Options.Add(clusterOption);
         configFile.AddTo(add);
         add.SetAction(async (ParseResult parseResult, CancellationToken cancellationToken) =>
         {
@@ -125,26 +126,32 @@ internal static partial class UsersCommand
             }
 
             var entry = new SecretEntry(uuid, secret, step, digits, TimeProvider.System.GetUtcNow());
-            SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(dataDirectory);
+            (UsersStore? store, int openFailure) = await OpenStoreAsync(parseResult, dataDirOption, clusterOption, error).ConfigureAwait(false);
+            if (store is null)
+            {
+                return openFailure;
+            }
+
+            await using var storeScope = store.ConfigureAwait(false);
             try
             {
-                await store.AddAsync(entry, cancellationToken).ConfigureAwait(false);
+                await store.Store.AddAsync(entry, cancellationToken).ConfigureAwait(false);
             }
             catch (DuplicateSecretException)
             {
                 await error.WriteLineAsync(
-                    $"UUID {uuid} already has a secret in {store.DatabasePath}; remove it first with 'rendezvous users remove {uuid}'.").ConfigureAwait(false);
+                    $"UUID {uuid} already has a secret in {store.Name}; remove it first with 'rendezvous users remove {uuid}'.").ConfigureAwait(false);
                 return BadInput;
             }
-            catch (Exception e) when (IsStoreFailure(e))
+            catch (Exception e) when (UsersStore.IsFailure(e))
             {
-                return await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false);
+                return await store.ReportFailureAsync(error, e).ConfigureAwait(false);
             }
 
             if (configTarget is not null && !configTarget.TryWrite(entry, error, out string? writeProblem))
             {
                 // Leave nothing half done: the entry goes again when its config file cannot be written.
-                await store.RemoveAsync(entry.Uuid, CancellationToken.None).ConfigureAwait(false);
+                await store.Store.RemoveAsync(entry.Uuid, CancellationToken.None).ConfigureAwait(false);
                 await error.WriteLineAsync($"{writeProblem}; {entry.Uuid} was not added.").ConfigureAwait(false);
                 return Failed;
             }
@@ -158,27 +165,36 @@ internal static partial class UsersCommand
     private static Command CreateList()
     {
         Option<string> dataDirOption = CreateDataDirOption();
+        Option<string?> clusterOption = CreateClusterOption();
         var list = new Command("list", "List the hidden servers (never their secrets).");
         list.Options.Add(dataDirOption);
+        list.Options.Add(clusterOption);
         list.SetAction(async (ParseResult parseResult, CancellationToken cancellationToken) =>
         {
             TextWriter output = parseResult.InvocationConfiguration.Output;
-            SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(parseResult.GetValue(dataDirOption)!);
+            TextWriter error = parseResult.InvocationConfiguration.Error;
+            (UsersStore? store, int openFailure) = await OpenStoreAsync(parseResult, dataDirOption, clusterOption, error).ConfigureAwait(false);
+            if (store is null)
+            {
+                return openFailure;
+            }
+
+            await using var storeScope = store.ConfigureAwait(false);
             IReadOnlyList<SecretEntry> entries = [];
             try
             {
-                if (File.Exists(store.DatabasePath))
+                if (!store.IsMissing)
                 {
-                    entries = await store.ListAsync(cancellationToken).ConfigureAwait(false);
+                    entries = await store.Store.ListAsync(cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
-                    await parseResult.InvocationConfiguration.Error.WriteLineAsync(NoDatabase(store)).ConfigureAwait(false);
+                    await error.WriteLineAsync(store.MissingMessage).ConfigureAwait(false);
                 }
             }
-            catch (Exception e) when (IsStoreFailure(e))
+            catch (Exception e) when (UsersStore.IsFailure(e))
             {
-                return await ReportStoreFailureAsync(parseResult.InvocationConfiguration.Error, store, e).ConfigureAwait(false);
+                return await store.ReportFailureAsync(error, e).ConfigureAwait(false);
             }
 
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{"UUID",-36}  {"STEP",4}  {"DIGITS",6}  CREATED")).ConfigureAwait(false);
@@ -198,9 +214,11 @@ internal static partial class UsersCommand
     {
         Argument<string> uuidArgument = CreateUuidArgument();
         Option<string> dataDirOption = CreateDataDirOption();
+        Option<string?> clusterOption = CreateClusterOption();
         var remove = new Command("remove", "Remove a hidden server; it can no longer register.");
         remove.Arguments.Add(uuidArgument);
         remove.Options.Add(dataDirOption);
+        remove.Options.Add(clusterOption);
         remove.SetAction(async (ParseResult parseResult, CancellationToken cancellationToken) =>
         {
             TextWriter output = parseResult.InvocationConfiguration.Output;
@@ -212,26 +230,32 @@ internal static partial class UsersCommand
                 return BadInput;
             }
 
-            SqliteSecretStore store = SqliteSecretStore.ForDataDirectory(parseResult.GetValue(dataDirOption)!);
-            if (!File.Exists(store.DatabasePath))
+            (UsersStore? store, int openFailure) = await OpenStoreAsync(parseResult, dataDirOption, clusterOption, error).ConfigureAwait(false);
+            if (store is null)
             {
-                await error.WriteLineAsync(NoDatabase(store)).ConfigureAwait(false);
+                return openFailure;
+            }
+
+            await using var storeScope = store.ConfigureAwait(false);
+            if (store.IsMissing)
+            {
+                await error.WriteLineAsync(store.MissingMessage).ConfigureAwait(false);
                 return Failed;
             }
 
             bool removed;
             try
             {
-                removed = await store.RemoveAsync(uuid, cancellationToken).ConfigureAwait(false);
+                removed = await store.Store.RemoveAsync(uuid, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsStoreFailure(e))
+            catch (Exception e) when (UsersStore.IsFailure(e))
             {
-                return await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false);
+                return await store.ReportFailureAsync(error, e).ConfigureAwait(false);
             }
 
             if (!removed)
             {
-                await error.WriteLineAsync($"UUID {uuid} has no secret in {store.DatabasePath}; nothing removed.").ConfigureAwait(false);
+                await error.WriteLineAsync($"UUID {uuid} has no secret in {store.Name}; nothing removed.").ConfigureAwait(false);
                 return Failed;
             }
 
@@ -246,7 +270,7 @@ internal static partial class UsersCommand
     /// unusable database is reported on <paramref name="error"/> and gives the exit code instead.
     /// </summary>
     private static async Task<(SecretEntry? Entry, int Failure)> FindEntryAsync(
-        string uuidText, SqliteSecretStore store, TextWriter error, CancellationToken cancellationToken)
+        string uuidText, UsersStore store, TextWriter error, CancellationToken cancellationToken)
     {
         if (!SecretFormat.TryNormalizeUuid(uuidText, out string? uuid))
         {
@@ -254,38 +278,31 @@ internal static partial class UsersCommand
             return (null, BadInput);
         }
 
-        if (!File.Exists(store.DatabasePath))
+        if (store.IsMissing)
         {
-            await error.WriteLineAsync(NoDatabase(store)).ConfigureAwait(false);
+            await error.WriteLineAsync(store.MissingMessage).ConfigureAwait(false);
             return (null, Failed);
         }
 
         SecretEntry? entry;
         try
         {
-            entry = await store.TryGetAsync(uuid, cancellationToken).ConfigureAwait(false);
+            entry = await store.Store.TryGetAsync(uuid, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (IsStoreFailure(e))
+        catch (Exception e) when (UsersStore.IsFailure(e))
         {
-            return (null, await ReportStoreFailureAsync(error, store, e).ConfigureAwait(false));
+            return (null, await store.ReportFailureAsync(error, e).ConfigureAwait(false));
         }
 
         if (entry is null)
         {
             await error.WriteLineAsync(
-                $"UUID {uuid} has no secret in {store.DatabasePath}; 'rendezvous users list' shows the UUIDs there, 'rendezvous users add {uuid}' adds it.").ConfigureAwait(false);
+                $"UUID {uuid} has no secret in {store.Name}; 'rendezvous users list' shows the UUIDs there, 'rendezvous users add {uuid}' adds it.").ConfigureAwait(false);
             return (null, Failed);
         }
 
         return (entry, 0);
     }
-
-    /// <summary>
-    /// Says that the data directory has no database yet, for the commands that only read or change entries: they create
-    /// nothing, so a mistyped or forgotten <c>--data-dir</c> is reported as such rather than as a missing UUID.
-    /// </summary>
-    private static string NoDatabase(SqliteSecretStore store) =>
-        $"There is no secret database at {store.DatabasePath}, so no hidden server there. Check --data-dir (the service's data directory, e.g. /var/lib/rendezvous, or $Rendezvous__DataDirectory); 'rendezvous users add' creates the database.";
 
     /// <summary>Reads a <c>--secret BASE32</c> option: a random secret when absent, the problem (naming the value) when malformed.</summary>
     private static bool TryGetSecretOption(
@@ -329,13 +346,5 @@ internal static partial class UsersCommand
         {
             await output.WriteLineAsync(label.PadRight(width) + value).ConfigureAwait(false);
         }
-    }
-
-    private static bool IsStoreFailure(Exception exception) => exception is IOException or UnauthorizedAccessException or SqliteException;
-
-    private static async Task<int> ReportStoreFailureAsync(TextWriter error, SqliteSecretStore store, Exception exception)
-    {
-        await error.WriteLineAsync($"Cannot use the secret database {store.DatabasePath}: {exception.Message}").ConfigureAwait(false);
-        return Failed;
     }
 }

@@ -24,6 +24,7 @@ internal sealed class RedisConnection : IAsyncDisposable
         Options = options.Value;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         Prefix = Options.KeyPrefix;
+        Description = Describe(Options);
         _multiplexer = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync);
     }
 
@@ -32,6 +33,9 @@ internal sealed class RedisConnection : IAsyncDisposable
 
     /// <summary>The prefix of every key and channel.</summary>
     public string Prefix { get; }
+
+    /// <summary>Where the connection goes, for messages and logs: the configuration without its password, and the key prefix.</summary>
+    public string Description { get; }
 
     /// <summary>The multiplexer, connected (or connecting in the background while Redis is down).</summary>
     public Task<ConnectionMultiplexer> GetAsync() => _multiplexer.Value;
@@ -48,6 +52,25 @@ internal sealed class RedisConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether an exception says that Redis failed (down, too slow, refusing a command) rather than the caller.</summary>
+    public static bool IsRedisFailure(Exception exception) => exception is RedisException or RedisTimeoutException;
+
+    /// <summary>The configuration string as shown to people: without its password.</summary>
+    public static string Describe(RedisClusterOptions options)
+    {
+        string configuration;
+        try
+        {
+            configuration = ConfigurationOptions.Parse(options.Configuration ?? string.Empty).ToString(includePassword: false);
+        }
+        catch (ArgumentException)
+        {
+            configuration = "(an invalid configuration)";
+        }
+
+        return $"{configuration} (keys {options.KeyPrefix}*)";
+    }
+
     private async Task<ConnectionMultiplexer> ConnectAsync()
     {
         var configuration = ConfigurationOptions.Parse(Options.Configuration!);
@@ -56,6 +79,10 @@ internal sealed class RedisConnection : IAsyncDisposable
         configuration.SyncTimeout = (int)CommandTimeout.TotalMilliseconds;
         configuration.AsyncTimeout = (int)CommandTimeout.TotalMilliseconds;
         configuration.ClientName ??= "rendezvous";
+
+        // While no connection is up, a command fails at once rather than waiting in a backlog for its timeout: what
+        // needs Redis answers "unavailable, retry" promptly, and reconnecting goes on in the background.
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
         if (!multiplexer.IsConnected)
         {

@@ -15,7 +15,9 @@ public static class TotpSecurityServerBuilderExtensions
     /// <summary>
     /// Uses <see cref="TotpRegistrationPolicy"/> to decide who may register, replacing any other policy, with secrets in a
     /// <see cref="SqliteSecretStore"/>, which is also the <see cref="IRegistrationEntryStore"/> the admin page works on
-    /// (unless one is registered already). Options are bound from the configuration section <c>Rendezvous:Security</c> when an
+    /// (unless one is registered already), and failure counters in this process (<see cref="MemoryFailureCounterFactory"/>)
+    /// unless an <see cref="IFailureCounterFactory"/> is registered (a cluster's <c>AddRedisCluster()</c> registers its shared
+    /// store and counters, before or after this call). Options are bound from the configuration section <c>Rendezvous:Security</c> when an
     /// <see cref="IConfiguration"/> is registered, then <paramref name="configure"/> runs, and they are validated at start.
     /// </summary>
     /// <param name="builder">The server builder.</param>
@@ -47,8 +49,17 @@ public static class TotpSecurityServerBuilderExtensions
         // What the admin page of Rendezvous.Server lists, creates, rotates and removes.
         services.TryAddSingleton<IRegistrationEntryStore>(sp => new SecretStoreEntries(sp.GetRequiredService<SecretStore>(), sp.GetRequiredService<TimeProvider>()));
 
+        // The failure counters: in this process unless another factory (a cluster's shared one) is registered.
+        services.TryAddSingleton<IFailureCounterFactory, MemoryFailureCounterFactory>();
+
         services.RemoveAll<IRegistrationPolicy>();
-        services.TryAddSingleton<TotpRegistrationPolicy>();
+        services.TryAddSingleton(sp => new TotpRegistrationPolicy(
+            sp.GetRequiredService<SecretStore>(),
+            sp.GetRequiredService<IOptions<TotpSecurityOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IFailureCounterFactory>(),
+            sp.GetService<ILogger<TotpRegistrationPolicy>>(),
+            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<IRegistrationPolicy>(sp => sp.GetRequiredService<TotpRegistrationPolicy>());
         return builder;
     }

@@ -22,7 +22,7 @@ internal static partial class SecurityLog
     public static partial void RegistrationReplayed(ILogger logger, string uuid);
 
     [LoggerMessage(EventId = 2005, EventName = "SecretStoreFailing", Level = LogLevel.Error,
-        Message = "The secrets database {Path} is failing: {Reason} Registrations are refused (and count as failed attempts) until it works again; lookups and relaying go on")]
+        Message = "The secrets database {Path} is failing: {Reason} Registrations are answered 503 (service unavailable, retry later) until it works again; lookups and relaying go on")]
     public static partial void SecretStoreFailing(ILogger logger, string path, string reason);
 
     [LoggerMessage(EventId = 2006, EventName = "SecretStoreRecovered", Level = LogLevel.Information,
@@ -30,10 +30,14 @@ internal static partial class SecurityLog
     public static partial void SecretStoreRecovered(ILogger logger, string path);
 
     [LoggerMessage(EventId = 2007, EventName = "RegistrationStoreFailed", Level = LogLevel.Debug,
-        Message = "Registration for {Uuid} refused: the secret store failed ({ExceptionType}); counted as a failed attempt")]
+        Message = "Registration for {Uuid} answered unavailable: the secret store or a failure counter failed ({ExceptionType}); not counted as a failed attempt")]
     public static partial void RegistrationStoreFailed(ILogger logger, string uuid, string exceptionType);
 
     [LoggerMessage(EventId = 2008, EventName = "SecretStoreReplaced", Level = LogLevel.Warning,
         Message = "The secrets database {Path} was replaced by another file while in use; the file now at that path is used")]
     public static partial void SecretStoreReplaced(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 2009, EventName = "FailureCounterUpdateFailed", Level = LogLevel.Debug,
+        Message = "A failure counter could not be updated after a registration was decided ({ExceptionType}); the decision stands")]
+    public static partial void FailureCounterUpdateFailed(ILogger logger, string exceptionType);
 }

@@ -27,5 +27,7 @@ internal sealed class SecurityMetrics
 
     public void Replayed() => _verifications.Add(1, new KeyValuePair<string, object?>("outcome", "replayed"));
 
+    public void Unavailable() => _verifications.Add(1, new KeyValuePair<string, object?>("outcome", "unavailable"));
+
     public void Throttled() => _verifications.Add(1, new KeyValuePair<string, object?>("outcome", "throttled"));
 }

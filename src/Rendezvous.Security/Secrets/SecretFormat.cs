@@ -75,4 +75,37 @@ public static class SecretFormat
     /// <param name="digits">The number of digits.</param>
     /// <returns><see langword="true"/> when accepted.</returns>
     public static bool IsValidDigits(int digits) => digits is >= MinimumDigits and <= MaximumDigits;
+
+    /// <summary>
+    /// Checks an entry as every <see cref="SecretStore"/> does before adding it: a UUID, and a step, digits and secret
+    /// length in range.
+    /// </summary>
+    /// <param name="entry">The entry.</param>
+    /// <returns>The entry's UUID in lower-case canonical form.</returns>
+    /// <exception cref="ArgumentException">The entry is out of range; the message names the value.</exception>
+    public static string ValidateEntry(SecretEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (!TryNormalizeUuid(entry.Uuid, out string? uuid))
+        {
+            throw new ArgumentException($"'{entry.Uuid}' is not a UUID.", nameof(entry));
+        }
+
+        if (!IsValidStep(entry.Step))
+        {
+            throw new ArgumentException($"Step {entry.Step} must be between {MinimumStep} and {MaximumStep} seconds.", nameof(entry));
+        }
+
+        if (!IsValidDigits(entry.Digits))
+        {
+            throw new ArgumentException($"Digits {entry.Digits} must be between {MinimumDigits} and {MaximumDigits}.", nameof(entry));
+        }
+
+        if (entry.Secret is null || entry.Secret.Length < MinimumSecretBytes)
+        {
+            throw new ArgumentException($"The secret must be at least {MinimumSecretBytes} bytes.", nameof(entry));
+        }
+
+        return uuid;
+    }
 }

@@ -80,27 +80,7 @@ public sealed class SqliteSecretStore : SecretStore
     /// <inheritdoc/>
     public override async Task AddAsync(SecretEntry entry, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(entry);
-        if (!SecretFormat.TryNormalizeUuid(entry.Uuid, out string? uuid))
-        {
-            throw new ArgumentException($"'{entry.Uuid}' is not a UUID.", nameof(entry));
-        }
-
-        if (!SecretFormat.IsValidStep(entry.Step))
-        {
-            throw new ArgumentException($"Step {entry.Step} must be between {SecretFormat.MinimumStep} and {SecretFormat.MaximumStep} seconds.", nameof(entry));
-        }
-
-        if (!SecretFormat.IsValidDigits(entry.Digits))
-        {
-            throw new ArgumentException($"Digits {entry.Digits} must be between {SecretFormat.MinimumDigits} and {SecretFormat.MaximumDigits}.", nameof(entry));
-        }
-
-        if (entry.Secret is null || entry.Secret.Length < SecretFormat.MinimumSecretBytes)
-        {
-            throw new ArgumentException($"The secret must be at least {SecretFormat.MinimumSecretBytes} bytes.", nameof(entry));
-        }
-
+        string uuid = SecretFormat.ValidateEntry(entry);
         int rows = await RunAsync(
             async (connection, ct) =>
             {

@@ -14,6 +14,6 @@ internal sealed class EntryStoreHealthCheck(IRegistrationEntryStore store) : IHe
         var failure = await store.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
         return failure is null
             ? HealthCheckResult.Healthy("secrets database readable")
-            : HealthCheckResult.Unhealthy($"the secrets database is failing, registrations are refused: {failure}");
+            : HealthCheckResult.Unhealthy($"the secrets database is failing, registrations are answered 503 (retry later): {failure}");
     }
 }

@@ -1,4 +1,4 @@
-using Rendezvous.Host.Import;
+using Rendezvous.Redis;
 using Rendezvous.Security;
 
 namespace Rendezvous.Fuzz.Targets;

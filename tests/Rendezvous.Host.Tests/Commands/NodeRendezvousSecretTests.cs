@@ -1,5 +1,5 @@
 using System.Text;
-using Rendezvous.Host.Import;
+using Rendezvous.Redis;
 
 namespace Rendezvous.Host.Tests.Commands;
 

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Rendezvous.Host.Commands;
-using Rendezvous.Host.Import;
+using Rendezvous.Redis;
 using Rendezvous.Security;
 using Rendezvous.Tests.Common;
 using StackExchange.Redis;

@@ -13,13 +13,14 @@ namespace Rendezvous.Server.Tests.Registrar;
 
 /// <summary>
 /// The secrets database removed or damaged under a real server (real HTTPS, real relay, real SQLite file): every
-/// registration gets the documented <c>invalid request</c> (never a 500), wrong codes are still throttled, lookups and
+/// registration gets the documented 503 <c>service unavailable, retry later</c> with Retry-After (never a 500, never a
+/// refusal the hidden server would take as final, and nothing counted toward throttling), lookups and
 /// pairing of hidden servers registered before go on, one line is logged when it starts failing and one when it
 /// works again.
 /// </summary>
 public sealed class SecretStoreFaultTests
 {
-    private const string InvalidRequest = """{"error":{"permanent":false,"diagnostic":"invalid request"}}""";
+    private const string Unavailable = """{"error":{"permanent":false,"diagnostic":"service unavailable, retry later"}}""";
     private static readonly string[] Suffixes = [string.Empty, "-wal", "-shm"];
 
     private FakeTimeProvider _time = null!;
@@ -47,7 +48,7 @@ public sealed class SecretStoreFaultTests
     }
 
     [Test]
-    public async Task Removed_database_refuses_registrations_uniformly_keeps_throttling_and_relaying()
+    public async Task Removed_database_answers_registrations_unavailable_and_keeps_relaying()
     {
         var (registered, cookie) = await RegisterAsync();
         var other = await AddSecretAsync();
@@ -64,7 +65,7 @@ public sealed class SecretStoreFaultTests
     }
 
     [Test]
-    public async Task Damaged_header_refuses_registrations_uniformly_keeps_throttling_and_relaying_until_repaired()
+    public async Task Damaged_header_answers_registrations_unavailable_and_keeps_relaying_until_repaired()
     {
         var (registered, cookie) = await RegisterAsync();
         var other = await AddSecretAsync();
@@ -114,26 +115,21 @@ public sealed class SecretStoreFaultTests
     }
 
     /// <summary>
-    /// With the store failing: the right code of a registered and of a never registered UUID gets <c>invalid request</c>,
-    /// wrong codes are throttled after the usual 5 failures, the registered UUID is still found and paired, and exactly
+    /// With the store failing: the right code of a registered and of a never registered UUID, and any number of wrong
+    /// codes, get 503 <c>service unavailable</c> with Retry-After, the registered UUID is still found and paired, and exactly
     /// one line (naming <paramref name="reason"/>) was logged, without a stack trace.
     /// </summary>
     private async Task AssertServesWhileFailingAsync(SecretEntry registered, SecretEntry other, LoopbackClient responder, string reason)
     {
         _time.Advance(TimeSpan.FromSeconds(registered.Step));
-        AssertInvalidRequest(await _registrar.RegisterAsync(registered.Uuid, Code(registered)));
-        AssertInvalidRequest(await _registrar.RegisterAsync(other.Uuid, Code(other)));
+        AssertUnavailable(await _registrar.RegisterAsync(registered.Uuid, Code(registered)));
+        AssertUnavailable(await _registrar.RegisterAsync(other.Uuid, Code(other)));
 
-        var statuses = new List<HttpStatusCode>();
-        for (var i = 0; i < new TotpSecurityOptions().MaxFailuresPerUuid; i++)
+        // Nothing is judged while the store fails, so nothing is counted: wrong codes get the same answer, never 429.
+        for (var i = 0; i < new TotpSecurityOptions().MaxFailuresPerUuid + 1; i++)
         {
-            var reply = await _registrar.RegisterAsync(other.Uuid, WrongCode(other));
-            Assert.That(reply.ContentType, Is.EqualTo("application/json"));
-            Assert.That(reply.IsError(permanent: false), Is.True, reply.Body);
-            statuses.Add(reply.Status);
+            AssertUnavailable(await _registrar.RegisterAsync(other.Uuid, WrongCode(other)));
         }
-
-        Assert.That(statuses, Is.EqualTo(new[] { HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests }), "the first failure was the right code above");
 
         var lookup = await _registrar.LookUpAsync(registered.Uuid);
         Assert.That(lookup.Triple.Cookie, Does.StartWith("I"));
@@ -197,13 +193,14 @@ public sealed class SecretStoreFaultTests
         return Enumerable.Range(0, 4).Select(n => n.ToString(CultureInfo.InvariantCulture).PadLeft(entry.Digits, '0')).First(c => !accepted.Contains(c));
     }
 
-    private static void AssertInvalidRequest(RegistrarReply reply)
+    private static void AssertUnavailable(RegistrarReply reply)
     {
         Assert.Multiple(() =>
         {
-            Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(reply.Status, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
             Assert.That(reply.ContentType, Is.EqualTo("application/json"));
-            Assert.That(reply.BodyBytes, Is.EqualTo(Encoding.UTF8.GetBytes(InvalidRequest)), reply.Body);
+            Assert.That(reply.RetryAfter, Is.Not.Null);
+            Assert.That(reply.BodyBytes, Is.EqualTo(Encoding.UTF8.GetBytes(Unavailable)), reply.Body);
         });
     }
 

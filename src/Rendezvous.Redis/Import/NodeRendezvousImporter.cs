@@ -3,15 +3,17 @@ using Rendezvous.Client.Internal;
 using Rendezvous.Security;
 using StackExchange.Redis;
 
-namespace Rendezvous.Host.Import;
+namespace Rendezvous.Redis;
 
 /// <summary>
 /// Copies the hidden servers of an original node-rendezvous Redis database (one key per UUID, see
 /// <see cref="NodeRendezvousSecret"/>) into a <see cref="SecretStore"/>. It walks the keys with SCAN (never KEYS),
 /// reads at most <see cref="MaxValueBytes"/> of a value, keeps only the UUID keys in memory (not the rest of a shared database), never overwrites an entry the store already has, and
-/// reports one line per key: what was imported, or what was skipped and why.
+/// reports one line per key: what was imported, or what was skipped and why. The store may be any
+/// <see cref="SecretStore"/>: a node's SQLite database, or a cluster's <see cref="RedisSecretStore"/>
+/// (<c>rendezvous users import --from-redis ... --cluster ...</c>).
 /// </summary>
-internal sealed class NodeRendezvousImporter
+public sealed class NodeRendezvousImporter
 {
     /// <summary>The largest value read (64 KiB); the original's values are under 1 KiB.</summary>
     public const int MaxValueBytes = 64 * 1024;
@@ -33,6 +35,9 @@ internal sealed class NodeRendezvousImporter
     /// <param name="timeProvider">Gives the creation time of imported entries.</param>
     public NodeRendezvousImporter(SecretStore store, TextWriter report, bool dryRun, TimeProvider timeProvider)
     {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(timeProvider);
         _store = store;
         _report = report;
         _dryRun = dryRun;

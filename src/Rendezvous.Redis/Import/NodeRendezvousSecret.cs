@@ -4,7 +4,7 @@ using System.Text.Unicode;
 using Rendezvous.Client.Internal;
 using Rendezvous.Security;
 
-namespace Rendezvous.Host.Import;
+namespace Rendezvous.Redis;
 
 /// <summary>
 /// A hidden server's secret as the original node-rendezvous keeps it in Redis: the value of the UUID's key is
@@ -14,7 +14,7 @@ namespace Rendezvous.Host.Import;
 /// <param name="Secret">The raw shared secret (HMAC-SHA1 key), at least 80 bits.</param>
 /// <param name="Step">The TOTP step in seconds.</param>
 /// <param name="Digits">The code length.</param>
-internal sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
+public sealed record NodeRendezvousSecret(byte[] Secret, int Step, int Digits)
 {
     private const int MaxShownChars = 40;
 

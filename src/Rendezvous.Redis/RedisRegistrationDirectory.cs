@@ -38,6 +38,7 @@ internal sealed class RedisRegistrationDirectory : IRegistrationDirectory
     private readonly RedisClusterOptions _options;
     private readonly IOptionsMonitor<RegistrarOptions> _registrar;
     private readonly RendezvousEndpoint _endpoint;
+    private readonly PoolAdvisor? _advisor;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _prefix;
@@ -55,9 +56,11 @@ internal sealed class RedisRegistrationDirectory : IRegistrationDirectory
         IOptionsMonitor<RegistrarOptions> registrar,
         RendezvousEndpoint endpoint,
         TimeProvider time,
-        ILogger<RedisRegistrationDirectory>? logger = null)
+        ILogger<RedisRegistrationDirectory>? logger = null,
+        PoolAdvisor? advisor = null)
     {
         _redis = redis;
+        _advisor = advisor;
         _broker = broker;
         _options = redis.Options;
         _registrar = registrar;
@@ -129,7 +132,10 @@ internal sealed class RedisRegistrationDirectory : IRegistrationDirectory
             Install(uuid, initiator, generation);
         }
 
-        return new DirectoryEntry(responder, owner.Address, [.. alternates.Select(a => a.Address)]);
+        // Pool advice from the demand this node measured for the UUID: with the default placement a hidden server parks at
+        // the node it registers through, and our agent keeps registering through the registrar that answered, so that
+        // is the node that saw its initiators.
+        return new DirectoryEntry(responder, owner.Address, [.. alternates.Select(a => a.Address)], _advisor?.Advise(uuid));
     }
 
     /// <inheritdoc/>

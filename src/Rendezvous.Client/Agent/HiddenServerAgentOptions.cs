@@ -55,9 +55,12 @@ public sealed class HiddenServerAgentOptions
 
     /// <summary>
     /// The fewest connections the agent keeps parked at the owner relay when it follows the registrar's pool advice (the
-    /// extra <c>pool</c> field of a registration answer) or shrinks its pool after a quiet period. Defaults to 1.
+    /// extra <c>pool</c> field of a registration answer) or shrinks its pool after a quiet period (1 to 64). Defaults to
+    /// <see langword="null"/>: <see cref="PoolSize"/>, so that advice never shrinks the pool below what was configured.
+    /// Set it (and <see cref="MaxPoolSize"/>) to let the registrar size the pool: an idle hidden server then holds as few
+    /// as this, a busy one up to <see cref="MaxPoolSize"/>.
     /// </summary>
-    public int MinPoolSize { get; set; } = 1;
+    public int? MinPoolSize { get; set; }
 
     /// <summary>
     /// The most connections the agent keeps parked at the owner relay when it follows the registrar's pool advice or
@@ -160,9 +163,9 @@ public sealed class HiddenServerAgentOptions
             errors.Add($"PoolSize is {PoolSize}; it must be between 1 and 64.");
         }
 
-        if (MinPoolSize is < 1 or > 64 || MaxPoolSize is < 1 or > 64 || MinPoolSize > EffectiveMaxPoolSize)
+        if (MinPoolSize is < 1 or > 64 || MaxPoolSize is < 1 or > 64 || EffectiveMinPoolSize > EffectiveMaxPoolSize)
         {
-            errors.Add($"MinPoolSize is {MinPoolSize} and MaxPoolSize {MaxPoolSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "not set (PoolSize)"}; both must be between 1 and 64, MinPoolSize at most MaxPoolSize (PoolSize when not set).");
+            errors.Add($"MinPoolSize is {MinPoolSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "not set (PoolSize)"} and MaxPoolSize {MaxPoolSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "not set (PoolSize)"}; both must be between 1 and 64, MinPoolSize at most MaxPoolSize (each PoolSize when not set).");
         }
 
         if (PoolGrowthWindow <= TimeSpan.Zero || PoolShrinkAfter < TimeSpan.FromSeconds(1) || OwnerRelayLostAfter < TimeSpan.FromMilliseconds(100))
@@ -211,5 +214,8 @@ public sealed class HiddenServerAgentOptions
     /// pool, or <see cref="PoolSize"/> (clamped the same way) without advice.
     /// </summary>
     /// <param name="advice">The registration answer's pool advice, if any.</param>
-    internal int BasePool(int? advice) => Math.Clamp(advice ?? PoolSize, MinPoolSize, Math.Max(MinPoolSize, EffectiveMaxPoolSize));
+    internal int BasePool(int? advice) => Math.Clamp(advice ?? PoolSize, EffectiveMinPoolSize, Math.Max(EffectiveMinPoolSize, EffectiveMaxPoolSize));
+
+    /// <summary>The smallest pool: <see cref="MinPoolSize"/>, or <see cref="PoolSize"/> when it is not set.</summary>
+    internal int EffectiveMinPoolSize => MinPoolSize ?? PoolSize;
 }

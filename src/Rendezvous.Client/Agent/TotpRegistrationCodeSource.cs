@@ -12,9 +12,13 @@ namespace Rendezvous.Client.Agent;
 /// step's code, also to register again within the step of its last accepted registration. After a refusal
 /// it gives nothing more in that step and gives the next step's code 2 seconds (or a quarter of a shorter
 /// step) into the next step, so that a registrar whose clock is a little behind is in that step too (a
-/// registrar that refuses reuse, as ours does, accepts that one); it never gives a future step's code.
-/// A code the agent did not report as accepted or refused (the request did not reach the registrar) is
-/// given again within its step. One instance serves one agent.
+/// registrar that refuses reuse, as ours does, accepts that one). One exception: when the code of the step it
+/// registered with successfully is refused (a registrar that refuses reuse within a step, as ours does, to
+/// register again after a relay died), it gives the next step's code at once, once per step, which such a
+/// registrar accepts (ours accepts one step of skew); the original reuses the current code and never gets there.
+/// So a hidden server registers again within seconds, not at the next step. A code the agent did not report as
+/// accepted or refused (the request did not reach the registrar) is given again within its step. One instance
+/// serves one agent.
 /// </remarks>
 public sealed class TotpRegistrationCodeSource : IRegistrationCodeSource
 {
@@ -23,6 +27,8 @@ public sealed class TotpRegistrationCodeSource : IRegistrationCodeSource
     private readonly TimeProvider _time;
     private long _givenStep = long.MinValue;
     private long _refusedStep = long.MinValue;
+    private long _acceptedStep = long.MinValue;
+    private long _aheadTriedInStep = long.MinValue;
 
     /// <summary>Creates a source of TOTP codes.</summary>
     /// <param name="secret">The shared secret, base32, at least 10 bytes (80 bits). Never logged.</param>
@@ -70,13 +76,25 @@ public sealed class TotpRegistrationCodeSource : IRegistrationCodeSource
                 return _totp.ComputeTotp(StepStart(current).UtcDateTime);
             }
 
+            if (CanGoAhead(current))
+            {
+                // The code of the step registered with was refused: a registrar that refuses reuse. Try the next step's once.
+                _aheadTriedInStep = current;
+                _givenStep = current + 1;
+                return _totp.ComputeTotp(StepStart(current + 1).UtcDateTime);
+            }
+
             var wait = StepStart(current + 1) + RetryMargin - now;
             await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(10), _time, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <inheritdoc />
-    public void OnAccepted(string uuid, string code) => _refusedStep = long.MinValue;
+    public void OnAccepted(string uuid, string code)
+    {
+        _acceptedStep = _givenStep;
+        _refusedStep = long.MinValue;
+    }
 
     /// <summary>
     /// Sending the refused step's code again cannot help, and a future step's code is no way out (a registrar
@@ -86,10 +104,19 @@ public sealed class TotpRegistrationCodeSource : IRegistrationCodeSource
     /// <inheritdoc />
     public TimeSpan OnRefused(string uuid, string code)
     {
-        _refusedStep = _givenStep;
-        var delay = StepStart(_givenStep + 1) + RetryMargin - _time.GetUtcNow();
+        var current = _time.GetUtcNow().ToUnixTimeSeconds() / _step;
+        _refusedStep = Math.Min(_givenStep, current);
+        if (CanGoAhead(current))
+        {
+            return TimeSpan.Zero;
+        }
+
+        var delay = StepStart(_refusedStep + 1) + RetryMargin - _time.GetUtcNow();
         return delay > TimeSpan.Zero ? delay : TimeSpan.Zero;
     }
+
+    /// <summary>Whether the next step's code may be tried now: this step's code was accepted before and refused now, and no next code was tried in this step.</summary>
+    private bool CanGoAhead(long current) => _refusedStep == current && _acceptedStep == current && _aheadTriedInStep != current;
 
     private DateTimeOffset StepStart(long step) => DateTimeOffset.FromUnixTimeSeconds(step * _step);
 

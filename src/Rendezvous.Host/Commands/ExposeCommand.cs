@@ -46,7 +46,7 @@ internal static class ExposeCommand
         };
         var minPoolOption = new Option<string?>("--min-pool")
         {
-            Description = "The fewest connections parked when following the registrar's pool advice (1 to 64). Default: 1.",
+            Description = "The fewest connections parked when following the registrar's pool advice (1 to 64). Default: the pool size, so advice never shrinks the pool.",
             HelpName = "N",
         };
         var maxPoolOption = new Option<string?>("--max-pool")

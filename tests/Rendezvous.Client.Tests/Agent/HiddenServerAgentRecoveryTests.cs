@@ -143,7 +143,7 @@ public sealed class HiddenServerAgentRecoveryTests
     }
 
     [Test]
-    public async Task After_our_registrar_refuses_a_replayed_code_the_next_try_waits_for_the_next_step()
+    public async Task After_our_registrar_refuses_a_replayed_code_the_next_steps_code_registers_at_once()
     {
         var start = IntoAStep(10);
         var time = new TimerWatchingTimeProvider(start);
@@ -152,21 +152,15 @@ public sealed class HiddenServerAgentRecoveryTests
         await using var agent = RunningAgent.Start(ClientTestKit.AgentOptions(server, identity), time: time);
         await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Registrations == 1 && server.Broker.ParkedCount == 1, "registered and parked");
 
+        // Its relay forgot it (a node died, say): the agent registers again within the same step. Our registrar refuses
+        // the reused code as a replay; the next step's code, within one step of skew, is accepted at once, with no
+        // wait for the next step (the clock does not move here).
         server.Broker.Unregister(identity.Uuid);
-        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.LastError is not null, "the reused code is refused as a replay");
-        var refused = agent.Agent.Status;
-        var stepWait = await time.WaitForTimerDueAtAsync(refused.NextAttempt!.Value, "the agent's wait for the next step");
-        time.Advance(TimeSpan.FromSeconds(21.9));
-        Assert.That(stepWait.Fired, Is.False, "the wait for the next step ended early");
-        var beforeTheNextStep = agent.Agent.Status.Registrations;
-        time.Advance(TimeSpan.FromSeconds(0.1));
-        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Registrations == 2 && server.Broker.ParkedCount == 1, "registered in the next step");
+        await ClientTestKit.WaitUntilAsync(() => agent.Agent.Status.Registrations == 2 && server.Broker.ParkedCount == 1, "registered again in the same step");
 
         Assert.Multiple(() =>
         {
-            Assert.That(refused.LastError, Does.Contain("invalid request"));
-            Assert.That(refused.NextAttempt, Is.EqualTo(start.AddSeconds(20 + 2)), "the next step's start, and 2 s for a registrar clock that lags");
-            Assert.That(beforeTheNextStep, Is.EqualTo(1), "tried again before the next step");
+            Assert.That(time.GetUtcNow(), Is.EqualTo(start), "no wait");
             Assert.That(agent.Agent.Status.LastError, Is.Null);
         });
     }

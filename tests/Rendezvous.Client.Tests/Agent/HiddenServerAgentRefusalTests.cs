@@ -109,7 +109,9 @@ public sealed class HiddenServerAgentRefusalTests
         var registered = agent.Agent.Status;
         Volatile.Write(ref refuse, true);
         server.Broker.Unregister(identity.Uuid);
-        await WaitForAttemptAsync(agent, calls, 5);
+
+        // Attempt 5 reuses the accepted step's code; refused, attempt 6 tries the next step's at once; refused too.
+        await WaitForAttemptAsync(agent, calls, 6);
         var refusedAgain = agent.Agent.Status;
 
         Assert.Multiple(() =>

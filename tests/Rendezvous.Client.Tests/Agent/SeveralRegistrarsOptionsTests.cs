@@ -83,9 +83,10 @@ public sealed class SeveralRegistrarsOptionsTests
     }
 
     [TestCase(3, 2, null, "MinPoolSize is 3")]
+    [TestCase(null, 3, 2, "MinPoolSize is not set")]
     [TestCase(1, 2, 65, "MaxPoolSize 65")]
     [TestCase(0, 2, 4, "MinPoolSize is 0")]
-    public void Pool_bounds_are_checked(int min, int pool, int? max, string problem)
+    public void Pool_bounds_are_checked(int? min, int pool, int? max, string problem)
     {
         var options = new HiddenServerAgentOptions
         {

@@ -11,23 +11,16 @@ public sealed class TotpRegistrationCodeSourceTests
     private static readonly byte[] Secret = KeyGeneration.GenerateRandomKey(20);
 
     [Test]
-    public async Task Gives_the_current_steps_code_again_until_refused_then_waits_for_the_next_step()
+    public async Task A_refused_code_of_a_step_never_accepted_waits_for_the_next_step()
     {
-        var stepStart = DateTimeOffset.FromUnixTimeSeconds((DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 30) * 30);
-        var time = new FakeTimeProvider(stepStart + TimeSpan.FromSeconds(10));
-        var source = new TotpRegistrationCodeSource(Base32Encoding.ToString(Secret), 30, 6, time);
-        var totp = new Totp(Secret, 30, OtpHashMode.Sha1, 6);
-        const string Uuid = "6f1c2a9e-0b7d-4c1e-9a55-3f0e8d2b1c4a";
+        var (stepStart, time, source, totp) = Start();
 
         var first = await source.GetCodeAsync(Uuid, CancellationToken.None).AsTask().WaitAsync(TestTimeouts.Short);
-        source.OnAccepted(Uuid, first);
-        var again = await source.GetCodeAsync(Uuid, CancellationToken.None).AsTask().WaitAsync(TestTimeouts.Short);
-        var delay = source.OnRefused(Uuid, again);
+        var delay = source.OnRefused(Uuid, first);
         var next = source.GetCodeAsync(Uuid, CancellationToken.None).AsTask();
         Assert.Multiple(() =>
         {
             Assert.That(first, Is.EqualTo(totp.ComputeTotp(stepStart.UtcDateTime)));
-            Assert.That(again, Is.EqualTo(first), "re-registration within an accepted step reuses its code");
             Assert.That(delay, Is.EqualTo(TimeSpan.FromSeconds(22)), "the next step's start plus 2 s");
             Assert.That(next.IsCompleted, Is.False, "no code in the refused step");
         });
@@ -35,6 +28,41 @@ public sealed class TotpRegistrationCodeSourceTests
         time.Advance(TimeSpan.FromSeconds(22));
 
         Assert.That(await next.WaitAsync(TestTimeouts.Short), Is.EqualTo(totp.ComputeTotp(stepStart.AddSeconds(30).UtcDateTime)));
+    }
+
+    [Test]
+    public async Task Registering_again_reuses_the_accepted_code_and_when_that_is_refused_tries_the_next_steps_code_at_once_once()
+    {
+        var (stepStart, time, source, totp) = Start();
+
+        var first = await source.GetCodeAsync(Uuid, CancellationToken.None).AsTask().WaitAsync(TestTimeouts.Short);
+        source.OnAccepted(Uuid, first);
+        var again = await source.GetCodeAsync(Uuid, CancellationToken.None).AsTask().WaitAsync(TestTimeouts.Short);
+        var replayDelay = source.OnRefused(Uuid, again);
+        var ahead = await source.GetCodeAsync(Uuid, CancellationToken.None).AsTask().WaitAsync(TestTimeouts.Short);
+        var aheadDelay = source.OnRefused(Uuid, ahead);
+        var next = source.GetCodeAsync(Uuid, CancellationToken.None).AsTask();
+        Assert.Multiple(() =>
+        {
+            Assert.That(again, Is.EqualTo(first), "the original accepts a code again within its step");
+            Assert.That(replayDelay, Is.EqualTo(TimeSpan.Zero), "a registrar that refuses reuse: no wait");
+            Assert.That(ahead, Is.EqualTo(totp.ComputeTotp(stepStart.AddSeconds(30).UtcDateTime)), "the next step's code, which one step of skew accepts");
+            Assert.That(aheadDelay, Is.EqualTo(TimeSpan.FromSeconds(22)), "refused too: the next step's start plus 2 s");
+            Assert.That(next.IsCompleted, Is.False, "one code ahead per step, no more");
+        });
+
+        time.Advance(TimeSpan.FromSeconds(22));
+
+        Assert.That(await next.WaitAsync(TestTimeouts.Short), Is.EqualTo(totp.ComputeTotp(stepStart.AddSeconds(30).UtcDateTime)));
+    }
+
+    private const string Uuid = "6f1c2a9e-0b7d-4c1e-9a55-3f0e8d2b1c4a";
+
+    private static (DateTimeOffset StepStart, FakeTimeProvider Time, TotpRegistrationCodeSource Source, Totp Totp) Start()
+    {
+        var stepStart = DateTimeOffset.FromUnixTimeSeconds((DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 30) * 30);
+        var time = new FakeTimeProvider(stepStart + TimeSpan.FromSeconds(10));
+        return (stepStart, time, new TotpRegistrationCodeSource(Base32Encoding.ToString(Secret), 30, 6, time), new Totp(Secret, 30, OtpHashMode.Sha1, 6));
     }
 
     [Test]

@@ -48,7 +48,7 @@ public sealed class ClusterDirectoryTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(registration.Body, Is.EqualTo(SingleNodeBody(cluster[0].Relay, triple.Cookie)), "the registration names node A, without extra fields");
+            Assert.That(registration.Body, Is.EqualTo(SingleNodeBody(cluster[0].Relay, triple.Cookie).Replace("\"}}", "\",\"pool\":1}}", StringComparison.Ordinal)), "the registration names node A, with pool advice only");
             Assert.That(lookup.Body, Is.EqualTo(SingleNodeBody(cluster[0].Relay, triple.InitiatorCookie)), "node B answers A's triple, byte for byte as one node would");
         });
         await RelayRoundTrip.AssertPairsAndSplicesAsync(EndPointOf(lookup.Triple), triple.Cookie, lookup.Triple.Cookie);
@@ -206,9 +206,12 @@ public sealed class ClusterDirectoryTests
             Assert.That(await unknown.ReadLineAsync(), Is.EqualTo("-ERR not registered"));
         }
 
+        // Redis comes back empty (not persistent here): until a node's next heartbeat (HeartbeatInterval) its record is
+        // missing, and lookups of registrations it owns answer not registered; then everything is as before.
         await redis.RestartAsync();
         var again = NewUuid();
         await Eventually.ThatAsync(async () => (await b.RegisterAsync(again, "123456")).Status == HttpStatusCode.OK, "registration through B works again");
+        await Eventually.ThatAsync(async () => (await a.LookUpAsync(again)).Body.Contains("\"result\"", StringComparison.Ordinal), "B's record is back and a lookup through A names it");
         var after = await a.LookUpAsync(again);
         Assert.That(after.Triple.Port, Is.EqualTo(cluster[1].Relay.Port), after.Body);
         await Eventually.ThatAsync(() => Task.FromResult(cluster.Nodes.All(n => n.Directory.LiveNodes.Count == 3)), "heartbeats resumed on every node");
@@ -272,7 +275,9 @@ public sealed class ClusterDirectoryTests
                 "A saw the loads in a heartbeat");
 
             var placed = (await a.RegisterAsync(NewUuid(), "123456")).Triple;
-            Assert.That(cluster.Nodes.Single(n => n.Relay.Port == placed.Port).Name, Is.EqualTo(least), $"loads {string.Join(", ", loads)}");
+            // Registrations placed while loading spread too, so nodes may tie: any node with the fewest is right.
+            var chosen = cluster.Nodes.Single(n => n.Relay.Port == placed.Port).Name;
+            Assert.That(loads[chosen], Is.EqualTo(loads[least]), $"placed at {chosen}; loads {string.Join(", ", loads)}");
         }
         finally
         {

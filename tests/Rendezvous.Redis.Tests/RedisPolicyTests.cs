@@ -14,46 +14,30 @@ namespace Rendezvous.Redis.Tests;
 /// by itself when Redis is back.
 /// </summary>
 [NonParallelizable]
-public sealed class RedisPolicyTests
+public sealed class RedisPolicyTests : RedisTestBase
 {
     private const string Uuid = "5f0c3f1e-8a3b-4c55-9d6e-0123456789ab";
     private static readonly byte[] Secret = [.. Enumerable.Range(1, 20).Select(i => (byte)i)];
     private static readonly IPAddress AddressA = IPAddress.Parse("192.0.2.1");
     private static readonly IPAddress AddressB = IPAddress.Parse("192.0.2.2");
 
-    private RedisServer _redis = null!;
     private FakeTimeProvider _time = null!;
 
-    [OneTimeSetUp]
-    public async Task StartRedisAsync()
-    {
-        Assume.That(RedisServer.IsInstalled, Is.True, "redis-server is not installed (eng/test.sh installs it)");
-        _redis = await RedisServer.StartPersistentAsync();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopRedisAsync()
-    {
-        if (_redis is not null)
-        {
-            await _redis.DisposeAsync();
-        }
-    }
+    protected override bool Persistent => true;
 
     [SetUp]
     public async Task SetUpAsync()
     {
-        await _redis.FlushAllAsync();
         _time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_700_000_010));
-        await using var node = new RedisNode(_redis.EndPoint, _time);
+        await using var node = new RedisNode(Redis.EndPoint, _time);
         await node.Store.AddAsync(new SecretEntry(Uuid, Secret, 30, 6, _time.GetUtcNow())).WaitAsync(TestTimeouts.Short);
     }
 
     [Test]
     public async Task Two_nodes_racing_one_right_code_accept_it_exactly_once_every_time()
     {
-        await using var a = new RedisNode(_redis.EndPoint, _time);
-        await using var b = new RedisNode(_redis.EndPoint, _time);
+        await using var a = new RedisNode(Redis.EndPoint, _time);
+        await using var b = new RedisNode(Redis.EndPoint, _time);
         var outcomes = new List<(RegistrationOutcome, RegistrationOutcome)>();
 
         for (int round = 0; round < 50; round++)
@@ -76,8 +60,8 @@ public sealed class RedisPolicyTests
     [Test]
     public async Task Failures_through_one_node_throttle_the_uuid_on_the_other()
     {
-        await using var a = new RedisNode(_redis.EndPoint, _time);
-        await using var b = new RedisNode(_redis.EndPoint, _time);
+        await using var a = new RedisNode(Redis.EndPoint, _time);
+        await using var b = new RedisNode(Redis.EndPoint, _time);
         int limit = new TotpSecurityOptions().MaxFailuresPerUuid;
         for (int i = 0; i < limit; i++)
         {
@@ -94,8 +78,8 @@ public sealed class RedisPolicyTests
     [Test]
     public async Task Failures_through_one_node_throttle_the_address_on_the_other()
     {
-        await using var a = new RedisNode(_redis.EndPoint, _time);
-        await using var b = new RedisNode(_redis.EndPoint, _time);
+        await using var a = new RedisNode(Redis.EndPoint, _time);
+        await using var b = new RedisNode(Redis.EndPoint, _time);
         int limit = new TotpSecurityOptions().MaxFailuresPerAddress;
         for (int i = 0; i < limit; i++)
         {
@@ -110,8 +94,8 @@ public sealed class RedisPolicyTests
     [Test]
     public async Task Accepted_and_replayed_codes_give_their_slots_back_on_the_shared_counters()
     {
-        await using var a = new RedisNode(_redis.EndPoint, _time);
-        await using var b = new RedisNode(_redis.EndPoint, _time);
+        await using var a = new RedisNode(Redis.EndPoint, _time);
+        await using var b = new RedisNode(Redis.EndPoint, _time);
         int limit = new TotpSecurityOptions().MaxFailuresPerUuid;
 
         // Twice the limit of right codes, each replayed on the other node: none of them is a failure.
@@ -123,19 +107,19 @@ public sealed class RedisPolicyTests
             _time.Advance(TimeSpan.FromSeconds(30));
         }
 
-        await using var redis = await _redis.ConnectAsync();
+        await using var redis = await Redis.ConnectAsync();
         Assert.That(await redis.GetDatabase().KeyExistsAsync("rendezvous:fail:uuid:" + Uuid).WaitAsync(TestTimeouts.Short), Is.False);
     }
 
     [Test]
     public async Task Redis_killed_answers_unavailable_promptly_and_registrations_work_again_when_it_is_back()
     {
-        await using var node = new RedisNode(_redis.EndPoint, _time);
+        await using var node = new RedisNode(Redis.EndPoint, _time);
         string before = Code();
         Assert.That((await node.Policy.AuthorizeAsync(new RegistrationRequest(Uuid, before, AddressA)).AsTask().WaitAsync(TestTimeouts.Short)).Outcome, Is.EqualTo(RegistrationOutcome.Accepted));
         _time.Advance(TimeSpan.FromSeconds(30));
 
-        await _redis.KillAsync();
+        await Redis.KillAsync();
         var watch = Stopwatch.StartNew();
         RegistrationDecision down = await node.Policy.AuthorizeAsync(new RegistrationRequest(Uuid, Code(), AddressA)).AsTask().WaitAsync(TestTimeouts.Short);
         TimeSpan took = watch.Elapsed;
@@ -143,9 +127,9 @@ public sealed class RedisPolicyTests
 
         Assert.That(down.Outcome, Is.EqualTo(RegistrationOutcome.Unavailable));
         Assert.That(took, Is.LessThan(TimeSpan.FromSeconds(3)));
-        Assert.That(health, Does.Contain(_redis.EndPoint));
+        Assert.That(health, Does.Contain(Redis.EndPoint));
 
-        await _redis.RestartAsync();
+        await Redis.RestartAsync();
         RegistrationDecision again = await UntilAvailableAsync(() => node.Policy.AuthorizeAsync(new RegistrationRequest(Uuid, Code(), AddressA)).AsTask());
 
         Assert.That(again.Outcome, Is.EqualTo(RegistrationOutcome.Accepted), "the secret was kept by the append-only file");

@@ -7,33 +7,12 @@ namespace Rendezvous.Redis.Tests;
 
 /// <summary><c>AddRedisCluster()</c> with <c>AddTotpSecurity()</c> in either order: Redis holds the secrets and the counters.</summary>
 [NonParallelizable]
-public sealed class RedisStoresRegistrationTests
+public sealed class RedisStoresRegistrationTests : RedisTestBase
 {
-    private RedisServer _redis = null!;
     private TemporaryDirectory _directory = null!;
 
-    [OneTimeSetUp]
-    public async Task StartRedisAsync()
-    {
-        Assume.That(RedisServer.IsInstalled, Is.True, "redis-server is not installed (eng/test.sh installs it)");
-        _redis = await RedisServer.StartAsync();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopRedisAsync()
-    {
-        if (_redis is not null)
-        {
-            await _redis.DisposeAsync();
-        }
-    }
-
     [SetUp]
-    public async Task SetUpAsync()
-    {
-        _directory = new TemporaryDirectory();
-        await _redis.FlushAllAsync();
-    }
+    public void SetUp() => _directory = new TemporaryDirectory();
 
     [TearDown]
     public void TearDown() => _directory.Dispose();
@@ -45,7 +24,7 @@ public sealed class RedisStoresRegistrationTests
         var services = new ServiceCollection();
         IRendezvousServerBuilder builder = services.AddRendezvousServerBuilderForTests();
         void Security() => builder.AddTotpSecurity(o => o.DatabasePath = _directory.Combine("rendezvous.db"));
-        void Cluster() => builder.AddRedisCluster(o => o.Configuration = _redis.EndPoint);
+        void Cluster() => builder.AddRedisCluster(o => o.Configuration = Redis.EndPoint);
         if (securityFirst)
         {
             Security();
@@ -76,7 +55,7 @@ public sealed class RedisStoresRegistrationTests
             Assert.That(System.IO.Directory.EnumerateFileSystemEntries(_directory.Path), Is.Empty, "no SQLite file in cluster mode");
         });
 
-        await using var redis = await _redis.ConnectAsync();
+        await using var redis = await Redis.ConnectAsync();
         Assert.That(await redis.GetDatabase().KeyExistsAsync("rendezvous:secret:5f0c3f1e-8a3b-4c55-9d6e-0123456789ab").WaitAsync(TestTimeouts.Short), Is.True);
         Assert.That(await redis.GetDatabase().KeyExistsAsync("rendezvous:fail:uuid:5f0c3f1e-8a3b-4c55-9d6e-0123456789ab").WaitAsync(TestTimeouts.Short), Is.True);
     }

@@ -8,36 +8,15 @@ namespace Rendezvous.Host.Tests.Commands;
 
 /// <summary><c>users ... --cluster REDIS</c> on a real redis-server: the cluster's shared store instead of SQLite.</summary>
 [NonParallelizable]
-public sealed class UsersClusterTests
+public sealed class UsersClusterTests : RedisTestBase
 {
     private const string Uuid = "5f0c3f1e-8a3b-4c55-9d6e-0123456789ab";
     private const string Base32 = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
-    private RedisServer _redis = null!;
     private TemporaryDirectory _directory = null!;
 
-    [OneTimeSetUp]
-    public async Task StartRedisAsync()
-    {
-        Assume.That(RedisServer.IsInstalled, Is.True, "redis-server is not installed (eng/test.sh installs it)");
-        _redis = await RedisServer.StartAsync();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopRedisAsync()
-    {
-        if (_redis is not null)
-        {
-            await _redis.DisposeAsync();
-        }
-    }
-
     [SetUp]
-    public async Task SetUpAsync()
-    {
-        _directory = new TemporaryDirectory();
-        await _redis.FlushAllAsync();
-    }
+    public void SetUp() => _directory = new TemporaryDirectory();
 
     [TearDown]
     public void TearDown() => _directory.Dispose();
@@ -48,7 +27,7 @@ public sealed class UsersClusterTests
         CliResult added = await UsersAsync("add", Uuid, "--secret", Base32, "--step", "60");
         Assert.That(added.ExitCode, Is.Zero, added.Error);
 
-        await using (RedisSecretStore cluster = RedisSecretStore.Create(new RedisClusterOptions { Configuration = _redis.EndPoint }))
+        await using (RedisSecretStore cluster = RedisSecretStore.Create(new RedisClusterOptions { Configuration = Redis.EndPoint }))
         {
             SecretEntry? stored = await cluster.TryGetAsync(Uuid).WaitAsync(TestTimeouts.Short);
             Assert.That(stored?.Step, Is.EqualTo(60), "the node's store sees the entry at once");
@@ -66,7 +45,7 @@ public sealed class UsersClusterTests
         Assert.Multiple(() =>
         {
             Assert.That(duplicate.ExitCode, Is.EqualTo(UsersCommand.BadInput));
-            Assert.That(duplicate.Error, Does.Contain($"UUID {Uuid} already has a secret in the cluster store at Redis {_redis.EndPoint}"));
+            Assert.That(duplicate.Error, Does.Contain($"UUID {Uuid} already has a secret in the cluster store at Redis {Redis.EndPoint}"));
             Assert.That(listed.ExitCode, Is.Zero, listed.Error);
             Assert.That(listed.Output, Does.Contain(Uuid).And.Contain("60"));
             Assert.That(Cli.Value(shown.Output, "Secret:"), Is.EqualTo(Base32));
@@ -89,7 +68,7 @@ public sealed class UsersClusterTests
             CliResult added = await UsersAsync("add", Uuid);
 
             Assert.That(added.ExitCode, Is.Zero, added.Error);
-            await using StackExchange.Redis.ConnectionMultiplexer redis = await _redis.ConnectAsync();
+            await using StackExchange.Redis.ConnectionMultiplexer redis = await Redis.ConnectAsync();
             Assert.That(await redis.GetDatabase().KeyExistsAsync("{cluster-b}:secret:" + Uuid).WaitAsync(TestTimeouts.Short), Is.True);
         }
         finally
@@ -135,5 +114,5 @@ public sealed class UsersClusterTests
     }
 
     private Task<CliResult> UsersAsync(params string[] arguments) =>
-        Cli.RunAsync(["users", .. arguments, "--data-dir", _directory.Path, "--cluster", _redis.EndPoint]);
+        Cli.RunAsync(["users", .. arguments, "--data-dir", _directory.Path, "--cluster", Redis.EndPoint]);
 }

@@ -1,8 +1,18 @@
+using Rendezvous.Protocol.Transport;
+
 namespace Rendezvous.Protocol;
 
 /// <summary>Settings of the rendezvous (raw TCP) side. Configuration section <c>Rendezvous:Relay</c>.</summary>
 public sealed class RendezvousRelayOptions
 {
+    /// <summary>
+    /// Which transport the relay listens with: <see cref="RelayTransport.Auto"/> (the default) takes the Linux-native
+    /// epoll transport where it runs (Linux on x86-64 or ARM64) and the portable socket transport elsewhere;
+    /// <see cref="RelayTransport.Socket"/> and <see cref="RelayTransport.Epoll"/> choose one. An application that
+    /// registers its own <see cref="Transport.IRelayListenerFactory"/> overrides it.
+    /// </summary>
+    public RelayTransport Transport { get; set; } = RelayTransport.Auto;
+
     /// <summary>How long a connection may take to send its first line. Defaults to 10 seconds.</summary>
     public TimeSpan FirstLineTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -64,8 +64,8 @@ public static class RendezvousServerServiceCollectionExtensions
         services.TryAddSingleton<RegistrarListenerInfo>();
         services.TryAddSingleton<StartedListeners>();
 
-        // The relay's transport: sockets unless the application registered another IRelayListenerFactory.
-        services.TryAddSingleton<IRelayListenerFactory>(sp => RelayListenerService.CreateSocketTransport(
+        // The relay's transport (Rendezvous:Relay:Transport) unless the application registered another IRelayListenerFactory.
+        services.TryAddSingleton<IRelayListenerFactory>(sp => RelayListenerService.CreateTransport(
             sp.GetRequiredService<IOptions<RendezvousRelayOptions>>().Value));
         services.TryAddSingleton<MemoryTrimmer>();
         services.TryAddSingleton(sp => new ConnectionCaps(

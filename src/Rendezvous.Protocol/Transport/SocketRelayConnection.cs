@@ -91,7 +91,7 @@ public sealed partial class SocketRelayConnection : RelayConnection, IDirectSpli
     }
 
     /// <summary>Sets Nagle, the cap on unsent bytes and keep-alive on a TCP socket as <paramref name="options"/> say.</summary>
-    private static void ApplySocketOptions(Socket socket, SocketTransportOptions options)
+    internal static void ApplySocketOptions(Socket socket, SocketTransportOptions options)
     {
         if (socket.ProtocolType != ProtocolType.Tcp)
         {

@@ -37,6 +37,13 @@ public sealed class SocketRelayListener : IRelayListener
     public static SocketRelayListener Bind(IPEndPoint endPoint, SocketTransportOptions? options = null, int backlog = 4096)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
+        return new SocketRelayListener(BindSocket(endPoint, backlog), options ?? new SocketTransportOptions());
+    }
+
+    /// <summary>A TCP socket bound to <paramref name="endPoint"/> and listening (dual mode on <c>[::]</c>, the port never shared).</summary>
+    /// <exception cref="SocketException">The endpoint cannot be bound.</exception>
+    internal static Socket BindSocket(IPEndPoint endPoint, int backlog)
+    {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -63,7 +70,7 @@ public sealed class SocketRelayListener : IRelayListener
             throw;
         }
 
-        return new SocketRelayListener(socket, options ?? new SocketTransportOptions());
+        return socket;
     }
 
     /// <summary>The buffer limits, Nagle and keep-alive settings given to accepted connections.</summary>

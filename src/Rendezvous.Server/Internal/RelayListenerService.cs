@@ -74,10 +74,18 @@ internal sealed class RelayListenerService(
     }
 
     /// <summary>
-    /// The socket transport with the relay's buffer limits and keep-alive settings: the default
-    /// <see cref="IRelayListenerFactory"/>.
+    /// The transport <see cref="RendezvousRelayOptions.Transport"/> names, with the relay's buffer limits and keep-alive
+    /// settings: the default <see cref="IRelayListenerFactory"/>.
     /// </summary>
-    public static SocketRelayListenerFactory CreateSocketTransport(RendezvousRelayOptions relay) => new(new SocketTransportOptions
+    public static IRelayListenerFactory CreateTransport(RendezvousRelayOptions relay) => UsesEpoll(relay.Transport)
+        ? new EpollRelayListenerFactory(TransportOptions(relay))
+        : new SocketRelayListenerFactory(TransportOptions(relay));
+
+    /// <summary>Whether <paramref name="transport"/> means the epoll transport on this machine.</summary>
+    public static bool UsesEpoll(RelayTransport transport) =>
+        transport == RelayTransport.Epoll || (transport == RelayTransport.Auto && EpollRelayListenerFactory.IsSupported);
+
+    private static SocketTransportOptions TransportOptions(RendezvousRelayOptions relay) => new()
     {
         MaxReceiveBufferSize = relay.MaxBufferedBytesPerDirection,
         MaxSendBufferSize = relay.MaxBufferedBytesPerDirection,
@@ -86,7 +94,7 @@ internal sealed class RelayListenerService(
         KeepAliveTime = relay.KeepAliveTime,
         KeepAliveInterval = relay.KeepAliveInterval,
         KeepAliveRetryCount = relay.KeepAliveRetryCount,
-    });
+    };
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

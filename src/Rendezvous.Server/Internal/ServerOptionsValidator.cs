@@ -98,6 +98,15 @@ internal sealed class ServerOptionsValidator(IServiceProviderIsService? services
     public ValidateOptionsResult Validate(string? name, RendezvousRelayOptions options)
     {
         var errors = new List<string>();
+        if (!Enum.IsDefined(options.Transport))
+        {
+            errors.Add($"Rendezvous:Relay:Transport is {(int)options.Transport}; it must be Auto, Socket or Epoll.");
+        }
+        else if (options.Transport == RelayTransport.Epoll && !EpollRelayListenerFactory.IsSupported)
+        {
+            errors.Add("Rendezvous:Relay:Transport is Epoll, which runs on Linux on x86-64 or ARM64 only; choose Socket or Auto here.");
+        }
+
         if (options.FirstLineTimeout <= TimeSpan.Zero || options.FirstLineTimeout > TimeSpan.FromMinutes(10))
         {
             errors.Add($"Rendezvous:Relay:FirstLineTimeout is {options.FirstLineTimeout}; it must be more than 00:00:00 and at most 00:10:00.");

@@ -60,6 +60,27 @@ public sealed partial class ServeCommandTests
         Assert.That(error, Does.Contain(value));
     }
 
+    [Test]
+    public async Task An_unknown_transport_is_one_line_naming_the_value_and_the_transports_accepted()
+    {
+        var args = ServeArgs("--admin-url", "none").Append("--transport").Append("bogus").ToArray();
+
+        var (exitCode, output, error) = await RendezvousProcess.RunAsync(_directory.Path, ExitTimeout, args);
+
+        AssertOneCleanFailureLine(exitCode, output, error, "Rendezvous:Relay:Transport is 'bogus'");
+        Assert.That(error, Does.Contain("Auto, Socket, Epoll"));
+    }
+
+    [TestCase("socket")]
+    [TestCase("epoll")]
+    public async Task The_relay_says_which_transport_it_listens_with(string transport)
+    {
+        Assume.That(transport != "epoll" || Rendezvous.Protocol.Transport.EpollRelayListenerFactory.IsSupported, "the epoll transport runs on Linux only");
+        await StartServeAsync("--transport", transport);
+
+        Assert.That(_serve!.Output, Does.Contain($"({transport} transport)"));
+    }
+
     [TestCase(true, TestName = "A_second_serve_on_the_same_ports_exits_with_one_line_and_the_first_keeps_every_relay_connection")]
     [TestCase(false, TestName = "A_second_serve_on_the_same_relay_endpoint_exits_with_one_line_and_the_first_keeps_every_relay_connection")]
     public async Task A_second_serve_on_the_same_relay_port_exits_and_leaves_the_port_to_the_first(bool sameRegistrarPort)

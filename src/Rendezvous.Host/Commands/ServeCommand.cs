@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -9,7 +10,7 @@ using Rendezvous.Host.Logging;
 namespace Rendezvous.Host.Commands;
 
 /// <summary><c>rendezvous serve</c>: runs the registrar and the rendezvous relay with embedded defaults.</summary>
-internal static class ServeCommand
+internal static partial class ServeCommand
 {
     /// <summary>Exit code when the configuration is invalid or a listener cannot start.</summary>
     public const int StartFailed = 3;
@@ -20,6 +21,7 @@ internal static class ServeCommand
         ("--data-dir", "Rendezvous:DataDirectory", "Folder for the secrets database and the generated certificate. Default: ./rendezvous-data.", "dir"),
         ("--registrar-url", "Rendezvous:RegistrarUrl", "Where the HTTPS registrar listens. Default: https://0.0.0.0:8898.", "url"),
         ("--rendezvous-endpoint", "Rendezvous:RendezvousEndpoint", "Where the raw TCP rendezvous relay listens. Default: 0.0.0.0:8899.", "host:port"),
+        ("--transport", "Rendezvous:Relay:Transport", "How the relay handles its connections: epoll (Linux-native: a descriptor and a small record per connection, one event loop per core), socket (.NET sockets, every operating system) or auto (epoll where it runs: Linux on x86-64 or ARM64). Default: auto.", "auto|socket|epoll"),
         ("--public-host", "Rendezvous:Registrar:PublicHost", "Host name or address put into triples. Default: the host name the client used to reach the registrar.", "name"),
         ("--cert", "Rendezvous:CertificatePath", "PEM certificate for the registrar (with --key). Default: a self-signed one generated in the data folder.", "file"),
         ("--key", "Rendezvous:KeyPath", "PEM private key of --cert.", "file"),
@@ -104,7 +106,7 @@ internal static class ServeCommand
         }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or InvalidDataException)
         {
-            await error.WriteLineAsync($"rendezvous serve: {ex.Message}").ConfigureAwait(false);
+            await error.WriteLineAsync($"rendezvous serve: {Describe(ex)}").ConfigureAwait(false);
             return StartFailed;
         }
 
@@ -125,13 +127,36 @@ internal static class ServeCommand
             }
             catch (Exception ex) when (ex is InvalidOperationException or IOException or System.Net.Sockets.SocketException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
-                await error.WriteLineAsync($"rendezvous serve: {ex.Message}").ConfigureAwait(false);
+                await error.WriteLineAsync($"rendezvous serve: {Describe(ex)}").ConfigureAwait(false);
                 return StartFailed;
             }
         }
 
         return 0;
     }
+
+    /// <summary>
+    /// The message for a start-up failure; a setting the configuration binder could not convert to one of our
+    /// enumerations (<c>--transport bogus</c>) is said with the values it accepts.
+    /// </summary>
+    internal static string Describe(Exception exception)
+    {
+        var match = BinderFailure().Match(exception.Message);
+        if (match.Success && FindEnum(match.Groups["type"].Value) is { } type)
+        {
+            return $"{match.Groups["key"].Value} is '{match.Groups["value"].Value}'; it must be one of {string.Join(", ", Enum.GetNames(type))} (any case).";
+        }
+
+        return exception.Message;
+    }
+
+    private static Type? FindEnum(string name) => AppDomain.CurrentDomain.GetAssemblies()
+        .Where(assembly => assembly.GetName().Name?.StartsWith("Rendezvous.", StringComparison.Ordinal) == true)
+        .Select(assembly => assembly.GetType(name))
+        .FirstOrDefault(type => type is { IsEnum: true });
+
+    [GeneratedRegex(@"^Failed to convert configuration value '(?<value>[^']*)' at '(?<key>[^']*)' to type '(?<type>[^']*)'")]
+    private static partial Regex BinderFailure();
 
     private static async Task WriteFailuresAsync(TextWriter error, OptionsValidationException exception)
     {

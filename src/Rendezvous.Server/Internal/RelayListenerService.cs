@@ -69,9 +69,17 @@ internal sealed class RelayListenerService(
             endpoint.Port = ip.Port;
         }
 
-        ServerLog.RelayListening(logger, local);
+        ServerLog.RelayListening(logger, local, TransportName(transport));
         _acceptLoop = AcceptLoopAsync(_listener);
     }
+
+    /// <summary>How the log names a transport: <c>epoll</c>, <c>socket</c>, or the type of an application's own.</summary>
+    internal static string TransportName(IRelayListenerFactory transport) => transport switch
+    {
+        EpollRelayListenerFactory => "epoll",
+        SocketRelayListenerFactory => "socket",
+        _ => transport.GetType().Name,
+    };
 
     /// <summary>
     /// The transport <see cref="RendezvousRelayOptions.Transport"/> names, with the relay's buffer limits and keep-alive

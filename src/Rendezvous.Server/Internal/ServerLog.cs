@@ -6,8 +6,8 @@ namespace Rendezvous.Server.Internal;
 /// <summary>The hosting layer's log messages.</summary>
 internal static partial class ServerLog
 {
-    [LoggerMessage(3001, LogLevel.Information, "Rendezvous relay listening on {EndPoint}", EventName = "RelayListening")]
-    public static partial void RelayListening(ILogger logger, EndPoint endPoint);
+    [LoggerMessage(3001, LogLevel.Information, "Rendezvous relay listening on {EndPoint} ({Transport} transport)", EventName = "RelayListening")]
+    public static partial void RelayListening(ILogger logger, EndPoint endPoint, string transport);
 
     [LoggerMessage(3002, LogLevel.Information, "Registrar listening on {Url}", EventName = "RegistrarListening")]
     public static partial void RegistrarListening(ILogger logger, string url);

@@ -240,31 +240,46 @@ record() { # label repeat bound args...
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+fds_of() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+held_run() { # label repeat bound pid fallback-json argsA... -- argsB...
+  # Two generators (each `loadgen SCENARIO ...` with --ready-file and --go-file) hold their connections at the same
+  # time; the server's RSS and open descriptors are sampled before and 3 s after both are ready (into the caller's
+  # before, after, fds_before, fds_after), then both check and close theirs and each run's line is recorded.
+  local label=$1 repeat=$2 bound=$3 pid=$4 fallback=$5; shift 5
+  local a=() b=() ga gb go="$work/go-$label-$repeat"
+  while [ "$1" != "--" ]; do a+=("$1"); shift; done; shift; b=("$@")
+  before=$(rss_kib "$pid"); fds_before=$(fds_of "$pid")
+  gen "$bound" "${a[@]}" --ready-file "$work/ready-a" --go-file "$go" >"$work/held-a.json" 2>>"$work/generator.err" &
+  ga=$!
+  gen "$bound" "${b[@]}" --ready-file "$work/ready-b" --go-file "$go" >"$work/held-b.json" 2>>"$work/generator.err" &
+  gb=$!
+  started_pids+=("$ga" "$gb")
+  local deadline=$((SECONDS + bound))
+  while { [ ! -f "$work/ready-a" ] || [ ! -f "$work/ready-b" ]; } && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$ga" 2>/dev/null && kill -0 "$gb" 2>/dev/null; do sleep 0.2; done
+  sleep 3 # let the connections settle
+  after=$(rss_kib "$pid"); fds_after=$(fds_of "$pid")
+  touch "$go"
+  wait "$ga" || failures=$((failures + 1))
+  wait "$gb" || failures=$((failures + 1))
+  forget_pid "$ga"; forget_pid "$gb"
+  rm -f "$work/ready-a" "$work/ready-b"
+  for f in "$work/held-a.json" "$work/held-b.json"; do
+    local line; line=$(grep '^{' "$f" | tail -1 || true)
+    if [ -n "$line" ]; then printf '%s\t%s\t%s\n' "$label" "$repeat" "$line" >>"$results"; log "$label #$repeat: ${line:0:220}"
+    else printf '%s\t%s\t%s\n' "$label" "$repeat" "$fallback" >>"$results"; fi
+  done
+}
+
 idle_run() { # target-name repeat pid argsA... -- argsB...
   local name=$1 repeat=$2 pid=$3; shift 3
   local a=() b=()
   while [ "$1" != "--" ]; do a+=("$1"); shift; done; shift; b=("$@")
-  local half=$((idle_sessions / 2)) go="$work/go-$name-$repeat" bound=$((120 + idle_sessions / 50))
-  local before after
-  before=$(rss_kib "$pid")
-  gen "$bound" idle "${a[@]}" --sessions "$half" --concurrency 64 --settle 0 --ready-file "$work/ready-a" --go-file "$go" >"$work/idle-a.json" 2>>"$work/generator.err" &
-  local ga=$!
-  gen "$bound" idle "${b[@]}" --sessions "$((idle_sessions - half))" --concurrency 64 --settle 0 --ready-file "$work/ready-b" --go-file "$go" >"$work/idle-b.json" 2>>"$work/generator.err" &
-  local gb=$!
-  started_pids+=("$ga" "$gb")
-  local deadline=$((SECONDS + bound))
-  while { [ ! -f "$work/ready-a" ] || [ ! -f "$work/ready-b" ]; } && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$ga" 2>/dev/null && kill -0 "$gb" 2>/dev/null; do sleep 0.2; done
-  sleep 3 # let the sessions settle idle
-  after=$(rss_kib "$pid")
-  touch "$go"
-  wait "$ga" || failures=$((failures + 1))
-  wait "$gb" || failures=$((failures + 1))
-  rm -f "$work/ready-a" "$work/ready-b"
-  for f in "$work/idle-a.json" "$work/idle-b.json"; do
-    local line; line=$(grep '^{' "$f" | tail -1 || true)
-    if [ -n "$line" ]; then printf 'idle-%s\t%s\t%s\n' "$name" "$repeat" "$line" >>"$results"; log "idle-$name #$repeat: ${line:0:200}"
-    else printf 'idle-%s\t%s\t{"errors":%s,"sessions":%s,"checked":0}\n' "$name" "$repeat" "$half" "$half" >>"$results"; fi
-  done
+  local half=$((idle_sessions / 2)) bound=$((120 + idle_sessions / 50))
+  local before after fds_before fds_after
+  held_run "idle-$name" "$repeat" "$bound" "$pid" "{\"errors\":$half,\"sessions\":$half,\"checked\":0}" \
+    idle "${a[@]}" --sessions "$half" --concurrency 64 --settle 0 -- \
+    idle "${b[@]}" --sessions "$((idle_sessions - half))" --concurrency 64 --settle 0
   printf 'idle-%s-rss\t%s\t{"rssBeforeKiB":%s,"rssIdleKiB":%s,"rssBytesPerSession":%s}\n' "$name" "$repeat" "$before" "$after" \
     "$(awk -v b="$before" -v a="$after" -v n="$idle_sessions" 'BEGIN {printf "%.1f", (a - b) * 1024 / n}')" >>"$results"
   log "idle-$name #$repeat: RSS $before -> $after KiB for $idle_sessions sessions"
@@ -324,40 +339,22 @@ wants idle && for repeat in $(seq 1 "$repeats"); do
   idle_run haproxy "$repeat" "$haproxy_pid" "${haproxy1[@]}" -- "${haproxy2[@]}"
 done
 
-# Parked responders: per transport and repeat a fresh server (with room for 19,000 connections waiting for their
-# first line from 127.0.0.1, as two generators may open them faster than it reads them), warmed with a few parked
-# connections, then RSS and the open descriptors sampled before and 3 s after every connection is parked.
-fds_of() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# Parked responders: per transport and repeat a fresh server, warmed with a few parked connections, then RSS and the
+# open descriptors sampled before and 3 s after every connection is parked. Its caps: room for 19,000 connections
+# waiting for their first line from 127.0.0.1 (two generators may open them faster than it reads them), and a relay
+# cap of 19,300 with a registrar cap of 64, which fit in the open-files limit of 20,000 with the server's own
+# descriptors and the 256 it keeps: otherwise it lowers the relay's 20,000 to about 18,600 at start to fit.
 parked_run() { # transport repeat
   local t=$1 repeat=$2 pid=${server_pids[$1]} half=$((parked_connections / 2))
-  local go="$work/go-parked-$1-$2" bound=$((120 + parked_connections / 50)) relay="127.0.0.1:${relay_ports[$1]}"
-  local cookies_a cookies_b before after fds_before fds_after ga gb
+  local bound=$((120 + parked_connections / 50)) relay="127.0.0.1:${relay_ports[$1]}"
+  local cookies_a cookies_b before after fds_before fds_after
   cookies_a=$(IFS=,; echo "${extra_cookies[*]:0:$((parked_cookies / 2))}")
   cookies_b=$(IFS=,; echo "${extra_cookies[*]:$((parked_cookies / 2))}")
   gen 60 parked --cookies "$cookies_a" --relay "$relay" --sessions 200 --check 20 --settle 0 >/dev/null 2>>"$work/generator.err" || true
   sleep 1
-  before=$(rss_kib "$pid"); fds_before=$(fds_of "$pid")
-  gen "$bound" parked --cookies "$cookies_a" --relay "$relay" --sessions "$half" --check $((parked_check / 2)) --concurrency 64 --settle 0 \
-    --ready-file "$work/ready-a" --go-file "$go" >"$work/parked-a.json" 2>>"$work/generator.err" &
-  ga=$!
-  gen "$bound" parked --cookies "$cookies_b" --relay "$relay" --sessions "$((parked_connections - half))" --check $((parked_check - parked_check / 2)) \
-    --concurrency 64 --settle 0 --ready-file "$work/ready-b" --go-file "$go" >"$work/parked-b.json" 2>>"$work/generator.err" &
-  gb=$!
-  started_pids+=("$ga" "$gb")
-  local deadline=$((SECONDS + bound))
-  while { [ ! -f "$work/ready-a" ] || [ ! -f "$work/ready-b" ]; } && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$ga" 2>/dev/null && kill -0 "$gb" 2>/dev/null; do sleep 0.2; done
-  sleep 3 # let the parked connections settle
-  after=$(rss_kib "$pid"); fds_after=$(fds_of "$pid")
-  touch "$go"
-  wait "$ga" || failures=$((failures + 1))
-  wait "$gb" || failures=$((failures + 1))
-  forget_pid "$ga"; forget_pid "$gb"
-  rm -f "$work/ready-a" "$work/ready-b"
-  for f in "$work/parked-a.json" "$work/parked-b.json"; do
-    local line; line=$(grep '^{' "$f" | tail -1 || true)
-    if [ -n "$line" ]; then printf 'parked-%s\t%s\t%s\n' "$t" "$repeat" "$line" >>"$results"; log "parked-$t #$repeat: ${line:0:220}"
-    else printf 'parked-%s\t%s\t{"errors":%s,"sessions":%s,"parked":0,"check":0,"checked":0}\n' "$t" "$repeat" "$half" "$half" >>"$results"; fi
-  done
+  held_run "parked-$t" "$repeat" "$bound" "$pid" "{\"errors\":$half,\"sessions\":$half,\"parked\":0,\"check\":0,\"checked\":0}" \
+    parked --cookies "$cookies_a" --relay "$relay" --sessions "$half" --check $((parked_check / 2)) --concurrency 64 --settle 0 -- \
+    parked --cookies "$cookies_b" --relay "$relay" --sessions "$((parked_connections - half))" --check $((parked_check - parked_check / 2)) --concurrency 64 --settle 0
   printf 'parked-%s-rss\t%s\t{"connections":%s,"rssBeforeKiB":%s,"rssParkedKiB":%s,"rssBytesPerConnection":%s,"serverFdsBefore":%s,"serverFdsParked":%s}\n' \
     "$t" "$repeat" "$parked_connections" "$before" "$after" \
     "$(awk -v b="$before" -v a="$after" -v n="$parked_connections" 'BEGIN {printf "%.1f", (a - b) * 1024 / n}')" "$fds_before" "$fds_after" >>"$results"
@@ -367,7 +364,7 @@ wants parked && for repeat in $(seq 1 "$repeats"); do
   log "parked connections, repeat $repeat of $repeats"
   for t in "${transports[@]}"; do
     stop_servers
-    parked_server_env="Rendezvous__Relay__MaxHandshakesPerAddress=20000"
+    parked_server_env="Rendezvous__Relay__MaxHandshakesPerAddress=20000 Rendezvous__Relay__MaxConnections=19300 Rendezvous__RegistrarMaxConnections=64"
     start_server "$t" "$parked_cookies"
     parked_server_env=
     parked_run "$t" "$repeat"

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Benchmarks the relay against haproxy 2.6 (mode tcp, one thread) on the same loopback traffic and prints
-# one table: metric, ours, haproxy, ratio, target, met?. See docs/performance.md.
+# Benchmarks the relay on both of its transports (Rendezvous:Relay:Transport socket and epoll) against haproxy 2.6
+# (mode tcp, one thread) on the same loopback traffic, in the same run, and prints one table: metric, the relay on
+# each transport, haproxy, each transport's ratio to haproxy, target, met? for each. See docs/performance.md.
 #
 #   eng/bench.sh            full run: every scenario, medians of 3 repeats, micro-benchmarks
 #   eng/bench.sh --quick    1 repeat, short durations
-#   eng/bench.sh --smoke    1 repeat, tiny durations and 200 idle sessions (checks the script works)
-#   --only LIST             run only these scenarios, comma-separated: tp, lat, rate, idle, pool, cluster, micro
+#   eng/bench.sh --smoke    1 repeat, tiny durations, 200 idle sessions and 400 parked connections (checks the script works)
+#   --only LIST             run only these scenarios, comma-separated: tp, lat, rate, idle, parked, pool, cluster, micro
 #                           (e.g. --quick --only rate,idle while working on one figure)
+#   --transport T           socket, epoll or both (the default): the relay's transports that tp, lat, rate, idle and
+#                           parked run on; each has a server of its own (pool and cluster use the default transport)
+#
+# parked: one fresh server per transport holds 19,000 parked responders (R<cookie>, no +OK until paired; 20 users
+# with 950 each, parked by two generator processes) and its RSS per parked connection is reported, then every one
+# is checked still parked and 100 are paired, a byte each way (a table of its own: haproxy has no parked connections).
 #
 # pool: a busy hidden server (bursts of concurrent clients) and an idle one (one client now and then), each with a
 # fixed pool of 1 and of 8 and following the registrar's pool advice, on a server with a 1 s grace period; prints
@@ -22,20 +29,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: eng/bench.sh [--quick|--smoke] [--only tp,lat,rate,idle,pool,cluster,micro]"
+usage="usage: eng/bench.sh [--quick|--smoke] [--transport socket|epoll|both] [--only tp,lat,rate,idle,parked,pool,cluster,micro]"
 mode=full
-only=tp,lat,rate,idle,pool,cluster,micro
+only=tp,lat,rate,idle,parked,pool,cluster,micro
+transport=both
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick ;;
     --smoke) mode=smoke ;;
+    --transport)
+      [ $# -ge 2 ] || { echo "--transport needs socket, epoll or both; $usage" >&2; exit 2; }
+      case "$2" in
+        socket|epoll|both) transport=$2 ;;
+        *) echo "--transport: unknown transport '$2'; known: socket, epoll, both" >&2; exit 2 ;;
+      esac
+      shift ;;
     --only)
       [ $# -ge 2 ] || { echo "--only needs a list of scenarios; $usage" >&2; exit 2; }
       only=$2; shift
       for s in ${only//,/ }; do
         case "$s" in
-          tp|lat|rate|idle|pool|cluster|micro) ;;
-          *) echo "--only: unknown scenario '$s'; known: tp, lat, rate, idle, pool, cluster, micro" >&2; exit 2 ;;
+          tp|lat|rate|idle|parked|pool|cluster|micro) ;;
+          *) echo "--only: unknown scenario '$s'; known: tp, lat, rate, idle, parked, pool, cluster, micro" >&2; exit 2 ;;
         esac
       done ;;
     *) echo "unknown argument '$1'; $usage" >&2; exit 2 ;;
@@ -43,12 +58,19 @@ while [ $# -gt 0 ]; do
   shift
 done
 wants() { [[ ",$only," == *",$1,"* ]]; }
+if [ "$transport" = both ]; then transports=(socket epoll); else transports=("$transport"); fi
 
 case "$mode" in
-  full)  repeats=3; tp_seconds=8; lat_rounds=5; lat_count=4000; rate_seconds=8; idle_sessions=9000; pool_seconds=30; cluster_seconds=3; cluster_slice=3000; micro=1 ;;
-  quick) repeats=1; tp_seconds=3; lat_rounds=3; lat_count=2000; rate_seconds=3; idle_sessions=9000; pool_seconds=15; cluster_seconds=2; cluster_slice=2000; micro=1 ;;
-  smoke) repeats=1; tp_seconds=1; lat_rounds=1; lat_count=300;  rate_seconds=1; idle_sessions=200;  pool_seconds=4;  cluster_seconds=1; cluster_slice=200;  micro=0 ;;
+  full)  repeats=3; tp_seconds=8; lat_rounds=5; lat_count=4000; rate_seconds=8; idle_sessions=9000; parked_connections=19000; pool_seconds=30; cluster_seconds=3; cluster_slice=3000; micro=1 ;;
+  quick) repeats=1; tp_seconds=3; lat_rounds=3; lat_count=2000; rate_seconds=3; idle_sessions=9000; parked_connections=19000; pool_seconds=15; cluster_seconds=2; cluster_slice=2000; micro=1 ;;
+  smoke) repeats=1; tp_seconds=1; lat_rounds=1; lat_count=300;  rate_seconds=1; idle_sessions=200;  parked_connections=400;   pool_seconds=4;  cluster_seconds=1; cluster_slice=200;  micro=0 ;;
 esac
+# Parked: the server holds 19,000 sockets plus its own few hundred descriptors (listeners, SQLite, the runtime's)
+# under the open-files limit of 20,000, with room for the 100 initiators of the final check. 20 users of 950
+# parked each stay below ParkedConnectionsPerCookie's maximum of 1,024; each of the two generator processes
+# holds half the connections (9,550 sockets at most), well below its own limit.
+parked_cookies=20
+parked_check=100
 rate_concurrency=16
 server_core=0
 generator_core=1
@@ -77,22 +99,25 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 log "open-files limit $(ulimit -n)"
 
 # --- server ----------------------------------------------------------------------------------------
-data="$work/data"
-mkdir -p "$data"
-# Codes are single-use per UUID, also across restarts, so every fresh server start registers new users.
-users=()
-for _ in $(seq 1 $((4 + 2 * repeats))); do users+=("$(add_user "$rendezvous" "$data")"); done
+# One server per transport (socket, epoll), each with a data directory of its own; "default" (the setting left out)
+# for pool. Codes are single-use per UUID, also across restarts, so every server start adds fresh users to its data
+# directory (before it starts) and registers them.
+declare -A server_pids=() relay_ports=() cookies1=() cookies2=()
 # The pool scenario registers again every few seconds: entries with a 1 s TOTP step, one per run (demand is per UUID).
 pool_users=()
 if wants pool; then
-  for _ in 1 2 3 4 5 6; do pool_users+=("$(add_user "$rendezvous" "$data" --step 1)"); done
+  mkdir -p "$work/data-default"
+  for _ in 1 2 3 4 5 6; do pool_users+=("$(add_user "$rendezvous" "$work/data-default" --step 1)"); done
 fi
-next_user=0
 server_pid=
-start_server() {
+start_server() { # transport [extra-users]: socket, epoll or default; registers 2 users (cookie1, cookie2) and extra ones (extra_cookies)
+  local t=$1 extra=${2:-0} data="$work/data-$1" transport_env=() fresh=() u s i
+  [ "$t" = default ] || transport_env=("Rendezvous__Relay__Transport=$t")
+  mkdir -p "$data"
+  for _ in $(seq 1 $((2 + extra))); do fresh+=("$(add_user "$rendezvous" "$data")"); done
   registrar_port=$(free_port)
   relay_port=$(free_port)
-  log "starting rendezvous serve (core $server_core): registrar :$registrar_port, relay :$relay_port"
+  log "starting rendezvous serve, transport $t (core $server_core): registrar :$registrar_port, relay :$relay_port"
   # RENDEZVOUS_BENCH_SERVER_ENV adds environment variables for the server only, e.g.
   # "Rendezvous__Relay__InlineSocketCompletions=false", to measure a setting without code changes.
   # The admin listener (and the OpenTelemetry meter provider behind its /metrics) is off: this measures the relay alone.
@@ -104,26 +129,36 @@ start_server() {
   Rendezvous__Relay__MaxHandshakesPerAddress=1024 \
   Rendezvous__Relay__MaxSessionsPerAddressPerUuid=100000 \
   Logging__LogLevel__Default=Warning \
-  ${pool_server_env:-} \
+  "${transport_env[@]}" ${pool_server_env:-} ${parked_server_env:-} \
     taskset -c "$server_core" "$rendezvous" serve --data-dir "$data" \
       --registrar-url "https://127.0.0.1:$registrar_port" --rendezvous-endpoint "127.0.0.1:$relay_port" \
-      >"$work/server.log" 2>&1 &
+      >"$work/server-$t.log" 2>&1 &
   server_pid=$!
   started_pids+=("$server_pid")
+  server_pids[$t]=$server_pid
+  relay_ports[$t]=$relay_port
   wait_port "$relay_port" 60
   wait_port "$registrar_port" 30
-  pin=$(grep -oE 'fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}' "$work/server.log" | head -1 | awk '{print $2}')
-  [ -n "$pin" ] || { log "no certificate fingerprint in the server log"; cat "$work/server.log"; exit 1; }
-  local u s
-  read -r u s <<<"${users[$next_user]}"; next_user=$((next_user + 1))
-  cookie1=$(register "$u" "$s" || true)
-  read -r u s <<<"${users[$next_user]}"; next_user=$((next_user + 1))
-  cookie2=$(register "$u" "$s" || true)
-  [ -n "$cookie1" ] && [ -n "$cookie2" ] || { log "registration failed"; exit 1; }
-  relay1=(--target relay --cookie "$cookie1" --relay "127.0.0.1:$relay_port" --server-pid "$server_pid")
-  relay2=(--target relay --cookie "$cookie2" --relay "127.0.0.1:$relay_port" --server-pid "$server_pid")
+  pin=$(grep -oE 'fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}' "$work/server-$t.log" | head -1 | awk '{print $2}')
+  [ -n "$pin" ] || { log "no certificate fingerprint in the server log"; cat "$work/server-$t.log"; exit 1; }
+  read -r u s <<<"${fresh[0]}"
+  cookies1[$t]=$(register "$u" "$s" || true)
+  read -r u s <<<"${fresh[1]}"
+  cookies2[$t]=$(register "$u" "$s" || true)
+  [ -n "${cookies1[$t]}" ] && [ -n "${cookies2[$t]}" ] || { log "registration failed"; exit 1; }
+  extra_cookies=()
+  for i in $(seq 2 $((1 + extra))); do
+    read -r u s <<<"${fresh[$i]}"
+    extra_cookies+=("$(register "$u" "$s" || true)")
+    [ -n "${extra_cookies[-1]}" ] || { log "registration failed"; exit 1; }
+  done
 }
-stop_pid() {
+relay_args() { # transport 1|2 -> the generator's arguments for that server and its first or second user, in $args
+  local cookie
+  if [ "$2" = 1 ]; then cookie=${cookies1[$1]}; else cookie=${cookies2[$1]}; fi
+  args=(--target relay --cookie "$cookie" --relay "127.0.0.1:${relay_ports[$1]}" --server-pid "${server_pids[$1]}")
+}
+stop_pid() { # pid: SIGTERM, SIGKILL after 30 s
   kill "$1" 2>/dev/null || true
   local deadline=$((SECONDS + 30))
   while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
@@ -178,8 +213,15 @@ register() { # uuid secret -> R cookie
   gen 60 register --target relay --registrar "https://127.0.0.1:$registrar_port" --pin "$pin" --uuid "$1" --secret "$2" \
     | grep -oE '"cookie":"R[^"]+"' | cut -d'"' -f4
 }
-start_server
-start_haproxy
+stop_servers() { # every relay server started by start_server
+  local t
+  for t in "${!server_pids[@]}"; do stop_pid "${server_pids[$t]}"; done
+  server_pids=()
+}
+if wants tp || wants lat || wants rate; then
+  for t in "${transports[@]}"; do start_server "$t"; done
+fi
+if wants tp || wants lat || wants rate || wants idle; then start_haproxy; fi
 direct=(--target direct)
 results="$work/results.tsv"
 : >"$results"
@@ -198,31 +240,46 @@ record() { # label repeat bound args...
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+fds_of() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+held_run() { # label repeat bound pid fallback-json argsA... -- argsB...
+  # Two generators (each `loadgen SCENARIO ...` with --ready-file and --go-file) hold their connections at the same
+  # time; the server's RSS and open descriptors are sampled before and 3 s after both are ready (into the caller's
+  # before, after, fds_before, fds_after), then both check and close theirs and each run's line is recorded.
+  local label=$1 repeat=$2 bound=$3 pid=$4 fallback=$5; shift 5
+  local a=() b=() ga gb go="$work/go-$label-$repeat"
+  while [ "$1" != "--" ]; do a+=("$1"); shift; done; shift; b=("$@")
+  before=$(rss_kib "$pid"); fds_before=$(fds_of "$pid")
+  gen "$bound" "${a[@]}" --ready-file "$work/ready-a" --go-file "$go" >"$work/held-a.json" 2>>"$work/generator.err" &
+  ga=$!
+  gen "$bound" "${b[@]}" --ready-file "$work/ready-b" --go-file "$go" >"$work/held-b.json" 2>>"$work/generator.err" &
+  gb=$!
+  started_pids+=("$ga" "$gb")
+  local deadline=$((SECONDS + bound))
+  while { [ ! -f "$work/ready-a" ] || [ ! -f "$work/ready-b" ]; } && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$ga" 2>/dev/null && kill -0 "$gb" 2>/dev/null; do sleep 0.2; done
+  sleep 3 # let the connections settle
+  after=$(rss_kib "$pid"); fds_after=$(fds_of "$pid")
+  touch "$go"
+  wait "$ga" || failures=$((failures + 1))
+  wait "$gb" || failures=$((failures + 1))
+  forget_pid "$ga"; forget_pid "$gb"
+  rm -f "$work/ready-a" "$work/ready-b"
+  for f in "$work/held-a.json" "$work/held-b.json"; do
+    local line; line=$(grep '^{' "$f" | tail -1 || true)
+    if [ -n "$line" ]; then printf '%s\t%s\t%s\n' "$label" "$repeat" "$line" >>"$results"; log "$label #$repeat: ${line:0:220}"
+    else printf '%s\t%s\t%s\n' "$label" "$repeat" "$fallback" >>"$results"; fi
+  done
+}
+
 idle_run() { # target-name repeat pid argsA... -- argsB...
   local name=$1 repeat=$2 pid=$3; shift 3
   local a=() b=()
   while [ "$1" != "--" ]; do a+=("$1"); shift; done; shift; b=("$@")
-  local half=$((idle_sessions / 2)) go="$work/go-$name-$repeat" bound=$((120 + idle_sessions / 50))
-  local before after
-  before=$(rss_kib "$pid")
-  gen "$bound" idle "${a[@]}" --sessions "$half" --concurrency 64 --settle 0 --ready-file "$work/ready-a" --go-file "$go" >"$work/idle-a.json" 2>>"$work/generator.err" &
-  local ga=$!
-  gen "$bound" idle "${b[@]}" --sessions "$((idle_sessions - half))" --concurrency 64 --settle 0 --ready-file "$work/ready-b" --go-file "$go" >"$work/idle-b.json" 2>>"$work/generator.err" &
-  local gb=$!
-  started_pids+=("$ga" "$gb")
-  local deadline=$((SECONDS + bound))
-  while { [ ! -f "$work/ready-a" ] || [ ! -f "$work/ready-b" ]; } && [ "$SECONDS" -lt "$deadline" ] && kill -0 "$ga" 2>/dev/null && kill -0 "$gb" 2>/dev/null; do sleep 0.2; done
-  sleep 3 # let the sessions settle idle
-  after=$(rss_kib "$pid")
-  touch "$go"
-  wait "$ga" || failures=$((failures + 1))
-  wait "$gb" || failures=$((failures + 1))
-  rm -f "$work/ready-a" "$work/ready-b"
-  for f in "$work/idle-a.json" "$work/idle-b.json"; do
-    local line; line=$(grep '^{' "$f" | tail -1 || true)
-    if [ -n "$line" ]; then printf 'idle-%s\t%s\t%s\n' "$name" "$repeat" "$line" >>"$results"; log "idle-$name #$repeat: ${line:0:200}"
-    else printf 'idle-%s\t%s\t{"errors":%s,"sessions":%s,"checked":0}\n' "$name" "$repeat" "$half" "$half" >>"$results"; fi
-  done
+  local half=$((idle_sessions / 2)) bound=$((120 + idle_sessions / 50))
+  local before after fds_before fds_after
+  held_run "idle-$name" "$repeat" "$bound" "$pid" "{\"errors\":$half,\"sessions\":$half,\"checked\":0}" \
+    idle "${a[@]}" --sessions "$half" --concurrency 64 --settle 0 -- \
+    idle "${b[@]}" --sessions "$((idle_sessions - half))" --concurrency 64 --settle 0
   printf 'idle-%s-rss\t%s\t{"rssBeforeKiB":%s,"rssIdleKiB":%s,"rssBytesPerSession":%s}\n' "$name" "$repeat" "$before" "$after" \
     "$(awk -v b="$before" -v a="$after" -v n="$idle_sessions" 'BEGIN {printf "%.1f", (a - b) * 1024 / n}')" >>"$results"
   log "idle-$name #$repeat: RSS $before -> $after KiB for $idle_sessions sessions"
@@ -231,50 +288,96 @@ idle_run() { # target-name repeat pid argsA... -- argsB...
 for repeat in $(seq 1 "$repeats"); do
   log "repeat $repeat of $repeats"
   wants tp && for pairs in 1 16; do
-    record "tp$pairs-relay" "$repeat" 120 throughput "${relay1[@]}" --pairs "$pairs" --seconds "$tp_seconds"
+    for t in "${transports[@]}"; do
+      relay_args "$t" 1
+      record "tp$pairs-$t" "$repeat" 120 throughput "${args[@]}" --pairs "$pairs" --seconds "$tp_seconds"
+    done
     record "tp$pairs-haproxy" "$repeat" 120 throughput "${haproxy1[@]}" --pairs "$pairs" --seconds "$tp_seconds"
   done
   # Round trips depend on how fast an idle core wakes up, which drifts on a virtual machine over seconds:
-  # short rounds that alternate which proxy goes first, every round's median a sample of its own.
+  # short rounds that alternate which proxy goes first (and last), every round's median a sample of its own.
   wants lat && for round in $(seq 1 "$lat_rounds"); do
     for size in 1 1024; do
       record "lat$size-direct" "$repeat.$round" 120 latency "${direct[@]}" --size "$size" --count "$lat_count"
-      if [ $((round % 2)) = 1 ]; then order="relay haproxy"; else order="haproxy relay"; fi
-      for proxy in $order; do
-        if [ "$proxy" = relay ]; then args=("${relay1[@]}"); else args=("${haproxy1[@]}"); fi
+      if [ $((round % 2)) = 1 ]; then order=("${transports[@]}" haproxy); else order=(haproxy); for ((i = ${#transports[@]} - 1; i >= 0; i--)); do order+=("${transports[$i]}"); done; fi
+      for proxy in "${order[@]}"; do
+        if [ "$proxy" = haproxy ]; then args=("${haproxy1[@]}"); else relay_args "$proxy" 1; fi
         record "lat$size-$proxy" "$repeat.$round" 120 latency "${args[@]}" --size "$size" --count "$lat_count"
       done
     done
   done
   if wants rate; then
-    record "rate-relay" "$repeat" 120 rate "${relay1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
-    sleep 2 # let TIME_WAIT ports of the previous run age a little
+    for t in "${transports[@]}"; do
+      relay_args "$t" 1
+      record "rate-$t" "$repeat" 120 rate "${args[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
+      sleep 2 # let TIME_WAIT ports of the previous run age a little
+    done
     record "rate-haproxy" "$repeat" 120 rate "${haproxy1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
     sleep 2
   fi
 done
 
 # Memory per idle session needs a fresh process each time: memory kept from an earlier run (the GC heap,
-# haproxy's pools) would be reused and hide the cost. Each repeat restarts both, warms them up with a
-# few sessions, then samples RSS before and while the sessions are open.
+# haproxy's pools) would be reused and hide the cost. Each repeat restarts every server and haproxy, warms
+# them up with a few sessions, then samples RSS before and while the sessions are open.
 wants idle && for repeat in $(seq 1 "$repeats"); do
   log "idle sessions, repeat $repeat of $repeats"
-  stop_pid "$server_pid"; start_server
+  stop_servers
+  for t in "${transports[@]}"; do start_server "$t"; done
   stop_pid "$haproxy_pid"; start_haproxy
-  gen 60 idle "${relay1[@]}" --sessions 200 --settle 0 >/dev/null 2>>"$work/generator.err" || true
+  for t in "${transports[@]}"; do
+    relay_args "$t" 1
+    gen 60 idle "${args[@]}" --sessions 200 --settle 0 >/dev/null 2>>"$work/generator.err" || true
+  done
   gen 60 idle "${haproxy1[@]}" --sessions 200 --settle 0 >/dev/null 2>>"$work/generator.err" || true
   sleep 1
-  idle_run relay "$repeat" "$server_pid" "${relay1[@]}" -- "${relay2[@]}"
+  for t in "${transports[@]}"; do
+    relay_args "$t" 1; a=("${args[@]}")
+    relay_args "$t" 2
+    idle_run "$t" "$repeat" "${server_pids[$t]}" "${a[@]}" -- "${args[@]}"
+  done
   idle_run haproxy "$repeat" "$haproxy_pid" "${haproxy1[@]}" -- "${haproxy2[@]}"
+done
+
+# Parked responders: per transport and repeat a fresh server, warmed with a few parked connections, then RSS and the
+# open descriptors sampled before and 3 s after every connection is parked. Its caps: room for 19,000 connections
+# waiting for their first line from 127.0.0.1 (two generators may open them faster than it reads them), and a relay
+# cap of 19,300 with a registrar cap of 64, which fit in the open-files limit of 20,000 with the server's own
+# descriptors and the 256 it keeps: otherwise it lowers the relay's 20,000 to about 18,600 at start to fit.
+parked_run() { # transport repeat
+  local t=$1 repeat=$2 pid=${server_pids[$1]} half=$((parked_connections / 2))
+  local bound=$((120 + parked_connections / 50)) relay="127.0.0.1:${relay_ports[$1]}"
+  local cookies_a cookies_b before after fds_before fds_after
+  cookies_a=$(IFS=,; echo "${extra_cookies[*]:0:$((parked_cookies / 2))}")
+  cookies_b=$(IFS=,; echo "${extra_cookies[*]:$((parked_cookies / 2))}")
+  gen 60 parked --cookies "$cookies_a" --relay "$relay" --sessions 200 --check 20 --settle 0 >/dev/null 2>>"$work/generator.err" || true
+  sleep 1
+  held_run "parked-$t" "$repeat" "$bound" "$pid" "{\"errors\":$half,\"sessions\":$half,\"parked\":0,\"check\":0,\"checked\":0}" \
+    parked --cookies "$cookies_a" --relay "$relay" --sessions "$half" --check $((parked_check / 2)) --concurrency 64 --settle 0 -- \
+    parked --cookies "$cookies_b" --relay "$relay" --sessions "$((parked_connections - half))" --check $((parked_check - parked_check / 2)) --concurrency 64 --settle 0
+  printf 'parked-%s-rss\t%s\t{"connections":%s,"rssBeforeKiB":%s,"rssParkedKiB":%s,"rssBytesPerConnection":%s,"serverFdsBefore":%s,"serverFdsParked":%s}\n' \
+    "$t" "$repeat" "$parked_connections" "$before" "$after" \
+    "$(awk -v b="$before" -v a="$after" -v n="$parked_connections" 'BEGIN {printf "%.1f", (a - b) * 1024 / n}')" "$fds_before" "$fds_after" >>"$results"
+  log "parked-$t #$repeat: RSS $before -> $after KiB, descriptors $fds_before -> $fds_after for $parked_connections parked connections"
+}
+wants parked && for repeat in $(seq 1 "$repeats"); do
+  log "parked connections, repeat $repeat of $repeats"
+  for t in "${transports[@]}"; do
+    stop_servers
+    parked_server_env="Rendezvous__Relay__MaxHandshakesPerAddress=20000 Rendezvous__Relay__MaxConnections=19300 Rendezvous__RegistrarMaxConnections=64"
+    start_server "$t" "$parked_cookies"
+    parked_server_env=
+    parked_run "$t" "$repeat"
+  done
 done
 
 # Pool advice: a server whose initiators wait at most 1 s for a responder, so that a pool too small shows as
 # "not ready"; each hidden server parks again 250 ms (its round trip) after each pairing and registers every 5 s.
 if wants pool; then
-  log "pool advice: a busy and an idle hidden server, fixed pools of 1 and 8 vs the advice"
-  stop_pid "$server_pid"
+  log "pool advice: a busy and an idle hidden server, fixed pools of 1 and 8 vs the advice, on the default transport"
+  stop_servers
   pool_server_env="Rendezvous__Relay__InitiatorGracePeriod=00:00:01"
-  start_server
+  start_server default
   pool_server_env=
   next_pool_user=0
   for kind in busy idle; do
@@ -391,9 +494,9 @@ if [ "$micro" = 1 ]; then
 fi
 
 echo
-echo "Rendezvous vs haproxy $(haproxy -v | head -1 | awk '{print $3}') (mode tcp, nbthread 1), $mode mode, $repeats repeat(s), medians; server/haproxy on core $server_core, generator on core $generator_core"
+echo "Rendezvous (transports: ${transports[*]}) vs haproxy $(haproxy -v | head -1 | awk '{print $3}') (mode tcp, nbthread 1), $mode mode, $repeats repeat(s), medians; server/haproxy on core $server_core, generator on core $generator_core"
 [ -n "${RENDEZVOUS_BENCH_SERVER_ENV:-}" ] && echo "server environment: $RENDEZVOUS_BENCH_SERVER_ENV"
-echo "throughput ${tp_seconds} s per run, latency $lat_rounds rounds of $lat_count round trips per repeat, rate ${rate_seconds} s with $rate_concurrency workers, idle $idle_sessions sessions, pool ${pool_seconds} s per run"
+echo "throughput ${tp_seconds} s per run, latency $lat_rounds rounds of $lat_count round trips per repeat, rate ${rate_seconds} s with $rate_concurrency workers, idle $idle_sessions sessions, parked $parked_connections connections ($parked_cookies users, $parked_check paired at the end), pool ${pool_seconds} s per run"
 echo
 "$loadgen" report "$results"
 if [ "$micro" = 1 ]; then

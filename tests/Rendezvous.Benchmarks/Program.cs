@@ -34,7 +34,7 @@ internal static class Program
         catch (Exception ex) when (ex is ArgumentException or FormatException or UriFormatException)
         {
             await Console.Error.WriteLineAsync($"loadgen: {ex.Message}").ConfigureAwait(false);
-            await Console.Error.WriteLineAsync("usage: loadgen <throughput|latency|rate|idle|soak|slowloris|tlschurn|pool|register|registrar|micro> --target relay|haproxy|direct [--registrar URL[,URL...] --pin FP --uuid U --secret S | --cookie C --relay HOST:PORT] [registrar: --users FILE] [--front HOST:PORT --backend-port P] [--pairs N --seconds T --size B --count N --sessions N --concurrency C --server-pid PID --timeout S] [soak: --max-size B --faults none|kill|restart|all --kill-share F --read-pause MS --seed N --restart-request FILE --restart-done FILE --settle S] [slowloris, tlschurn: --addresses N --partial B --after 10,30,60]").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("usage: loadgen <throughput|latency|rate|idle|parked|soak|slowloris|tlschurn|pool|register|registrar|micro> --target relay|haproxy|direct [--registrar URL[,URL...] --pin FP --uuid U --secret S | --cookie C --relay HOST:PORT] [registrar: --users FILE] [--front HOST:PORT --backend-port P] [--pairs N --seconds T --size B --count N --sessions N --concurrency C --server-pid PID --timeout S] [soak: --max-size B --faults none|kill|restart|all --kill-share F --read-pause MS --seed N --restart-request FILE --restart-done FILE --settle S] [parked: --cookies C1,C2,... --relay HOST:PORT --sessions N --check N --ready-file F --go-file F] [slowloris, tlschurn: --addresses N --partial B --after 10,30,60]").ConfigureAwait(false);
             return 2;
         }
 

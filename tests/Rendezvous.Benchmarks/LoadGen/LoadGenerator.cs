@@ -38,6 +38,18 @@ internal static class LoadGenerator
             }
         }
 
+        if (options.Scenario == "parked")
+        {
+            try
+            {
+                return await Parked.RunAsync(options, bound.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"the parked scenario did not finish within {options.Timeout.TotalSeconds:0} s");
+            }
+        }
+
         if (options.Scenario is "slowloris" or "tlschurn")
         {
             try
@@ -62,7 +74,7 @@ internal static class LoadGenerator
                 "rate" => await Rate.RunAsync(target, options, bound.Token).ConfigureAwait(false),
                 "idle" => await Idle.RunAsync(target, options, bound.Token).ConfigureAwait(false),
                 "soak" => await Soak.RunAsync(target, options, restarter ?? FileRestarter(options), bound.Token).ConfigureAwait(false),
-                _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'; expected throughput, latency, rate, idle, soak, slowloris, tlschurn, pool, register, registrar or micro"),
+                _ => throw new ArgumentException($"unknown scenario '{options.Scenario}'; expected throughput, latency, rate, idle, parked, soak, slowloris, tlschurn, pool, register, registrar or micro"),
             };
         }
         catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

@@ -28,6 +28,12 @@ internal sealed class LoadOptions
     /// <summary>An R cookie obtained earlier (<c>loadgen register</c>), so no TOTP code is spent.</summary>
     public string? Cookie { get; set; }
 
+    /// <summary>parked: the R cookies responders park under, in turn (<c>--cookies C1,C2,...</c>); <see cref="Cookie"/> alone when empty.</summary>
+    public IReadOnlyList<string> Cookies { get; set; } = [];
+
+    /// <summary>parked: how many of the parked responders are paired with an initiator at the end, passing a byte each way. Defaults to 100.</summary>
+    public int CheckCount { get; set; } = 100;
+
     /// <summary>The relay endpoint; the triple's when null.</summary>
     public IPEndPoint? Relay { get; set; }
 
@@ -155,6 +161,8 @@ internal sealed class LoadOptions
                 case "--uuid": options.Uuid = value; break;
                 case "--secret": options.Secret = value; break;
                 case "--cookie": options.Cookie = value; break;
+                case "--cookies": options.Cookies = value.Split(',', StringSplitOptions.RemoveEmptyEntries); break;
+                case "--check": options.CheckCount = Int(value); break;
                 case "--relay": options.Relay = IPEndPoint.Parse(value); break;
                 case "--front": options.Front = IPEndPoint.Parse(value); break;
                 case "--backend-port": options.BackendPort = Int(value); break;
@@ -188,6 +196,11 @@ internal sealed class LoadOptions
                 case "--timeout": options.Timeout = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
                 default: throw new ArgumentException($"unknown option {arg}");
             }
+        }
+
+        if (options.CheckCount < 0)
+        {
+            throw new ArgumentException($"--check must be 0 or more, not {options.CheckCount}");
         }
 
         if (options.WriteSize is < 1 or > PatternStream.MaxChunk)

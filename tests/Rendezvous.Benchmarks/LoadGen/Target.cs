@@ -85,7 +85,8 @@ internal abstract class Target : IAsyncDisposable
         return (endPoint, triple.Cookie);
     }
 
-    protected static async Task<Socket> ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    /// <summary>Connects a TCP socket with Nagle off.</summary>
+    internal static async Task<Socket> ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try

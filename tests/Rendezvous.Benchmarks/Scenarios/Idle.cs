@@ -85,7 +85,7 @@ internal static class Idle
     }
 
     /// <summary>The initiator sends one byte of its stream and the responder one of its own; each side checks.</summary>
-    private static async Task ExchangeAsync(Socket initiator, Socket responder, ulong id, CancellationToken cancellationToken, int offset = 0)
+    internal static async Task ExchangeAsync(Socket initiator, Socket responder, ulong id, CancellationToken cancellationToken, int offset = 0)
     {
         var up = new PatternStream(id * 2);
         var down = new PatternStream((id * 2) + 1);
@@ -101,7 +101,7 @@ internal static class Idle
     }
 
     /// <summary>Initiator half-closes, the responder sees the end and half-closes, the initiator sees the end.</summary>
-    private static async Task CloseAsync(Socket initiator, Socket responder, CancellationToken cancellationToken)
+    internal static async Task CloseAsync(Socket initiator, Socket responder, CancellationToken cancellationToken)
     {
         var buffer = new byte[1];
         initiator.Shutdown(SocketShutdown.Send);

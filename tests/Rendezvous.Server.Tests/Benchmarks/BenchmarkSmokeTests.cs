@@ -116,6 +116,23 @@ public sealed class BenchmarkSmokeTests
     }
 
     [Test]
+    public async Task Parked_responders_stay_parked_and_a_sample_pairs()
+    {
+        var options = Relay("parked");
+        options.Sessions = 60;
+        options.CheckCount = 10;
+        options.SettleSeconds = 0.2;
+        var result = await LoadGenerator.RunAsync(options);
+        AssertClean(result);
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Get("parked"), Is.EqualTo(60));
+            Assert.That(result.Get("closedWhileParked"), Is.EqualTo(0));
+            Assert.That(result.Operations, Is.EqualTo(10));
+        });
+    }
+
+    [Test]
     public async Task Direct_target_runs_the_same_scenario_without_a_proxy()
     {
         var result = await LoadGenerator.RunAsync(new LoadOptions { Scenario = "throughput", Target = "direct", Seconds = 0.5, Timeout = TestTimeouts.Long });

@@ -361,11 +361,15 @@ public sealed class RendezvousConnectionHandler
         connection.Output.Write(parked.EarlyBytes.Span);
         responder.Output.Write(ProtocolReplies.Ok);
         responder.Output.Write(fromInitiator.Span);
+        var uuid = parked.Uuid;
 
         // The session runs in this method (not in one more awaiting it): each suspended method is an
-        // object kept for the whole session, and idle sessions are counted in thousands.
+        // object kept for the whole session, and idle sessions are counted in thousands. So nothing of the waiting
+        // phase stays referenced from it either: the parked entry (with its finished watch) and the kept bytes.
+        parked = null;
+        fromInitiator = default;
         _metrics.SessionStarted();
-        var activity = parked.Uuid is { } uuid ? _broker.Activity.StartSession(uuid) : null;
+        var activity = uuid is not null ? _broker.Activity.StartSession(uuid) : null;
         ProtocolLog.SessionStarted(_logger, connection.RemoteEndPoint, responder.RemoteEndPoint);
         var end = "failed";
         try

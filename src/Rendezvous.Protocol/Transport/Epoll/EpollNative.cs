@@ -20,6 +20,8 @@ internal static unsafe partial class EpollNative
     internal const int ECONNABORTED = 103;
     internal const int EPROTO = 71;
     internal const int EPERM = 1;
+    internal const int EINVAL = 22;
+    internal const int ENOSYS = 38;
 
     internal const int SOCK_NONBLOCK = 0x800;
     internal const int SOCK_CLOEXEC = 0x80000;
@@ -38,6 +40,10 @@ internal static unsafe partial class EpollNative
     internal const uint EPOLLET = 1u << 31;
 
     internal const int MSG_NOSIGNAL = 0x4000;
+    internal const int O_NONBLOCK = 0x800;
+    internal const int O_CLOEXEC = 0x80000;
+    internal const uint SPLICE_F_MOVE = 1;
+    internal const uint SPLICE_F_NONBLOCK = 2;
     internal const int SHUT_WR = 1;
 
     internal const int SOL_SOCKET = 1;
@@ -97,6 +103,12 @@ internal static unsafe partial class EpollNative
 
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int shutdown(int fd, int how);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int pipe2(int* fds, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial nint splice(int fdIn, long* offIn, int fdOut, long* offOut, nuint length, uint flags);
 
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int close(int fd);

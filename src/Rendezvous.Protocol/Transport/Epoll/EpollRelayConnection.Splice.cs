@@ -24,6 +24,16 @@ internal sealed partial class EpollRelayConnection : IDirectSpliceFeature
     private long _relayed;
     private int _failedFirst;
 
+    /// <summary>The pipe this direction splices through while bytes are in it (borrowed from <see cref="EpollPipePool"/>).</summary>
+    private EpollPipe? _pipe;
+    private int _pipeBytes;
+
+    /// <summary>Whether the direction carries bulk data (a read filled the buffer): it then moves bytes with <c>splice(2)</c>.</summary>
+    private bool _bulk;
+
+    /// <summary>A splice read shorter than this ends bulk mode: small messages go through user space, which is as cheap for them.</summary>
+    private const int BulkThreshold = 16 * 1024;
+
     /// <inheritdoc />
     public Task<CopyEnd> DirectRelay => _relay?.Task ?? throw new InvalidOperationException("The connection is not spliced directly.");
 
@@ -62,10 +72,13 @@ internal sealed partial class EpollRelayConnection : IDirectSpliceFeature
 
                 fromThis = StartDirect(other, onBytes);
                 fromOther = other.StartDirect(this, onBytes);
+                // Reader and writer are done for good: dropped, so an idle spliced session holds neither.
                 _input?.Detach();
                 _output?.Detach();
                 other._input?.Detach();
                 other._output?.Detach();
+                _input = other._input = null;
+                _output = other._output = null;
             }
         }
 
@@ -105,7 +118,7 @@ internal sealed partial class EpollRelayConnection : IDirectSpliceFeature
 
         _relayed = unread.Length;
         _onBytes = onBytes;
-        _relay = new TaskCompletionSource<CopyEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _relay = new TaskCompletionSource<CopyEnd>();
         _peer = peer;
         return unread.Length;
     }
@@ -161,6 +174,33 @@ internal sealed partial class EpollRelayConnection : IDirectSpliceFeature
                     ReturnPending();
                 }
 
+                if (_pipe is { } full && _pipeBytes > 0)
+                {
+                    var moved = peer.SpliceOut(full.Read, _pipeBytes, out errno);
+                    if (moved < 0)
+                    {
+                        if (errno != EpollNative.EAGAIN)
+                        {
+                            end = CopyEnd.WriteFailed;
+                        }
+
+                        break;
+                    }
+
+                    _pipeBytes -= (int)moved;
+                    if (_pipeBytes > 0)
+                    {
+                        continue;
+                    }
+                }
+
+                if (_pipe is { } drained)
+                {
+                    // Empty: back to the pool at once, so an idle direction holds no pipe.
+                    _pipe = null;
+                    EpollPipePool.Return(drained);
+                }
+
                 if (_inputEnded)
                 {
                     peer.ShutdownSend();
@@ -173,11 +213,55 @@ internal sealed partial class EpollRelayConnection : IDirectSpliceFeature
                     break;
                 }
 
+                if (_bulk && EpollPipePool.Rent() is { } pipe)
+                {
+                    _pipe = pipe;
+                    var moved = SpliceIn(pipe.Write, size, out errno);
+                    if (moved < 0)
+                    {
+                        if (errno == EpollNative.EAGAIN)
+                        {
+                            InputReadable = false;
+                        }
+                        else if (errno is EpollNative.EINVAL or EpollNative.ENOSYS)
+                        {
+                            // This kernel or socket cannot splice: copy through user space from now on.
+                            _bulk = false;
+                            continue;
+                        }
+                        else
+                        {
+                            end = CopyEnd.ReadFailed;
+                        }
+
+                        break;
+                    }
+
+                    if (moved == 0)
+                    {
+                        _inputEnded = true;
+                        continue;
+                    }
+
+                    if (moved < size && !PeerClosing)
+                    {
+                        InputReadable = false;
+                    }
+
+                    _bulk = moved >= BulkThreshold;
+                    _pipeBytes = (int)moved;
+                    relayed += moved;
+                    Interlocked.Add(ref _relayed, moved);
+                    continue;
+                }
+
                 nint read;
                 fixed (byte* start = scratch)
                 {
                     read = Receive(start, size, out errno);
                 }
+
+                _bulk = read == size;
 
                 if (read < 0)
                 {
@@ -260,9 +344,24 @@ internal sealed partial class EpollRelayConnection : IDirectSpliceFeature
         }
     }
 
-    /// <summary>Returns the pending buffer. Under the lock.</summary>
+    /// <summary>Returns the pending buffer and the pipe (closed when it still holds bytes). Under the lock.</summary>
     private void ReturnPending()
     {
+        if (_pipe is { } pipe)
+        {
+            _pipe = null;
+            if (_pipeBytes == 0)
+            {
+                EpollPipePool.Return(pipe);
+            }
+            else
+            {
+                EpollPipePool.Discard(pipe);
+            }
+
+            _pipeBytes = 0;
+        }
+
         if (_pending is { } pending)
         {
             _pending = null;

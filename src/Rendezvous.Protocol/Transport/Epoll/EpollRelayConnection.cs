@@ -94,6 +94,9 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
             throw EpollNative.SocketError(error);
         }
 
+        // A client usually sends its first line with the connect, so it is often there already: one read now lets the
+        // handler take it at once (no deadline armed, no wait) instead of waiting for the loop's first edge.
+        connection.OnReadable(peerClosing: false);
         return connection;
     }
 
@@ -231,6 +234,36 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
         errno = sent < 0 ? EpollNative.LastError : 0;
         EndUse();
         return sent;
+    }
+
+    /// <summary>Moves up to <paramref name="length"/> bytes from the descriptor into a pipe; -1 with <paramref name="errno"/> on failure.</summary>
+    internal unsafe nint SpliceIn(int pipeWrite, int length, out int errno)
+    {
+        if (!TryUse())
+        {
+            errno = 9;
+            return -1;
+        }
+
+        var moved = EpollNative.splice(_fd, null, pipeWrite, null, (nuint)length, EpollNative.SPLICE_F_MOVE | EpollNative.SPLICE_F_NONBLOCK);
+        errno = moved < 0 ? EpollNative.LastError : 0;
+        EndUse();
+        return moved;
+    }
+
+    /// <summary>Moves up to <paramref name="length"/> bytes from a pipe to the descriptor; -1 with <paramref name="errno"/> on failure.</summary>
+    internal unsafe nint SpliceOut(int pipeRead, int length, out int errno)
+    {
+        if (!TryUse())
+        {
+            errno = 9;
+            return -1;
+        }
+
+        var moved = EpollNative.splice(pipeRead, null, _fd, null, (nuint)length, EpollNative.SPLICE_F_MOVE | EpollNative.SPLICE_F_NONBLOCK);
+        errno = moved < 0 ? EpollNative.LastError : 0;
+        EndUse();
+        return moved;
     }
 
     /// <summary>Ends the sending direction (TCP FIN).</summary>

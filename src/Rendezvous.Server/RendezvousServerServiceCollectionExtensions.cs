@@ -67,6 +67,9 @@ public static class RendezvousServerServiceCollectionExtensions
         // The relay's transport (Rendezvous:Relay:Transport) unless the application registered another IRelayListenerFactory.
         services.TryAddSingleton<IRelayListenerFactory>(sp => RelayListenerService.CreateTransport(
             sp.GetRequiredService<IOptions<RendezvousRelayOptions>>().Value));
+        services.AddSingleton(sp => new DescriptorReservation(
+            "the epoll transport's splice pipes",
+            sp.GetRequiredService<IRelayListenerFactory>() is EpollRelayListenerFactory ? EpollRelayListenerFactory.SplicePipeDescriptors : 0));
         services.TryAddSingleton<MemoryTrimmer>();
         services.TryAddSingleton(sp => new ConnectionCaps(
             sp.GetRequiredService<IOptions<RendezvousServerOptions>>(),

@@ -14,6 +14,12 @@ namespace Rendezvous.Protocol.Transport;
 /// <param name="backlog">The listen backlog.</param>
 public sealed class EpollRelayListenerFactory(SocketTransportOptions? options = null, int backlog = 4096) : IRelayListenerFactory
 {
+    /// <summary>
+    /// The most descriptors the transport holds besides its connections and listeners: the pipes that bulk transfers are
+    /// spliced through (two descriptors each, shared by every listener of the process). Count them in a descriptor budget.
+    /// </summary>
+    public const int SplicePipeDescriptors = 2 * EpollPipePool.MaxPipes;
+
     /// <summary>Whether this process can use the transport: Linux on x86-64 or ARM64.</summary>
     public static bool IsSupported => EpollNative.IsSupported;
 

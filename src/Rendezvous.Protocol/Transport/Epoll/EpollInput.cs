@@ -20,18 +20,14 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
 
     private readonly EpollRelayConnection _connection;
     private readonly int _limit;
-    private ManualResetValueTaskSourceCore<bool> _core;
-    private CancellationTokenRegistration _registration;
-    private CancellationToken _waitToken;
+    private EpollWaiter _wait;
     private byte[]? _buffer;
     private int _start;
     private int _end;
 
     /// <summary>The absolute index up to which the reader has examined; a read waits for bytes beyond it.</summary>
     private int _examined;
-    private bool _waiting;
     private bool _canceled;
-    private bool _tokenCanceled;
     private bool _holding;
 
     internal EpollInput(EpollRelayConnection connection, int limit)
@@ -50,13 +46,13 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
     internal Exception? Error { get; private set; }
 
     /// <summary>Whether a read is waiting for bytes.</summary>
-    internal bool IsWaiting => _waiting;
+    internal bool IsWaiting => _wait.IsWaiting;
 
     /// <summary>Whether a read result is out (between a read and its <see cref="AdvanceTo(SequencePosition, SequencePosition)"/>).</summary>
     internal bool IsHolding => _holding;
 
     /// <summary>Reads what the descriptor has into the buffer, while there is room. Call under the connection's lock.</summary>
-    /// <returns>Whether a waiting read is to be woken (call <see cref="Wake"/> after releasing the lock).</returns>
+    /// <returns>Whether a waiting read is to be woken (call <see cref="Wake()"/> after releasing the lock).</returns>
     internal unsafe bool Fill()
     {
         var before = _end;
@@ -99,7 +95,7 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
         }
 
         ReleaseIfEmpty();
-        return _waiting && (_end > before || Ended || Error is not null);
+        return _wait.IsWaiting && (_end > before || Ended || Error is not null);
     }
 
     /// <summary>Fails the input (the connection was aborted). Call under the connection's lock.</summary>
@@ -107,7 +103,7 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
     internal bool Fail(Exception error)
     {
         Error ??= error;
-        return _waiting;
+        return _wait.IsWaiting;
     }
 
     /// <summary>Takes the bytes not consumed yet and drops the buffer: the connection is spliced. Call under the connection's lock.</summary>
@@ -121,24 +117,12 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
     }
 
     /// <summary>Wakes a waiting read, outside the connection's lock.</summary>
-    internal void Wake()
-    {
-        bool wake;
-        lock (_connection)
-        {
-            wake = _waiting;
-            _waiting = false;
-        }
-
-        if (wake)
-        {
-            _core.SetResult(true);
-        }
-    }
+    internal void Wake() => Wake(canceled: false);
 
     /// <inheritdoc />
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
+        short version;
         lock (_connection)
         {
             ThrowIfNotReadable();
@@ -147,19 +131,11 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
                 return new ValueTask<ReadResult>(result);
             }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            _core.Reset();
-            _waiting = true;
-            _waitToken = cancellationToken;
-            _tokenCanceled = false;
+            version = _wait.Begin(cancellationToken);
         }
 
-        if (cancellationToken.CanBeCanceled)
-        {
-            _registration = cancellationToken.UnsafeRegister(static state => ((EpollInput)state!).CancelWait(), this);
-        }
-
-        return new ValueTask<ReadResult>(this, _core.Version);
+        _wait.Register(static state => ((EpollInput)state!).Wake(canceled: true), this);
+        return new ValueTask<ReadResult>(this, version);
     }
 
     /// <inheritdoc />
@@ -237,17 +213,10 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
     /// <inheritdoc />
     public ReadResult GetResult(short token)
     {
-        _core.GetResult(token);
-        _registration.Dispose();
-        _registration = default;
+        _wait.End(token);
         lock (_connection)
         {
-            if (_tokenCanceled)
-            {
-                _tokenCanceled = false;
-                throw new OperationCanceledException(_waitToken);
-            }
-
+            _wait.ThrowIfCanceled();
             if (ReaderCompleted)
             {
                 throw new InvalidOperationException("The reader was completed.");
@@ -265,25 +234,24 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
     }
 
     /// <inheritdoc />
-    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+    public ValueTaskSourceStatus GetStatus(short token) => _wait.GetStatus(token);
 
     /// <inheritdoc />
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _core.OnCompleted(continuation, state, token, flags);
+        _wait.OnCompleted(continuation, state, token, flags);
 
-    private void CancelWait()
+    private void Wake(bool canceled)
     {
+        bool wake;
         lock (_connection)
         {
-            if (!_waiting)
-            {
-                return;
-            }
-
-            _tokenCanceled = true;
+            wake = _wait.Take(canceled);
         }
 
-        Wake();
+        if (wake)
+        {
+            _wait.Complete();
+        }
     }
 
     private void ThrowIfNotReadable()

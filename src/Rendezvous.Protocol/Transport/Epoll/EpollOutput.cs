@@ -17,9 +17,7 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
 
     private readonly EpollRelayConnection _connection;
     private readonly int _limit;
-    private ManualResetValueTaskSourceCore<bool> _core;
-    private CancellationTokenRegistration _registration;
-    private CancellationToken _waitToken;
+    private EpollWaiter _wait;
     private byte[]? _buffer;
     private int _sent;
     private int _written;
@@ -27,9 +25,7 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
 
     /// <summary>While a flush waits: how many unsent bytes let it go on (half the limit; 0 to wait for everything).</summary>
     private int _resumeAt;
-    private bool _waiting;
     private bool _canceled;
-    private bool _tokenCanceled;
 
     internal EpollOutput(EpollRelayConnection connection, int limit)
     {
@@ -50,13 +46,13 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
     internal int Unsent => _written - _sent;
 
     /// <summary>Whether a flush waits, or memory is leased: the output cannot be handed over now.</summary>
-    internal bool IsBusy => _waiting || _leased;
+    internal bool IsBusy => _wait.IsWaiting || _leased;
 
     /// <summary>The bytes not sent yet (for a hand-over to a direct splice). Call under the connection's lock.</summary>
     internal ReadOnlySpan<byte> Pending => _buffer is null ? default : _buffer.AsSpan(_sent, _written - _sent);
 
     /// <summary>Sends what the socket takes; when all is sent after the writer completed, sends the half-close. Call under the connection's lock.</summary>
-    /// <returns>Whether a waiting flush is to be woken (call <see cref="Wake"/> after releasing the lock).</returns>
+    /// <returns>Whether a waiting flush is to be woken (call <see cref="Wake()"/> after releasing the lock).</returns>
     internal unsafe bool Send()
     {
         while (_written > _sent && !Failed)
@@ -93,7 +89,7 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
             _connection.ShutdownSend();
         }
 
-        return _waiting && (Failed || Unsent <= _resumeAt);
+        return _wait.IsWaiting && (Failed || Unsent <= _resumeAt);
     }
 
     /// <summary>Fails the output (the connection was aborted). Call under the connection's lock.</summary>
@@ -101,7 +97,7 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
     internal bool Fail()
     {
         Failed = true;
-        return _waiting;
+        return _wait.IsWaiting;
     }
 
     /// <summary>Returns the buffer and stops the writer for good (after a hand-over or a close). Call under the connection's lock.</summary>
@@ -114,20 +110,7 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
     }
 
     /// <summary>Wakes a waiting flush, outside the connection's lock.</summary>
-    internal void Wake()
-    {
-        bool wake;
-        lock (_connection)
-        {
-            wake = _waiting;
-            _waiting = false;
-        }
-
-        if (wake)
-        {
-            _core.SetResult(true);
-        }
-    }
+    internal void Wake() => Wake(canceled: false);
 
     /// <summary>Waits until everything written was sent (or sending failed), for a graceful close.</summary>
     internal ValueTask<FlushResult> SendAllAsync(CancellationToken cancellationToken) => Flush(0, cancellationToken);
@@ -204,30 +187,24 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
     /// <inheritdoc />
     public FlushResult GetResult(short token)
     {
-        _core.GetResult(token);
-        _registration.Dispose();
-        _registration = default;
+        _wait.End(token);
         lock (_connection)
         {
-            if (_tokenCanceled)
-            {
-                _tokenCanceled = false;
-                throw new OperationCanceledException(_waitToken);
-            }
-
+            _wait.ThrowIfCanceled();
             return TakeResult();
         }
     }
 
     /// <inheritdoc />
-    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+    public ValueTaskSourceStatus GetStatus(short token) => _wait.GetStatus(token);
 
     /// <inheritdoc />
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _core.OnCompleted(continuation, state, token, flags);
+        _wait.OnCompleted(continuation, state, token, flags);
 
     private ValueTask<FlushResult> Flush(int resumeAt, CancellationToken cancellationToken)
     {
+        short version;
         lock (_connection)
         {
             if (!_canceled && !Failed && !ShutDown)
@@ -240,20 +217,12 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
                 return new ValueTask<FlushResult>(TakeResult());
             }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            _core.Reset();
             _resumeAt = resumeAt;
-            _waiting = true;
-            _waitToken = cancellationToken;
-            _tokenCanceled = false;
+            version = _wait.Begin(cancellationToken);
         }
 
-        if (cancellationToken.CanBeCanceled)
-        {
-            _registration = cancellationToken.UnsafeRegister(static state => ((EpollOutput)state!).CancelWait(), this);
-        }
-
-        return new ValueTask<FlushResult>(this, _core.Version);
+        _wait.Register(static state => ((EpollOutput)state!).Wake(canceled: true), this);
+        return new ValueTask<FlushResult>(this, version);
     }
 
     private FlushResult TakeResult()
@@ -263,19 +232,18 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
         return new FlushResult(canceled, isCompleted: Failed);
     }
 
-    private void CancelWait()
+    private void Wake(bool canceled)
     {
+        bool wake;
         lock (_connection)
         {
-            if (!_waiting)
-            {
-                return;
-            }
-
-            _tokenCanceled = true;
+            wake = _wait.Take(canceled);
         }
 
-        Wake();
+        if (wake)
+        {
+            _wait.Complete();
+        }
     }
 
     private Memory<byte> Lease(int sizeHint)

@@ -15,12 +15,8 @@ internal sealed class EpollRelayListener : IRelayListener, IEpollTarget, IValueT
     private readonly Socket _socket;
     private readonly SocketTransportOptions _options;
     private readonly EpollLoop _loop;
-    private ManualResetValueTaskSourceCore<bool> _core;
-    private CancellationTokenRegistration _registration;
-    private CancellationToken _waitToken;
-    private bool _waiting;
+    private EpollWaiter _wait;
     private bool _signaled;
-    private bool _tokenCanceled;
     private int _disposed;
 
     private EpollRelayListener(Socket socket, SocketTransportOptions options)
@@ -106,21 +102,7 @@ internal sealed class EpollRelayListener : IRelayListener, IEpollTarget, IValueT
     }
 
     /// <inheritdoc />
-    public void OnEvents(uint events)
-    {
-        lock (this)
-        {
-            if (!_waiting)
-            {
-                _signaled = true;
-                return;
-            }
-
-            _waiting = false;
-        }
-
-        _core.SetResult(true);
-    }
+    public void OnEvents(uint events) => Wake(canceled: false);
 
     /// <inheritdoc />
     public ValueTask DisposeAsync()
@@ -129,7 +111,7 @@ internal sealed class EpollRelayListener : IRelayListener, IEpollTarget, IValueT
         {
             _loop.Release(Token);
             _socket.Dispose();
-            OnEvents(0);
+            Wake(canceled: false);
         }
 
         return ValueTask.CompletedTask;
@@ -138,25 +120,19 @@ internal sealed class EpollRelayListener : IRelayListener, IEpollTarget, IValueT
     /// <inheritdoc />
     void IValueTaskSource.GetResult(short token)
     {
-        _core.GetResult(token);
-        _registration.Dispose();
-        _registration = default;
+        _wait.End(token);
         lock (this)
         {
-            if (_tokenCanceled)
-            {
-                _tokenCanceled = false;
-                throw new OperationCanceledException(_waitToken);
-            }
+            _wait.ThrowIfCanceled();
         }
     }
 
     /// <inheritdoc />
-    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _wait.GetStatus(token);
 
     /// <inheritdoc />
     void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _core.OnCompleted(continuation, state, token, flags);
+        _wait.OnCompleted(continuation, state, token, flags);
 
     private unsafe (RelayConnection? Connection, int Errno) TryAccept()
     {
@@ -193,6 +169,7 @@ internal sealed class EpollRelayListener : IRelayListener, IEpollTarget, IValueT
 
     private ValueTask WaitAsync(CancellationToken cancellationToken)
     {
+        short version;
         lock (this)
         {
             if (_signaled || Volatile.Read(ref _disposed) != 0)
@@ -200,32 +177,26 @@ internal sealed class EpollRelayListener : IRelayListener, IEpollTarget, IValueT
                 return ValueTask.CompletedTask;
             }
 
-            _core.Reset();
-            _waiting = true;
-            _waitToken = cancellationToken;
-            _tokenCanceled = false;
+            version = _wait.Begin(cancellationToken);
         }
 
-        if (cancellationToken.CanBeCanceled)
-        {
-            _registration = cancellationToken.UnsafeRegister(static state => ((EpollRelayListener)state!).CancelWait(), this);
-        }
-
-        return new ValueTask(this, _core.Version);
+        _wait.Register(static state => ((EpollRelayListener)state!).Wake(canceled: true), this);
+        return new ValueTask(this, version);
     }
 
-    private void CancelWait()
+    /// <summary>Wakes a waiting accept; an edge that comes while none waits is remembered, so the next one tries at once.</summary>
+    private void Wake(bool canceled)
     {
+        bool wake;
         lock (this)
         {
-            if (!_waiting)
-            {
-                return;
-            }
-
-            _tokenCanceled = true;
+            wake = _wait.Take(canceled);
+            _signaled |= !wake && !canceled;
         }
 
-        OnEvents(0);
+        if (wake)
+        {
+            _wait.Complete();
+        }
     }
 }

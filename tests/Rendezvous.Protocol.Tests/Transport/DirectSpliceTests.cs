@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Rendezvous.Protocol.Splicing;
@@ -9,17 +8,22 @@ using Rendezvous.Tests.Common;
 namespace Rendezvous.Protocol.Tests.Transport;
 
 /// <summary>
-/// <see cref="Splicer"/> over two <see cref="SocketRelayConnection"/>s on real loopback sockets: the direct
-/// (socket to socket, no pipes) path, and the pipe path it falls back to.
+/// <see cref="Splicer"/> over two connections of one transport on real loopback sockets, once per transport: the
+/// direct (descriptor to descriptor, no pipes) path, and the pipe path it falls back to.
 /// </summary>
-public sealed class DirectSpliceTests
+[TestFixtureSource(typeof(RelayTransports), nameof(RelayTransports.All))]
+public sealed class DirectSpliceTests(RelayTransport transport)
 {
-    private SocketRelayListener _listener = null!;
+    private IRelayListener _listener = null!;
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<LoopbackClient> _clients = [];
 
     [SetUp]
-    public void SetUp() => _listener = SocketRelayListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+    public async Task SetUp()
+    {
+        RelayTransports.AssumeSupported(transport);
+        _listener = await RelayTransports.BindAsync(transport);
+    }
 
     [TearDown]
     public async Task TearDown()
@@ -34,11 +38,14 @@ public sealed class DirectSpliceTests
             await owned.DisposeAsync().AsTask().WaitAsync(TestTimeouts.Short);
         }
 
-        await _listener.DisposeAsync();
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync();
+        }
     }
 
     [Test]
-    public async Task Idle_socket_connections_are_spliced_directly_and_release_their_pipes()
+    public async Task Idle_connections_are_spliced_directly_and_release_their_pipes()
     {
         var (initiator, initiatorEnd) = await AcceptAsync();
         var (responder, responderEnd) = await AcceptAsync();
@@ -214,7 +221,7 @@ public sealed class DirectSpliceTests
         Assert.That((await splice.WaitAsync(TestTimeouts.Short)).End, Is.EqualTo(SpliceEnd.Completed));
     }
 
-    private static async Task WaitUntilReadableAsync(SocketRelayConnection connection, int count)
+    private static async Task WaitUntilReadableAsync(RelayConnection connection, int count)
     {
         using var timeout = new CancellationTokenSource(TestTimeouts.Short);
         while (true)
@@ -231,7 +238,7 @@ public sealed class DirectSpliceTests
         }
     }
 
-    private static async Task WaitUntilCompletedAsync(SocketRelayConnection connection)
+    private static async Task WaitUntilCompletedAsync(RelayConnection connection)
     {
         using var timeout = new CancellationTokenSource(TestTimeouts.Short);
         while (true)
@@ -245,12 +252,10 @@ public sealed class DirectSpliceTests
         }
     }
 
-    private async Task<(LoopbackClient Client, SocketRelayConnection Server)> AcceptAsync()
+    private async Task<(LoopbackClient Client, RelayConnection Server)> AcceptAsync()
     {
-        var accepting = _listener.AcceptAsync().AsTask();
-        var client = await LoopbackClient.ConnectAsync(_listener.LocalEndPoint);
+        var (client, server) = await RelayTransports.AcceptAsync(_listener);
         _clients.Add(client);
-        var server = (SocketRelayConnection)(await accepting.WaitAsync(TestTimeouts.Short))!;
         _owned.Add(server);
         return (client, server);
     }

@@ -244,18 +244,20 @@ public sealed class TransportContractTests(RelayTransport transport)
             pairs.Add((a, aEnd, b, bEnd));
         }
 
+        var splices = new Task<SpliceResult>[Pairs];
+        var disposes = new Task[Pairs];
         var races = pairs.Select((pair, i) => Task.Run(async () =>
         {
             await pair.A.SendAsync("early");
-            var splice = Task.Run(() => Splicer.SpliceAsync(pair.AEnd, pair.BEnd));
+            splices[i] = Task.Run(() => Splicer.SpliceAsync(pair.AEnd, pair.BEnd));
             var traffic = Task.Run(() => pair.B.SendAsync(new byte[64 * 1024]));
             var abort = Task.Run(() => (i % 2 == 0 ? pair.AEnd : pair.BEnd).Abort());
-            var dispose = Task.Run(async () =>
+            disposes[i] = Task.Run(async () =>
             {
                 await (i % 3 == 0 ? pair.AEnd : pair.BEnd).DisposeAsync();
                 await (i % 3 == 0 ? pair.BEnd : pair.AEnd).DisposeAsync();
             });
-            await Task.WhenAll(splice, abort, dispose);
+            await Task.WhenAll(splices[i], abort, disposes[i]);
             try
             {
                 await traffic;
@@ -266,7 +268,12 @@ public sealed class TransportContractTests(RelayTransport transport)
             }
         })).ToList();
 
-        Assert.That(async () => await Task.WhenAll(races).WaitAsync(TestTimeouts.Long), Throws.Nothing, "no exception escapes, no hang");
+        var all = Task.WhenAll(races);
+        await Task.WhenAny(all, Task.Delay(TestTimeouts.Long));
+        Assert.That(all.IsCompleted, Is.True, () => "no hang; still running: " + string.Join(", ", Enumerable.Range(0, Pairs)
+            .Where(i => !races[i].IsCompleted)
+            .Select(i => $"#{i} splice {Describe(splices[i])} dispose {Describe(disposes[i])}")));
+        Assert.That(async () => await all, Throws.Nothing, "no exception escapes");
         foreach (var (a, _, b, _) in pairs)
         {
             a.Dispose();
@@ -305,6 +312,8 @@ public sealed class TransportContractTests(RelayTransport transport)
         await accepted!.Output.WriteAsync("hello"u8.ToArray()).AsTask().WaitAsync(TestTimeouts.Short);
         Assert.That(await client.ReadExactlyAsync(5), Is.EqualTo("hello"u8.ToArray()));
     }
+
+    private static string Describe(Task? task) => task is null ? "not started" : task.Status.ToString();
 
     /// <summary>Opens one connection and closes it in one of five ways; <paramref name="register"/> sees it first.</summary>
     private async Task OpenAndCloseAsync(int way, Action<RelayConnection> register, Action? late = null)

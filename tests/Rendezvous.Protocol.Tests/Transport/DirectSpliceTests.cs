@@ -14,33 +14,17 @@ namespace Rendezvous.Protocol.Tests.Transport;
 [TestFixtureSource(typeof(RelayTransports), nameof(RelayTransports.All))]
 public sealed class DirectSpliceTests(RelayTransport transport)
 {
-    private IRelayListener _listener = null!;
-    private readonly List<IAsyncDisposable> _owned = [];
-    private readonly List<LoopbackClient> _clients = [];
+    private RelayTransportHarness? _harness;
 
     [SetUp]
-    public async Task SetUp()
-    {
-        RelayTransports.AssumeSupported(transport);
-        _listener = await RelayTransports.BindAsync(transport);
-    }
+    public async Task SetUp() => _harness = await RelayTransportHarness.StartAsync(transport);
 
     [TearDown]
     public async Task TearDown()
     {
-        foreach (var client in _clients)
+        if (_harness is not null)
         {
-            client.Dispose();
-        }
-
-        foreach (var owned in _owned)
-        {
-            await owned.DisposeAsync().AsTask().WaitAsync(TestTimeouts.Short);
-        }
-
-        if (_listener is not null)
-        {
-            await _listener.DisposeAsync();
+            await _harness.DisposeAsync();
         }
     }
 
@@ -88,7 +72,7 @@ public sealed class DirectSpliceTests(RelayTransport transport)
         var (initiator, initiatorEnd) = await AcceptAsync();
         var (responder, responderEnd) = await AcceptAsync();
         await initiator.SendAsync("early ");
-        await WaitUntilReadableAsync(initiatorEnd, 6);
+        await RelayTransportHarness.WaitUntilUnreadAsync(initiatorEnd, 6);
         initiatorEnd.Output.Write("+OK\n"u8);
         responderEnd.Output.Write("+OK\n"u8);
 
@@ -209,7 +193,7 @@ public sealed class DirectSpliceTests(RelayTransport transport)
         var (responder, responderEnd) = await AcceptAsync();
         await initiator.SendAsync("all I have");
         initiator.ShutdownSend();
-        await WaitUntilCompletedAsync(initiatorEnd);
+        await RelayTransportHarness.WaitUntilCompletedAsync(initiatorEnd);
 
         var splice = Splicer.SpliceAsync(initiatorEnd, responderEnd);
 
@@ -221,42 +205,5 @@ public sealed class DirectSpliceTests(RelayTransport transport)
         Assert.That((await splice.WaitAsync(TestTimeouts.Short)).End, Is.EqualTo(SpliceEnd.Completed));
     }
 
-    private static async Task WaitUntilReadableAsync(RelayConnection connection, int count)
-    {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Short);
-        while (true)
-        {
-            var result = await connection.Input.ReadAsync(timeout.Token);
-            if (result.Buffer.Length >= count)
-            {
-                // Leave it unread and unexamined, as the handler's watch does.
-                connection.Input.AdvanceTo(result.Buffer.Start);
-                return;
-            }
-
-            connection.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-        }
-    }
-
-    private static async Task WaitUntilCompletedAsync(RelayConnection connection)
-    {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Short);
-        while (true)
-        {
-            var result = await connection.Input.ReadAsync(timeout.Token);
-            connection.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return;
-            }
-        }
-    }
-
-    private async Task<(LoopbackClient Client, RelayConnection Server)> AcceptAsync()
-    {
-        var (client, server) = await RelayTransports.AcceptAsync(_listener);
-        _clients.Add(client);
-        _owned.Add(server);
-        return (client, server);
-    }
+    private Task<(LoopbackClient Client, RelayConnection Server)> AcceptAsync() => _harness!.AcceptAsync();
 }

@@ -136,7 +136,6 @@ public sealed class TransportContractTests(RelayTransport transport)
         _harness = await RelayTransportHarness.StartAsync(transport, new SocketTransportOptions { MaxReceiveBufferSize = Buffer, MaxSendBufferSize = Buffer });
         var (writer, writerEnd) = await AcceptAsync();
         var (reader, readerEnd) = await AcceptAsync(receiveBufferSize: 16 * 1024);
-        writer.Socket.SendBufferSize = 16 * 1024;
         var splice = Splicer.SpliceAsync(writerEnd, readerEnd);
         var payload = RandomNumberGenerator.GetBytes(64 * Mebibyte);
         long sent = 0;

@@ -11,27 +11,32 @@ using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests;
 
-/// <summary>A port in use fails the start of an embedded server, and leaves none of its ports bound.</summary>
-public sealed class ListenerStartTests
+/// <summary>A port in use fails the start of an embedded server, and leaves none of its ports bound; once per relay transport.</summary>
+[TestFixtureSource(typeof(RelayTransports), nameof(RelayTransports.All))]
+public sealed class ListenerStartTests(RelayTransport transport)
 {
     private TemporaryDirectory _directory = null!;
 
     [SetUp]
-    public void CreateDirectory() => _directory = new TemporaryDirectory();
+    public void CreateDirectory()
+    {
+        RelayTransports.AssumeSupported(transport);
+        _directory = new TemporaryDirectory();
+    }
 
     [TearDown]
-    public void DeleteDirectory() => _directory.Dispose();
+    public void DeleteDirectory() => _directory?.Dispose();
 
     private IHost BuildHost(string registrarUrl, string relayEndpoint)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        builder.Configuration.AddInMemoryCollection(RelayTransports.Settings(transport, new Dictionary<string, string?>
         {
             ["Rendezvous:DataDirectory"] = _directory.Path,
             ["Rendezvous:RegistrarUrl"] = registrarUrl,
             ["Rendezvous:RendezvousEndpoint"] = relayEndpoint,
-        });
+        }));
         builder.Services.AddRendezvousServer().AddPolicy(Mock.Of<IRegistrationPolicy>());
         return builder.Build();
     }
@@ -47,12 +52,13 @@ public sealed class ListenerStartTests
     [Test]
     public async Task A_relay_port_another_relay_listens_on_fails_the_start_naming_the_setting()
     {
-        await using var other = SocketRelayListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        using var host = BuildHost("https://127.0.0.1:0", $"127.0.0.1:{other.LocalEndPoint.Port}");
+        await using var other = await RelayTransports.BindAsync(transport);
+        var port = ((IPEndPoint)other.LocalEndPoint).Port;
+        using var host = BuildHost("https://127.0.0.1:0", $"127.0.0.1:{port}");
 
         var failure = Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync().WaitAsync(TestTimeouts.Long));
 
-        Assert.That(failure!.Message, Does.Contain($"Cannot listen for rendezvous connections on 127.0.0.1:{other.LocalEndPoint.Port}").And.Contain("Rendezvous:RendezvousEndpoint"));
+        Assert.That(failure!.Message, Does.Contain($"Cannot listen for rendezvous connections on 127.0.0.1:{port}").And.Contain("Rendezvous:RendezvousEndpoint"));
         Assert.That(host.Services.GetRequiredService<RegistrarListenerInfo>().Url, Is.Null, "the registrar did not start");
     }
 
@@ -70,7 +76,7 @@ public sealed class ListenerStartTests
         Assert.That(failure!.Message, Does.Contain($"Cannot listen for registrar requests on https://127.0.0.1:{registrarPort}"));
 
         // The host is not disposed yet (an application may go on without it): the relay's port is free all the same.
-        await using var again = SocketRelayListener.Bind(new IPEndPoint(IPAddress.Loopback, relayPort));
-        Assert.That(again.LocalEndPoint.Port, Is.EqualTo(relayPort));
+        await using var again = await RelayTransports.BindAsync(transport, endPoint: new IPEndPoint(IPAddress.Loopback, relayPort));
+        Assert.That(((IPEndPoint)again.LocalEndPoint).Port, Is.EqualTo(relayPort));
     }
 }

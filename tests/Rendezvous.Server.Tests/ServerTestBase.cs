@@ -5,17 +5,23 @@ using Microsoft.Extensions.Time.Testing;
 using Moq;
 using Rendezvous.Protocol;
 using Rendezvous.Protocol.Policy;
+using Rendezvous.Protocol.Transport;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Server.Tests;
 
 /// <summary>
 /// Starts a real server per test with a mocked policy that accepts the code "123456" and rejects
-/// anything else, and offers helpers to register and look up over real HTTPS.
+/// anything else, and offers helpers to register and look up over real HTTPS. A fixture that runs once per relay
+/// transport passes it to the constructor (<see cref="RelayTransports"/>); otherwise the server picks its default.
 /// </summary>
-public abstract class ServerTestBase
+/// <param name="transport">The relay transport every server of the fixture listens with; the default when <see langword="null"/>.</param>
+public abstract class ServerTestBase(RelayTransport? transport = null)
 {
     public const string GoodCode = "123456";
+
+    /// <summary>The relay transport the fixture's servers listen with, when the fixture chose one.</summary>
+    protected RelayTransport? Transport => transport;
 
     protected RendezvousTestServer Server { get; private set; } = null!;
 
@@ -33,15 +39,23 @@ public abstract class ServerTestBase
         Policy.Setup(p => p.AuthorizeAsync(It.IsAny<RegistrationRequest>(), It.IsAny<CancellationToken>()))
             .Returns((RegistrationRequest request, CancellationToken _) => ValueTask.FromResult(
                 request.Response == GoodCode ? RegistrationDecision.Accept() : RegistrationDecision.Reject()));
-        Server = await RendezvousTestServer.StartAsync(b => b.AddPolicy(Policy.Object), Settings);
+        if (transport is { } chosen)
+        {
+            RelayTransports.AssumeSupported(chosen);
+        }
+
+        Server = await RendezvousTestServer.StartAsync(b => b.AddPolicy(Policy.Object), WithTransport(Settings));
         Registrar = Server.CreateRegistrarClient();
     }
 
     [TearDown]
     public async Task StopServerAsync()
     {
-        Registrar.Dispose();
-        await Server.DisposeAsync();
+        Registrar?.Dispose();
+        if (Server is not null)
+        {
+            await Server.DisposeAsync();
+        }
     }
 
     /// <summary>
@@ -52,9 +66,13 @@ public abstract class ServerTestBase
     {
         Registrar.Dispose();
         await Server.DisposeAsync();
-        Server = await RendezvousTestServer.StartAsync(b => b.AddPolicy(Policy.Object), settings, time);
+        Server = await RendezvousTestServer.StartAsync(b => b.AddPolicy(Policy.Object), WithTransport(settings), time);
         Registrar = Server.CreateRegistrarClient();
     }
+
+    /// <summary><paramref name="settings"/> with the fixture's transport, when it chose one.</summary>
+    private IDictionary<string, string?> WithTransport(IDictionary<string, string?> settings) =>
+        transport is { } chosen ? RelayTransports.Settings(chosen, settings) : settings;
 
     /// <summary>A fake clock for a server: starts now, since the registrar certificate is made with it.</summary>
     protected static FakeTimeProvider NewFakeTime() => new(DateTimeOffset.UtcNow);

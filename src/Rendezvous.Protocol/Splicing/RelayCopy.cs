@@ -57,12 +57,24 @@ public static class RelayCopy
             var length = buffer.Length;
             if (length > 0)
             {
-                foreach (var segment in buffer)
+                try
                 {
-                    destination.Write(segment.Span);
+                    foreach (var segment in buffer)
+                    {
+                        destination.Write(segment.Span);
+                    }
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // The destination was closed under the copy (disposed or aborted): it takes nothing more.
+                    return new CopyResult(CopyEnd.WriteFailed, bytes);
                 }
 
-                source.AdvanceTo(buffer.End);
+                if (!TryAdvance(source, buffer.End))
+                {
+                    return new CopyResult(CopyEnd.ReadFailed, bytes);
+                }
+
                 bytes += length;
                 onBytes?.Invoke(length);
 
@@ -86,9 +98,9 @@ public static class RelayCopy
                     return new CopyResult(CopyEnd.WriteFailed, bytes);
                 }
             }
-            else
+            else if (!TryAdvance(source, buffer.End))
             {
-                source.AdvanceTo(buffer.End);
+                return new CopyResult(CopyEnd.ReadFailed, bytes);
             }
 
             if (read.IsCompleted)
@@ -106,6 +118,20 @@ public static class RelayCopy
                 await source.CompleteAsync().ConfigureAwait(false);
                 return new CopyResult(CopyEnd.Completed, bytes);
             }
+        }
+    }
+
+    /// <summary>Consumes what was read; <see langword="false"/> when the source was closed under the copy (its reader completed).</summary>
+    private static bool TryAdvance(PipeReader source, SequencePosition consumed)
+    {
+        try
+        {
+            source.AdvanceTo(consumed);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 }

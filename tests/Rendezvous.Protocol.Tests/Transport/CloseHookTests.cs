@@ -5,10 +5,11 @@ using Rendezvous.Tests.Common;
 namespace Rendezvous.Protocol.Tests.Transport;
 
 /// <summary>
-/// The accounting hook of the transport contract, <see cref="RelayConnection.OnClosed"/>, on the socket transport taken
+/// The accounting hook of the transport contract, <see cref="RelayConnection.OnClosed"/>, on each transport taken
 /// through the seam: it runs exactly once whichever way the connection ends, and at once when it ended already.
 /// </summary>
-public sealed class CloseHookTests
+[TestFixtureSource(typeof(RelayTransports), nameof(RelayTransports.All))]
+public sealed class CloseHookTests(RelayTransport transport)
 {
     private IRelayListener _listener = null!;
     private int _closed;
@@ -16,13 +17,19 @@ public sealed class CloseHookTests
     [SetUp]
     public async Task SetUp()
     {
-        IRelayListenerFactory factory = new SocketRelayListenerFactory();
-        _listener = await factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0)).AsTask().WaitAsync(TestTimeouts.Short);
+        RelayTransports.AssumeSupported(transport);
+        _listener = await RelayTransports.BindAsync(transport);
         _closed = 0;
     }
 
     [TearDown]
-    public async Task TearDown() => await _listener.DisposeAsync();
+    public async Task TearDown()
+    {
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync();
+        }
+    }
 
     [Test]
     public async Task The_close_hook_runs_once_when_a_connection_is_disposed_and_not_again_on_abort()
@@ -58,9 +65,9 @@ public sealed class CloseHookTests
     }
 
     [Test]
-    public async Task The_socket_listener_rejects_an_endpoint_that_is_not_an_ip_address_naming_it()
+    public async Task The_listener_factory_rejects_an_endpoint_that_is_not_an_ip_address_naming_it()
     {
-        IRelayListenerFactory factory = new SocketRelayListenerFactory();
+        var factory = RelayTransports.CreateFactory(transport);
 
         var refused = Assert.Throws<ArgumentException>(() => factory.BindAsync(new DnsEndPoint("localhost", 0)));
 
@@ -70,11 +77,5 @@ public sealed class CloseHookTests
 
     private void Closed() => Interlocked.Increment(ref _closed);
 
-    private async Task<(LoopbackClient Client, RelayConnection Connection)> AcceptAsync()
-    {
-        var accepting = _listener.AcceptAsync().AsTask();
-        var client = await LoopbackClient.ConnectAsync((IPEndPoint)_listener.LocalEndPoint);
-        var connection = await accepting.WaitAsync(TestTimeouts.Short);
-        return (client, connection!);
-    }
+    private async Task<(LoopbackClient Client, RelayConnection Connection)> AcceptAsync() => await RelayTransports.AcceptAsync(_listener);
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Time.Testing;
 using Rendezvous.Protocol.Transport;
@@ -8,24 +7,26 @@ using Rendezvous.Tests.Common;
 namespace Rendezvous.Protocol.Tests.Transport;
 
 /// <summary>
-/// <see cref="SocketRelayConnection.WaitForDeliveryAsync"/> on real loopback sockets, through the output pipe (the
-/// path a session takes when it is not spliced socket to socket): it waits for the send loop and then the kernel's
-/// send queue, and tells how much the peer has not acknowledged when the time runs out.
+/// <see cref="RelayConnection.WaitForDeliveryAsync"/> on real loopback sockets, once per transport, through the output
+/// pipe (the path a session takes when it is not spliced directly): it waits for what was written to reach the kernel
+/// and then for the kernel's send queue, and tells how much the peer has not acknowledged when the time runs out.
 /// </summary>
-public sealed class DeliveryTests
+[TestFixtureSource(typeof(RelayTransports), nameof(RelayTransports.All))]
+public sealed class DeliveryTests(RelayTransport transport)
 {
     /// <summary>A receive buffer so small that the reader's kernel takes only a few KiB.</summary>
     private const int SmallReceiveBuffer = 4096;
 
-    private SocketRelayListener _listener = null!;
+    private IRelayListener _listener = null!;
     private LoopbackClient? _reader;
-    private SocketRelayConnection? _connection;
+    private RelayConnection? _connection;
 
     [SetUp]
-    public void SetUp()
+    public async Task SetUp()
     {
         Assume.That(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "the send queue can be read on Linux and macOS only");
-        _listener = SocketRelayListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        RelayTransports.AssumeSupported(transport);
+        _listener = await RelayTransports.BindAsync(transport);
     }
 
     [TearDown]
@@ -98,11 +99,9 @@ public sealed class DeliveryTests
             Throws.InstanceOf<ArgumentOutOfRangeException>().With.Property("ParamName").EqualTo("timeout"));
     }
 
-    private async Task<(LoopbackClient Reader, SocketRelayConnection Connection)> AcceptSlowReaderAsync()
+    private async Task<(LoopbackClient Reader, RelayConnection Connection)> AcceptSlowReaderAsync()
     {
-        var accepting = _listener.AcceptAsync().AsTask();
-        _reader = await LoopbackClient.ConnectAsync(_listener.LocalEndPoint, receiveBufferSize: SmallReceiveBuffer);
-        _connection = (SocketRelayConnection)(await accepting.WaitAsync(TestTimeouts.Short))!;
+        (_reader, _connection) = await RelayTransports.AcceptAsync(_listener, SmallReceiveBuffer);
         return (_reader, _connection);
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Rendezvous.Protocol.Splicing;
@@ -9,36 +8,28 @@ using Rendezvous.Tests.Common;
 namespace Rendezvous.Protocol.Tests.Transport;
 
 /// <summary>
-/// <see cref="Splicer"/> over two <see cref="SocketRelayConnection"/>s on real loopback sockets: the direct
-/// (socket to socket, no pipes) path, and the pipe path it falls back to.
+/// <see cref="Splicer"/> over two connections of one transport on real loopback sockets, once per transport: the
+/// direct (descriptor to descriptor, no pipes) path, and the pipe path it falls back to.
 /// </summary>
-public sealed class DirectSpliceTests
+[TestFixtureSource(typeof(RelayTransports), nameof(RelayTransports.All))]
+public sealed class DirectSpliceTests(RelayTransport transport)
 {
-    private SocketRelayListener _listener = null!;
-    private readonly List<IAsyncDisposable> _owned = [];
-    private readonly List<LoopbackClient> _clients = [];
+    private RelayTransportHarness? _harness;
 
     [SetUp]
-    public void SetUp() => _listener = SocketRelayListener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+    public async Task SetUp() => _harness = await RelayTransportHarness.StartAsync(transport);
 
     [TearDown]
     public async Task TearDown()
     {
-        foreach (var client in _clients)
+        if (_harness is not null)
         {
-            client.Dispose();
+            await _harness.DisposeAsync();
         }
-
-        foreach (var owned in _owned)
-        {
-            await owned.DisposeAsync().AsTask().WaitAsync(TestTimeouts.Short);
-        }
-
-        await _listener.DisposeAsync();
     }
 
     [Test]
-    public async Task Idle_socket_connections_are_spliced_directly_and_release_their_pipes()
+    public async Task Idle_connections_are_spliced_directly_and_release_their_pipes()
     {
         var (initiator, initiatorEnd) = await AcceptAsync();
         var (responder, responderEnd) = await AcceptAsync();
@@ -81,7 +72,7 @@ public sealed class DirectSpliceTests
         var (initiator, initiatorEnd) = await AcceptAsync();
         var (responder, responderEnd) = await AcceptAsync();
         await initiator.SendAsync("early ");
-        await WaitUntilReadableAsync(initiatorEnd, 6);
+        await RelayTransportHarness.WaitUntilUnreadAsync(initiatorEnd, 6);
         initiatorEnd.Output.Write("+OK\n"u8);
         responderEnd.Output.Write("+OK\n"u8);
 
@@ -202,7 +193,7 @@ public sealed class DirectSpliceTests
         var (responder, responderEnd) = await AcceptAsync();
         await initiator.SendAsync("all I have");
         initiator.ShutdownSend();
-        await WaitUntilCompletedAsync(initiatorEnd);
+        await RelayTransportHarness.WaitUntilCompletedAsync(initiatorEnd);
 
         var splice = Splicer.SpliceAsync(initiatorEnd, responderEnd);
 
@@ -214,44 +205,5 @@ public sealed class DirectSpliceTests
         Assert.That((await splice.WaitAsync(TestTimeouts.Short)).End, Is.EqualTo(SpliceEnd.Completed));
     }
 
-    private static async Task WaitUntilReadableAsync(SocketRelayConnection connection, int count)
-    {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Short);
-        while (true)
-        {
-            var result = await connection.Input.ReadAsync(timeout.Token);
-            if (result.Buffer.Length >= count)
-            {
-                // Leave it unread and unexamined, as the handler's watch does.
-                connection.Input.AdvanceTo(result.Buffer.Start);
-                return;
-            }
-
-            connection.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-        }
-    }
-
-    private static async Task WaitUntilCompletedAsync(SocketRelayConnection connection)
-    {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Short);
-        while (true)
-        {
-            var result = await connection.Input.ReadAsync(timeout.Token);
-            connection.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return;
-            }
-        }
-    }
-
-    private async Task<(LoopbackClient Client, SocketRelayConnection Server)> AcceptAsync()
-    {
-        var accepting = _listener.AcceptAsync().AsTask();
-        var client = await LoopbackClient.ConnectAsync(_listener.LocalEndPoint);
-        _clients.Add(client);
-        var server = (SocketRelayConnection)(await accepting.WaitAsync(TestTimeouts.Short))!;
-        _owned.Add(server);
-        return (client, server);
-    }
+    private Task<(LoopbackClient Client, RelayConnection Server)> AcceptAsync() => _harness!.AcceptAsync();
 }

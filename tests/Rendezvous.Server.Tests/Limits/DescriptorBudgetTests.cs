@@ -11,7 +11,7 @@ namespace Rendezvous.Server.Tests.Limits;
 
 /// <summary>
 /// The listeners' caps fit in the process's descriptor limit (lowered with a warning naming the numbers, or refused),
-/// and a failing accept loop backs off and logs once per interval with the error's right name.
+/// and a failing accept loop backs off and logs once per interval with the error's right name, over each real transport too.
 /// </summary>
 public sealed class DescriptorBudgetTests
 {
@@ -147,5 +147,54 @@ public sealed class DescriptorBudgetTests
             Assert.That(lines[1].Message, Does.Contain(": 100 failed accepts since the last report"));
             Assert.That(logs.AllText, Does.Not.Contain("in system"));
         });
+    }
+
+    [TestCase(RelayTransport.Socket)]
+    [TestCase(RelayTransport.Epoll)]
+    [NonParallelizable]
+    public async Task A_real_listener_out_of_descriptors_logs_emfile_and_accepts_the_queued_connection_once_descriptors_free_up(RelayTransport transport)
+    {
+        Assume.That(OperatingSystem.IsLinux(), "the descriptor limit is lowered with prlimit");
+        RelayTransports.AssumeSupported(transport);
+        using var logs = new LogCapture();
+        var logger = logs.CreateLogger<RelayListenerService>();
+        await using var listener = await RelayTransports.BindAsync(transport);
+        using var client = await LoopbackClient.ConnectAsync((IPEndPoint)listener.LocalEndPoint);
+        var accepted = new TaskCompletionSource<RelayConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = new CancellationTokenSource();
+        Task loop;
+
+        var exhaustion = await DescriptorExhaustion.StartAsync();
+        try
+        {
+            loop = RelayAcceptLoop.RunAsync(
+                listener,
+                accepted.TrySetResult,
+                (ex, failures) =>
+                {
+                    AcceptFailures.Report(logger, ex, failures);
+                    failed.TrySetResult();
+                },
+                cancellationToken: stop.Token);
+            await failed.Task.WaitAsync(TestTimeouts.Short);
+        }
+        finally
+        {
+            await exhaustion.DisposeAsync();
+        }
+
+        // The loop retries after its delay on the system clock and takes the connection that stayed queued.
+        await using var connection = await accepted.Task.WaitAsync(TestTimeouts.Short);
+        await stop.CancelAsync();
+        await loop.WaitAsync(TestTimeouts.Short);
+        Assert.That(RelayTransports.Of(connection), Is.EqualTo(transport));
+        var line = logs.Records.First(r => r.EventId.Name == "AcceptFailed");
+        Assert.Multiple(() =>
+        {
+            Assert.That(line.Message, Does.StartWith("Accepting rendezvous connections failed (EMFILE: this process's descriptor limit (RLIMIT_NOFILE) is reached)"));
+            Assert.That(line.Exception, Is.Null, "no stack trace");
+        });
+        client.ShutdownSend();
     }
 }

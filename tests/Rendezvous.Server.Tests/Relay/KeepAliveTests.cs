@@ -10,9 +10,10 @@ namespace Rendezvous.Server.Tests.Relay;
 
 /// <summary>
 /// Rendezvous:Relay:KeepAlive*: the server's accepted relay sockets send TCP keep-alive probes, so a peer that
-/// vanished without a FIN or a reset does not hold a parked or spliced connection for ever.
+/// vanished without a FIN or a reset does not hold a parked or spliced connection for ever; once per transport.
 /// </summary>
-public sealed class KeepAliveTests : ServerTestBase
+[TestFixtureSource(typeof(RelayTransports), nameof(RelayTransports.All))]
+public sealed class KeepAliveTests(RelayTransport transport) : ServerTestBase(transport)
 {
     private sealed record KeepAliveSettings(bool On, int Time, int Interval, int Count);
 
@@ -21,18 +22,29 @@ public sealed class KeepAliveTests : ServerTestBase
     {
         var seen = new TaskCompletionSource<KeepAliveSettings>(TaskCreationOptions.RunContinuationsAsynchronously);
         var listener = Server.Services.GetServices<IHostedService>().OfType<RelayListenerService>().Single();
+        var transports = new List<RelayTransport>();
         listener.ConnectionAccepted = connection =>
         {
-            var socket = ((SocketRelayConnection)connection).Socket;
+            lock (transports)
+            {
+                transports.Add(RelayTransports.Of(connection));
+            }
+
             seen.TrySetResult(new KeepAliveSettings(
-                socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive) is int on && on != 0,
-                (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime)!,
-                (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval)!,
-                (int)socket.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount)!));
+                RelayTransports.GetOption(connection, SocketOptionLevel.Socket, SocketOptionName.KeepAlive) is int on && on != 0,
+                RelayTransports.GetOption(connection, SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime) ?? -1,
+                RelayTransports.GetOption(connection, SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval) ?? -1,
+                RelayTransports.GetOption(connection, SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount) ?? -1));
         };
 
         using var client = await ConnectAsync();
-        return await seen.Task.WaitAsync(TestTimeouts.Short);
+        var settings = await seen.Task.WaitAsync(TestTimeouts.Short);
+        lock (transports)
+        {
+            Assert.That(transports, Is.All.EqualTo(Transport), "the server listens with the fixture's transport");
+        }
+
+        return settings;
     }
 
     [Test]

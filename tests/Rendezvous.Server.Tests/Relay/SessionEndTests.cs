@@ -13,9 +13,10 @@ namespace Rendezvous.Server.Tests.Relay;
 /// The end of a spliced session (issue 11, point 6): the relay closes no socket, and calls no session <c>completed</c>,
 /// while bytes it accepted for a peer are unacknowledged by it (Rendezvous:Relay:CloseLinger); a peer that takes
 /// nothing within the linger makes the session <c>truncated</c>; and the kernel holds little unsent per socket
-/// (Rendezvous:Relay:MaxUnsentBytesPerSocket), so backpressure stays in the relay.
+/// (Rendezvous:Relay:MaxUnsentBytesPerSocket), so backpressure stays in the relay. Once per transport.
 /// </summary>
-public sealed class SessionEndTests : ServerTestBase
+[TestFixtureSource(typeof(RelayTransports), nameof(RelayTransports.All))]
+public sealed class SessionEndTests(RelayTransport transport) : ServerTestBase(transport)
 {
     /// <summary>A receive buffer so small that the reader's kernel takes only a few KiB of what the relay sends.</summary>
     private const int SmallReceiveBuffer = 4096;
@@ -136,21 +137,27 @@ public sealed class SessionEndTests : ServerTestBase
         return (reader, writer, uuid);
     }
 
-    /// <summary>TCP_NOTSENT_LOWAT of <paramref name="socket"/> (Linux: 25, macOS: 0x201).</summary>
+    /// <summary>TCP_NOTSENT_LOWAT (Linux: 25, macOS: 0x201).</summary>
+    private static int NotSentLowWatermark => OperatingSystem.IsMacOS() ? 0x201 : 25;
+
+    /// <summary>TCP_NOTSENT_LOWAT of <paramref name="socket"/>.</summary>
     private static int UnsentLimit(Socket socket)
     {
         var value = new byte[sizeof(int)];
-        socket.GetRawSocketOption((int)ProtocolType.Tcp, OperatingSystem.IsMacOS() ? 0x201 : 25, value);
+        socket.GetRawSocketOption((int)ProtocolType.Tcp, NotSentLowWatermark, value);
         return BitConverter.ToInt32(value);
     }
 
     /// <summary>Connects a client and reads TCP_NOTSENT_LOWAT back from the server's end of that connection.</summary>
     private async Task<int> ServerSideUnsentLimitAsync()
     {
-        var seen = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seen = new TaskCompletionSource<(RelayTransport Transport, int Limit)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var listener = Server.Services.GetServices<IHostedService>().OfType<RelayListenerService>().Single();
-        listener.ConnectionAccepted = connection => seen.TrySetResult(UnsentLimit(((SocketRelayConnection)connection).Socket));
+        listener.ConnectionAccepted = connection =>
+            seen.TrySetResult((RelayTransports.Of(connection), RelayTransports.GetRawOption(connection, (int)ProtocolType.Tcp, NotSentLowWatermark) ?? -1));
         using var client = await ConnectAsync();
-        return await seen.Task.WaitAsync(TestTimeouts.Short);
+        var (accepted, limit) = await seen.Task.WaitAsync(TestTimeouts.Short);
+        Assert.That(accepted, Is.EqualTo(Transport), "the server listens with the fixture's transport");
+        return limit;
     }
 }

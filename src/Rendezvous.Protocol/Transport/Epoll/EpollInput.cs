@@ -219,7 +219,8 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
             _wait.ThrowIfCanceled();
             if (ReaderCompleted)
             {
-                throw new InvalidOperationException("The reader was completed.");
+                // Closed while waiting: the close's error, as a read on a closed socket transport gets.
+                throw Error ?? new InvalidOperationException("The reader was completed.");
             }
 
             if (TryTakeResult(out var result))
@@ -264,6 +265,12 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
         if (_holding)
         {
             throw new InvalidOperationException("A read result is still out: advance it before reading again.");
+        }
+
+        if (_waiting)
+        {
+            // One waiter only (one value task source): a second read would orphan the first, which then never completes.
+            throw new InvalidOperationException("A read is waiting already: concurrent reads are not supported.");
         }
     }
 

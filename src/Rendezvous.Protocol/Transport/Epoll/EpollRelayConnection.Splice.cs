@@ -92,6 +92,21 @@ internal sealed partial class EpollRelayConnection : IDirectSpliceFeature
         return ValueTask.FromResult(true);
     }
 
+    /// <summary>Whether this connection's direction of a direct splice is still relaying.</summary>
+    private bool IsRelaying
+    {
+        get
+        {
+            lock (this)
+            {
+                return _peer is not null && !_relayEnded;
+            }
+        }
+    }
+
+    /// <summary>Whether both directions of the direct splice ended (each read under its own connection's lock).</summary>
+    private bool DirectRelayEnded => !IsRelaying && _peer?.IsRelaying != true;
+
     /// <summary>Whether nothing was spliced or closed, the input has not ended and reader and writer are idle. Under the lock.</summary>
     private bool CanSpliceDirectly =>
         _peer is null && Volatile.Read(ref _state) == 0

@@ -55,7 +55,7 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
         {
             lock (this)
             {
-                return _peer is null ? _input ??= new EpollInput(this, _inputLimit) : throw Spliced();
+                return _peer is null ? _input ??= NewInput() : throw Spliced();
             }
         }
     }
@@ -68,7 +68,7 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
         {
             lock (this)
             {
-                return _peer is null ? _output ??= new EpollOutput(this, _outputLimit) : throw Spliced();
+                return _peer is null ? _output ??= NewOutput() : throw Spliced();
             }
         }
     }
@@ -126,13 +126,15 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
         EpollOutput? output;
         bool wakeInput, wakeOutput;
         TaskCompletionSource<CopyEnd>? relay = null;
+        EpollRelayConnection? peer;
         lock (this)
         {
             input = _input;
             output = _output;
             wakeInput = input?.Fail(new IOException("The connection was aborted.")) ?? false;
             wakeOutput = output?.Fail() ?? false;
-            if (_peer is not null && !_relayEnded)
+            peer = _peer;
+            if (peer is not null && !_relayEnded)
             {
                 _relayEnded = true;
                 relay = _relay;
@@ -152,7 +154,22 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
             output!.Wake();
         }
 
+        if (relay is not null && Volatile.Read(ref peer!._failedFirst) == 0)
+        {
+            // Aborted while relaying: this direction failed first, as a failed read would have.
+            Volatile.Write(ref _failedFirst, 1);
+        }
+
         relay?.TrySetResult(CopyEnd.ReadFailed);
+
+        // Spliced and a direction still relays: the peer's direction writes to this closed descriptor and would only
+        // learn so at its next read, which an idle client never causes. A failure of either side aborts both, as in
+        // the socket transport (the peer's abort comes back here and returns at once). Once both directions ended,
+        // the peer is left to close as its owner says (a clean close after a completed session).
+        if (peer is not null && (relay is not null || peer.IsRelaying))
+        {
+            peer.Abort();
+        }
     }
 
     /// <inheritdoc />
@@ -167,6 +184,13 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
         lock (this)
         {
             spliced = _peer is not null;
+        }
+
+        if (spliced && !DirectRelayEnded)
+        {
+            // Disposed while a direction still relays: closing the descriptor alone would leave that direction
+            // waiting for an event that never comes. End the splice as the socket transport does, by aborting both.
+            Abort();
         }
 
         if (!spliced && (Volatile.Read(ref _state) & Aborted) == 0)
@@ -198,11 +222,31 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
 
         RequestClose(reset: false);
         ReportClosed();
+        EpollInput? input;
+        EpollOutput? pendingOutput;
+        bool wakeInput, wakeOutput;
         lock (this)
         {
             ReturnPending();
-            _input?.Detach();
-            _output?.Detach();
+            input = _input;
+            pendingOutput = _output;
+
+            // A read or flush still waiting (someone else's, e.g. a pipe splice) would wait for ever: the descriptor
+            // is closed, no event comes any more. It ends with an error, as it does on the socket transport.
+            wakeInput = input?.Fail(new IOException("The connection was closed.")) ?? false;
+            wakeOutput = pendingOutput?.Fail() ?? false;
+            input?.Detach();
+            pendingOutput?.Detach();
+        }
+
+        if (wakeInput)
+        {
+            input!.Wake();
+        }
+
+        if (wakeOutput)
+        {
+            pendingOutput!.Wake();
         }
     }
 
@@ -287,6 +331,33 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
         var value = EpollNative.GetInt(_fd, level, name);
         EndUse();
         return value;
+    }
+
+    /// <summary>
+    /// The input, made at its first use; failed at once when the connection is closed already (aborted or disposed):
+    /// no event will ever fill it, so a read would wait for ever. Under the lock.
+    /// </summary>
+    private EpollInput NewInput()
+    {
+        var input = new EpollInput(this, _inputLimit);
+        if (Volatile.Read(ref _state) != 0)
+        {
+            _ = input.Fail(new IOException("The connection was closed."));
+        }
+
+        return input;
+    }
+
+    /// <summary>The output, made at its first use; failed at once when the connection is closed already. Under the lock.</summary>
+    private EpollOutput NewOutput()
+    {
+        var output = new EpollOutput(this, _outputLimit);
+        if (Volatile.Read(ref _state) != 0)
+        {
+            _ = output.Fail();
+        }
+
+        return output;
     }
 
     private static InvalidOperationException Spliced() => new("The connection is spliced directly to another socket; its pipes are closed.");

@@ -190,6 +190,10 @@ public sealed partial class SocketRelayConnection
         {
             error = new IOException("The connection was aborted.", ex);
         }
+        catch (InvalidOperationException)
+        {
+            // The input pipe was completed under the loop (a dispose racing a splice): nothing reads it any more.
+        }
 
         SocketRelayConnection? peer;
         lock (Gate)

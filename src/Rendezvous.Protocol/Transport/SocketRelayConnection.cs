@@ -165,12 +165,20 @@ public sealed partial class SocketRelayConnection : RelayConnection, IDirectSpli
     /// <inheritdoc />
     public override async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        bool spliced;
+        lock (Gate)
         {
-            return;
+            // Under the gate, as a splice checks it: either the splice happened before (spliced), or it sees the
+            // connection disposed and declines; never both at once.
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+
+            spliced = IsSplicedDirectly;
         }
 
-        if (IsSplicedDirectly)
+        if (spliced)
         {
             // Both directions already ended (or failed and aborted both sockets): nothing is left to send or drain.
             _socket.Dispose();

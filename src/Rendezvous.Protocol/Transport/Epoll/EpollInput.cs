@@ -267,7 +267,7 @@ internal sealed class EpollInput : PipeReader, IValueTaskSource<ReadResult>
             throw new InvalidOperationException("A read result is still out: advance it before reading again.");
         }
 
-        if (_waiting)
+        if (_wait.IsWaiting)
         {
             // One waiter only (one value task source): a second read would orphan the first, which then never completes.
             throw new InvalidOperationException("A read is waiting already: concurrent reads are not supported.");

@@ -565,6 +565,10 @@ public sealed class HiddenServerAgent : BackgroundService
     /// <summary>Parks one connection at the triple's relay and waits for its end; <paramref name="owner"/> counts the connections parked at the owner relay.</summary>
     private async Task<(ParkReply Reply, Socket? Socket, TimeSpan ParkedFor)> ParkOnceAsync(RendezvousTriple triple, CancellationToken token, Generation? owner)
     {
+        // Counted from before its line goes out: a relay that keeps fewer per UUID closes the oldest as soon as it
+        // reads the line, and that close may reach its slot before this one's send returns. The slot that sees it
+        // then counts this connection among those the relay keeps, not one fewer.
+        owner?.CountParked(1);
         Socket socket;
         try
         {
@@ -572,18 +576,19 @@ public sealed class HiddenServerAgent : BackgroundService
         }
         catch (RendezvousException ex)
         {
+            owner?.CountParked(-1);
             Update(s => s with { LastError = ex.Message });
             return (ParkReply.Unreachable, null, TimeSpan.Zero);
         }
         catch (OperationCanceledException)
         {
+            owner?.CountParked(-1);
             return (ParkReply.Unreachable, null, TimeSpan.Zero);
         }
 
         EnableKeepAlive(socket);
         var parkedAt = _time.GetTimestamp();
         Update(s => s with { Parked = s.Parked + 1 });
-        owner?.CountParked(1);
         try
         {
             using var repark = new CancellationTokenSource(_options.ReparkInterval, _time);
@@ -803,7 +808,7 @@ public sealed class HiddenServerAgent : BackgroundService
             }
         }
 
-        /// <summary>Connections parked at the owner relay now.</summary>
+        /// <summary>Connections parked at the owner relay now, or on their way (their line sent or being sent).</summary>
         public int OwnerParked => Volatile.Read(ref _ownerParked);
 
         public void CountParked(int change) => Interlocked.Add(ref _ownerParked, change);

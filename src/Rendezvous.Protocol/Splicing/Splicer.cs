@@ -58,6 +58,19 @@ public static class Splicer
                 responderSplice.RelayedDirectly);
         }
 
+        return await PipeSpliceAsync(initiator, responder, onBytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The pipe splice: two copy loops. A method of its own, so that its locals are not kept in the state of every
+    /// directly spliced session, which waits in <see cref="SpliceAsync"/> for as long as it lasts.
+    /// </summary>
+    private static async Task<SpliceResult> PipeSpliceAsync(
+        RelayConnection initiator,
+        RelayConnection responder,
+        Action<long>? onBytes,
+        CancellationToken cancellationToken)
+    {
         // What the caller wrote before (+OK, early bytes) goes out now: a peer may wait for it before it sends.
         await Task.WhenAll(SendWrittenAsync(initiator.Output), SendWrittenAsync(responder.Output)).ConfigureAwait(false);
         var upTask = RelayCopy.CopyAsync(initiator.Input, responder.Output, onBytes);

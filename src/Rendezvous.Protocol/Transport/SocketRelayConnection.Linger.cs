@@ -3,11 +3,6 @@ namespace Rendezvous.Protocol.Transport;
 /// <summary>The end of a session: waiting until the peer has acknowledged what was sent before the socket is closed.</summary>
 public sealed partial class SocketRelayConnection
 {
-    /// <summary>The first wait between two looks at the send queue; each next wait doubles, up to <see cref="LastDeliveryPoll"/>.</summary>
-    private static readonly TimeSpan FirstDeliveryPoll = TimeSpan.FromMilliseconds(5);
-
-    private static readonly TimeSpan LastDeliveryPoll = TimeSpan.FromMilliseconds(250);
-
     /// <inheritdoc />
     /// <remarks>
     /// A pipe-spliced connection first waits for its send loop to hand everything written to <see cref="Output"/> to
@@ -36,24 +31,6 @@ public sealed partial class SocketRelayConnection
             }
         }
 
-        var pause = FirstDeliveryPoll;
-        while (true)
-        {
-            var left = SocketSendQueue.Unacknowledged(_socket);
-            if (left is null or 0)
-            {
-                return 0;
-            }
-
-            // A reset by the peer leaves the queue as it was: it will never be acknowledged.
-            var remaining = timeout - timeProvider.GetElapsedTime(started);
-            if (remaining <= TimeSpan.Zero || SocketSendQueue.HasFailed(_socket))
-            {
-                return left.Value;
-            }
-
-            await Task.Delay(pause < remaining ? pause : remaining, timeProvider, cancellationToken).ConfigureAwait(false);
-            pause = pause * 2 < LastDeliveryPoll ? pause * 2 : LastDeliveryPoll;
-        }
+        return await DeliveryPoll.WaitAsync(_socket, static socket => SocketSendQueue.Unacknowledged(socket), static socket => SocketSendQueue.HasFailed(socket), timeout, timeProvider, started, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -123,6 +123,22 @@ internal sealed unsafe class EpollLoop
         }
     }
 
+    /// <summary>
+    /// Hands an event to its target. Continuations of reads and flushes run inline from here; should one throw, the
+    /// connection it belongs to is aborted instead of the loop's thread (and with it every connection of the loop) dying.
+    /// </summary>
+    private static void Dispatch(IEpollTarget target, uint events)
+    {
+        try
+        {
+            target.OnEvents(events);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            (target as RelayConnection)?.Abort();
+        }
+    }
+
     private void Run()
     {
         var size = EpollNative.EpollEventSize;
@@ -150,7 +166,7 @@ internal sealed unsafe class EpollLoop
                 var slot = (int)(uint)token;
                 if (slot < targets.Length && targets[slot] is { } target && target.Token == token)
                 {
-                    target.OnEvents(*(uint*)ev);
+                    Dispatch(target, *(uint*)ev);
                 }
             }
         }

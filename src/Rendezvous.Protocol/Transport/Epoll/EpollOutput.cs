@@ -217,6 +217,12 @@ internal sealed class EpollOutput : PipeWriter, IValueTaskSource<FlushResult>
                 return new ValueTask<FlushResult>(TakeResult());
             }
 
+            if (_wait.IsWaiting)
+            {
+                // One waiter only (one value task source): a second wait would orphan the first, which then never completes.
+                throw new InvalidOperationException("A flush is waiting already: concurrent flushes are not supported.");
+            }
+
             _resumeAt = resumeAt;
             version = _wait.Begin(cancellationToken);
         }

@@ -209,8 +209,9 @@ internal sealed partial class EpollRelayConnection : RelayConnection, IEpollTarg
                 {
                     await output.SendAllAsync(sendDeadline.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException)
+                catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
                 {
+                    // Not all sent within the drain time, or someone else still waits to flush: close with a reset.
                     Abort();
                 }
             }

@@ -35,6 +35,9 @@ public sealed class RendezvousConnectionHandler
     // Sessions (initiators paired or waiting) per client address key and UUID, keyed "UUID ADDRESS".
     private readonly ConcurrencyLimiter<string> _sessions = new(StringComparer.OrdinalIgnoreCase);
 
+    // The splice's byte callback for sessions without a UUID's counters (made once).
+    private readonly Action<long> _bytesRelayed;
+
     /// <summary>Creates a handler.</summary>
     /// <param name="broker">The broker that pairs connections.</param>
     /// <param name="options">Timeouts.</param>
@@ -112,6 +115,7 @@ public sealed class RendezvousConnectionHandler
         _options = options;
         _time = time;
         _metrics = metrics;
+        _bytesRelayed = metrics.BytesRelayed;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
@@ -129,6 +133,7 @@ public sealed class RendezvousConnectionHandler
     {
         ArgumentNullException.ThrowIfNull(connection);
         var owned = true;
+        string? sessionKey = null;
         try
         {
             // One address may hold only so many connections that have not sent their line yet.
@@ -168,24 +173,73 @@ public sealed class RendezvousConnectionHandler
                 // One client address may hold only so many sessions (paired or waiting) for one UUID, so it cannot
                 // take every connection the hidden server parks: refused before anything is taken, and counted
                 // here, until the session ends whichever way it ends.
-                var sessionKey = SessionKey(connection, initiator.Cookie);
+                sessionKey = SessionKey(connection, initiator.Cookie);
                 if (sessionKey is not null && !_sessions.TryEnter(sessionKey, _options.CurrentValue.MaxSessionsPerAddressPerUuid))
                 {
+                    sessionKey = null;
                     await RefuseAsync(connection, HandshakeError.TooManySessions).ConfigureAwait(false);
+                    return;
                 }
-                else
+
+                var (status, parked, fromInitiator) = await WaitForResponderAsync(connection, initiator.Cookie, cancellationToken).ConfigureAwait(false);
+                if (parked is null)
                 {
-                    try
+                    cancellationToken.ThrowIfCancellationRequested();
+                    await RefuseAsync(connection, status == InitiateStatus.NotRegistered ? HandshakeError.NotRegistered : HandshakeError.NotReady).ConfigureAwait(false);
+                    return;
+                }
+
+                // +OK first, then what each side sent while it waited, then the live splice.
+                var hiddenServer = parked.Connection;
+                connection.Output.Write(ProtocolReplies.Ok);
+                connection.Output.Write(parked.EarlyBytes.Span);
+                hiddenServer.Output.Write(ProtocolReplies.Ok);
+                hiddenServer.Output.Write(fromInitiator.Span);
+                var uuid = parked.Uuid;
+
+                // The session runs in this method, not in others it awaits (the splicer's included): each suspended
+                // method is an object kept for the whole session, and idle sessions are counted in thousands. So
+                // nothing of the waiting phase stays referenced from it either: the parked entry (with its finished
+                // watch) and the kept bytes.
+                parked = null;
+                fromInitiator = default;
+                _metrics.SessionStarted();
+                var activity = uuid is not null ? _broker.Activity.StartSession(uuid) : null;
+                ProtocolLog.SessionStarted(_logger, connection.RemoteEndPoint, hiddenServer.RemoteEndPoint);
+                var end = "failed";
+                try
+                {
+                    SpliceResult result;
+                    var onBytes = activity?.BytesCallback(_metrics) ?? _bytesRelayed;
+                    using (Splicer.AbortOnCancel(connection, hiddenServer, cancellationToken))
                     {
-                        await InitiateAsync(connection, initiator.Cookie, cancellationToken).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        if (sessionKey is not null)
+                        if (await Splicer.TrySpliceDirectAsync(connection, hiddenServer, onBytes).ConfigureAwait(false) is { } up)
                         {
-                            _sessions.Exit(sessionKey);
+                            // Both directions, in turn: each aborts both connections when it fails.
+                            var down = hiddenServer.GetFeature<IDirectSpliceFeature>()!;
+                            var upEnd = await up.DirectRelay.ConfigureAwait(false);
+                            result = Splicer.DirectResult(connection, hiddenServer, up, down, upEnd, await down.DirectRelay.ConfigureAwait(false), cancellationToken);
+                        }
+                        else
+                        {
+                            result = await Splicer.PipeSpliceAsync(connection, hiddenServer, onBytes, cancellationToken).ConfigureAwait(false);
                         }
                     }
+
+                    end = result.End switch
+                    {
+                        SpliceEnd.Completed => await WaitForDeliveryAsync(connection, hiddenServer, cancellationToken).ConfigureAwait(false),
+                        SpliceEnd.InitiatorFailed => "initiator_failed",
+                        SpliceEnd.ResponderFailed => "responder_failed",
+                        _ => "canceled",
+                    };
+                    ProtocolLog.SessionEnded(_logger, end, result.BytesFromInitiator, result.BytesFromResponder);
+                }
+                finally
+                {
+                    _metrics.SessionEnded(end);
+                    activity?.End();
+                    await hiddenServer.DisposeAsync().ConfigureAwait(false);
                 }
             }
         }
@@ -200,6 +254,11 @@ public sealed class RendezvousConnectionHandler
         }
         finally
         {
+            if (sessionKey is not null)
+            {
+                _sessions.Exit(sessionKey);
+            }
+
             if (owned)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
@@ -341,60 +400,6 @@ public sealed class RendezvousConnectionHandler
         finally
         {
             _metrics.Parked(-1);
-        }
-    }
-
-    private async Task InitiateAsync(RelayConnection connection, string cookie, CancellationToken cancellationToken)
-    {
-        var (status, parked, fromInitiator) = await WaitForResponderAsync(connection, cookie, cancellationToken).ConfigureAwait(false);
-        if (parked is null)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            await RefuseAsync(connection, status == InitiateStatus.NotRegistered ? HandshakeError.NotRegistered : HandshakeError.NotReady).ConfigureAwait(false);
-            return;
-        }
-
-        // +OK first, then what each side sent while it waited, then the live splice. Nothing of the
-        // waiting phase (watches, kept bytes, the parked entry) is held while the session runs.
-        var responder = parked.Connection;
-        connection.Output.Write(ProtocolReplies.Ok);
-        connection.Output.Write(parked.EarlyBytes.Span);
-        responder.Output.Write(ProtocolReplies.Ok);
-        responder.Output.Write(fromInitiator.Span);
-        var uuid = parked.Uuid;
-
-        // The session runs in this method (not in one more awaiting it): each suspended method is an
-        // object kept for the whole session, and idle sessions are counted in thousands. So nothing of the waiting
-        // phase stays referenced from it either: the parked entry (with its finished watch) and the kept bytes.
-        parked = null;
-        fromInitiator = default;
-        _metrics.SessionStarted();
-        var activity = uuid is not null ? _broker.Activity.StartSession(uuid) : null;
-        ProtocolLog.SessionStarted(_logger, connection.RemoteEndPoint, responder.RemoteEndPoint);
-        var end = "failed";
-        try
-        {
-            var metrics = _metrics;
-            Action<long> onBytes = activity is null ? metrics.BytesRelayed : bytes =>
-            {
-                metrics.BytesRelayed(bytes);
-                activity.AddBytes(bytes);
-            };
-            var result = await Splicer.SpliceAsync(connection, responder, onBytes, cancellationToken).ConfigureAwait(false);
-            end = result.End switch
-            {
-                SpliceEnd.Completed => await WaitForDeliveryAsync(connection, responder, cancellationToken).ConfigureAwait(false),
-                SpliceEnd.InitiatorFailed => "initiator_failed",
-                SpliceEnd.ResponderFailed => "responder_failed",
-                _ => "canceled",
-            };
-            ProtocolLog.SessionEnded(_logger, end, result.BytesFromInitiator, result.BytesFromResponder);
-        }
-        finally
-        {
-            _metrics.SessionEnded(end);
-            activity?.End();
-            await responder.DisposeAsync().ConfigureAwait(false);
         }
     }
 

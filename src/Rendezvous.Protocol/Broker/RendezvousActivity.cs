@@ -1,3 +1,5 @@
+using Rendezvous.Protocol.Diagnostics;
+
 namespace Rendezvous.Protocol.Broker;
 
 /// <summary>
@@ -146,8 +148,22 @@ public sealed class RendezvousActivity
     {
         private int _ended;
 
-        /// <summary>Adds relayed bytes; called from the splice loops.</summary>
-        public void AddBytes(long bytes) => Interlocked.Add(ref entry.BytesRelayed, bytes);
+        /// <summary>
+        /// A callback for the splice that adds relayed bytes to <paramref name="metrics"/> and to the UUID's count. It
+        /// is made once per UUID (and metrics), not per session: idle sessions are counted in thousands.
+        /// </summary>
+        public Action<long> BytesCallback(RendezvousMetrics metrics)
+        {
+            var cached = Volatile.Read(ref entry.OnBytes);
+            if (cached is not null && cached.Target is BytesTarget target && ReferenceEquals(target.Metrics, metrics))
+            {
+                return cached;
+            }
+
+            var made = new BytesTarget(metrics, entry).Add;
+            Volatile.Write(ref entry.OnBytes, made);
+            return made;
+        }
 
         /// <summary>The session ended; safe to call more than once.</summary>
         public void End()
@@ -159,9 +175,24 @@ public sealed class RendezvousActivity
         }
     }
 
+    /// <summary>What <see cref="SessionCounter.BytesCallback"/> calls: the metrics and one UUID's count.</summary>
+    private sealed class BytesTarget(RendezvousMetrics metrics, Entry entry)
+    {
+        public RendezvousMetrics Metrics => metrics;
+
+        public void Add(long bytes)
+        {
+            metrics.BytesRelayed(bytes);
+            Interlocked.Add(ref entry.BytesRelayed, bytes);
+        }
+    }
+
     internal sealed class Entry(string uuid)
     {
         public long BytesRelayed;
+
+        /// <summary>The splice's byte callback for this UUID (<see cref="SessionCounter.BytesCallback"/>).</summary>
+        public Action<long>? OnBytes;
 
         public string Uuid { get; } = uuid;
 

@@ -27,45 +27,88 @@ public static class Splicer
     {
         ArgumentNullException.ThrowIfNull(initiator);
         ArgumentNullException.ThrowIfNull(responder);
+        using var registration = AbortOnCancel(initiator, responder, cancellationToken);
+        if (await TrySpliceDirectAsync(initiator, responder, onBytes).ConfigureAwait(false) is not { } up)
+        {
+            return await PipeSpliceAsync(initiator, responder, onBytes, cancellationToken).ConfigureAwait(false);
+        }
 
-        using var registration = cancellationToken.Register(static state =>
+        // The direct relay loops abort both connections themselves when either fails and record which failed
+        // first, so the two are awaited in turn (no WhenAny held for the session's lifetime).
+        var down = responder.GetFeature<IDirectSpliceFeature>()!;
+        var upEnd = await up.DirectRelay.ConfigureAwait(false);
+        var downEnd = await down.DirectRelay.ConfigureAwait(false);
+        return DirectResult(initiator, responder, up, down, upEnd, downEnd, cancellationToken);
+    }
+
+    /// <summary>Makes cancelling <paramref name="cancellationToken"/> abort both connections (a splice's stop).</summary>
+    internal static CancellationTokenRegistration AbortOnCancel(RelayConnection initiator, RelayConnection responder, CancellationToken cancellationToken) =>
+        cancellationToken.Register(static state =>
         {
             var (a, b) = ((RelayConnection, RelayConnection))state!;
             a.Abort();
             b.Abort();
         }, (initiator, responder));
 
-        // A transport that can relay its own connections by itself (sockets: socket to socket) is asked first.
-        if (initiator.GetFeature<IDirectSpliceFeature>() is { } initiatorSplice
-            && await TrySpliceDirectAsync(initiatorSplice, initiator, responder, onBytes).ConfigureAwait(false))
+    /// <summary>
+    /// Starts the transport's direct splice when it offers one for both connections (<see cref="IDirectSpliceFeature"/>:
+    /// socket to socket) and both are idle, the usual case right after pairing: no pipes, no copy loops of the
+    /// splicer's own. The caller then awaits both sides' <see cref="IDirectSpliceFeature.DirectRelay"/> in turn and
+    /// ends with <see cref="DirectResult"/>, in its own method: each suspended method is an object kept for the
+    /// whole session. When this declines, the caller runs <see cref="PipeSpliceAsync"/>.
+    /// </summary>
+    /// <returns>The initiator's feature when the direct splice runs (the responder then offers it too); <see langword="null"/> when it does not.</returns>
+    internal static async ValueTask<IDirectSpliceFeature?> TrySpliceDirectAsync(RelayConnection initiator, RelayConnection responder, Action<long>? onBytes)
+    {
+        if (initiator.GetFeature<IDirectSpliceFeature>() is not { } splice)
         {
-            if (responder.GetFeature<IDirectSpliceFeature>() is not { } responderSplice)
-            {
-                // A transport broke the feature's contract; the relay it started must not outlive the session.
-                initiator.Abort();
-                responder.Abort();
-                throw new InvalidOperationException($"{initiator.GetType().Name} spliced directly with a {responder.GetType().Name} that offers no {nameof(IDirectSpliceFeature)}.");
-            }
-
-            // The direct relay loops abort both connections themselves when either fails and record which failed
-            // first, so the two are awaited in turn (no WhenAny held for the session's lifetime).
-            var upDirect = await initiatorSplice.DirectRelay.ConfigureAwait(false);
-            var downDirect = await responderSplice.DirectRelay.ConfigureAwait(false);
-            AbortUnlessCompleted(initiator, responder, upDirect, downDirect);
-            return new SpliceResult(
-                EndOf(cancellationToken, initiatorSplice.FailedFirst, upDirect, downDirect),
-                initiatorSplice.RelayedDirectly,
-                responderSplice.RelayedDirectly);
+            return null;
         }
 
-        return await PipeSpliceAsync(initiator, responder, onBytes, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!await splice.TrySpliceDirectAsync(responder, onBytes).ConfigureAwait(false))
+            {
+                return null;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // Handing the outputs over failed: a connection is gone. The relay loops see it and end.
+            initiator.Abort();
+            responder.Abort();
+        }
+
+        if (responder.GetFeature<IDirectSpliceFeature>() is null)
+        {
+            // A transport broke the feature's contract; the relay it started must not outlive the session.
+            initiator.Abort();
+            responder.Abort();
+            throw new InvalidOperationException($"{initiator.GetType().Name} spliced directly with a {responder.GetType().Name} that offers no {nameof(IDirectSpliceFeature)}.");
+        }
+
+        return splice;
+    }
+
+    /// <summary>How a direct splice ended, once both its directions did (see <see cref="TrySpliceDirectAsync"/>).</summary>
+    internal static SpliceResult DirectResult(
+        RelayConnection initiator,
+        RelayConnection responder,
+        IDirectSpliceFeature up,
+        IDirectSpliceFeature down,
+        CopyEnd upEnd,
+        CopyEnd downEnd,
+        CancellationToken cancellationToken)
+    {
+        AbortUnlessCompleted(initiator, responder, upEnd, downEnd);
+        return new SpliceResult(EndOf(cancellationToken, up.FailedFirst, upEnd, downEnd), up.RelayedDirectly, down.RelayedDirectly);
     }
 
     /// <summary>
     /// The pipe splice: two copy loops. A method of its own, so that its locals are not kept in the state of every
     /// directly spliced session, which waits in <see cref="SpliceAsync"/> for as long as it lasts.
     /// </summary>
-    private static async Task<SpliceResult> PipeSpliceAsync(
+    internal static async Task<SpliceResult> PipeSpliceAsync(
         RelayConnection initiator,
         RelayConnection responder,
         Action<long>? onBytes,
@@ -112,25 +155,6 @@ public static class Splicer
         catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
         {
             // The connection failed or was aborted; the direction that writes to it sees that and ends the splice.
-        }
-    }
-
-    /// <summary>
-    /// Two connections are spliced by their transport when it offers it and both are idle (the usual case right after
-    /// pairing): no pipes, no copy loops of the splicer's own. Otherwise the pipe splice runs.
-    /// </summary>
-    private static async ValueTask<bool> TrySpliceDirectAsync(IDirectSpliceFeature splice, RelayConnection initiator, RelayConnection responder, Action<long>? onBytes)
-    {
-        try
-        {
-            return await splice.TrySpliceDirectAsync(responder, onBytes).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
-        {
-            // Handing the outputs over failed: a connection is gone. The relay loops see it and end.
-            initiator.Abort();
-            responder.Abort();
-            return true;
         }
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using Rendezvous.Protocol.Broker;
+using Rendezvous.Protocol.Diagnostics;
 using Rendezvous.Tests.Common;
 
 namespace Rendezvous.Protocol.Tests.Broker;
@@ -93,9 +94,11 @@ public sealed class RendezvousActivityTests
     public void A_session_counts_live_until_it_ends_and_keeps_its_bytes()
     {
         _broker.Register(Uuid);
+        using var metrics = new RendezvousMetrics();
         var session = _broker.Activity.StartSession(Uuid);
-        session.AddBytes(100);
-        session.AddBytes(23);
+        var onBytes = session.BytesCallback(metrics);
+        onBytes(100);
+        onBytes(23);
         var during = _broker.Activity.Get(Uuid);
 
         session.End();
@@ -104,6 +107,22 @@ public sealed class RendezvousActivityTests
         var after = _broker.Activity.Get(Uuid);
         Assert.That((during.LiveSessions, during.Sessions, during.BytesRelayed), Is.EqualTo((1, 1L, 123L)));
         Assert.That((after.LiveSessions, after.Sessions, after.BytesRelayed), Is.EqualTo((0, 1L, 123L)));
+    }
+
+    [Test]
+    public void Sessions_of_one_uuid_share_one_byte_callback_per_metrics()
+    {
+        _broker.Register(Uuid);
+        using var metrics = new RendezvousMetrics();
+        using var other = new RendezvousMetrics();
+        var first = _broker.Activity.StartSession(Uuid).BytesCallback(metrics);
+        var second = _broker.Activity.StartSession(Uuid).BytesCallback(metrics);
+        var elsewhere = _broker.Activity.StartSession(Uuid).BytesCallback(other);
+
+        elsewhere(7);
+
+        Assert.That((ReferenceEquals(first, second), ReferenceEquals(first, elsewhere)), Is.EqualTo((true, false)));
+        Assert.That(_broker.Activity.Get(Uuid).BytesRelayed, Is.EqualTo(7L));
     }
 
     [Test]

@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using OtpNet;
 using Rendezvous.Host.Commands;
+using Rendezvous.Host.Tests.Packaging;
 using Rendezvous.Server.Certificates;
 using Rendezvous.Tests.Common;
 
@@ -87,6 +88,35 @@ public sealed partial class ServeCommandTests
             Assert.That(started.RelayPort, Is.Not.Zero);
             Assert.That(_serve!.HasExited, Is.False);
         });
+    }
+
+    [Test]
+    public async Task Serve_under_the_units_environment_logs_the_young_generation_budget_it_sets()
+    {
+        // The Environment= lines of deploy/rendezvous.service, as systemd would give them.
+        var environment = File.ReadAllLines(RepositoryRoot.Combine("deploy", "rendezvous.service"))
+            .Where(line => line.StartsWith("Environment=", StringComparison.Ordinal))
+            .Select(line => line["Environment=".Length..].Split('=', 2))
+            .ToDictionary(pair => pair[0], pair => pair[1]);
+        Assert.That(environment, Does.ContainKey("DOTNET_GCgen0size"));
+
+        await WaitForStartAsync(RendezvousProcess.Start(_directory.Path, environment, ServeArgs()));
+
+        // The runtime's largest budget follows the smallest one set (6 MiB for 4 MiB), against 16 MiB for a 32 MiB L3 cache.
+        var line = await _serve!.WaitForOutputAsync(new Regex(@"Garbage collector: workstation, concurrent, young generation budget up to (?<kib>[0-9]+) KiB \((?<source>[^)]*)\)"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(line.Groups["source"].Value, Is.EqualTo($"DOTNET_GCgen0size={environment["DOTNET_GCgen0size"]}"));
+            Assert.That(int.Parse(line.Groups["kib"].Value, System.Globalization.CultureInfo.InvariantCulture), Is.LessThanOrEqualTo(8 * 1024));
+        });
+    }
+
+    [Test]
+    public async Task Serve_logs_the_runtimes_default_young_generation_budget_without_the_unit()
+    {
+        await StartServeAsync();
+
+        Assert.That(_serve!.Output, Does.Match(@"Garbage collector: workstation, concurrent, young generation budget up to [0-9]+ KiB \(the runtime's default\)"));
     }
 
     [Test]

@@ -66,6 +66,9 @@ internal static class ServeLogging
 
         // Under systemd (Type=notify): READY=1 once every listener is bound, STOPPING=1 on stop, and journald's console format.
         builder.Services.AddSystemd();
+
+        // One line at start: the garbage collector the runtime set up (whether DOTNET_GCgen0size took effect).
+        builder.Services.AddHostedService<RuntimeReport>();
         if (options.Format is { } format)
         {
             builder.Services.Configure<ConsoleLoggerOptions>(console => console.FormatterName = format.ToLowerInvariant());

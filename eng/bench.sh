@@ -10,6 +10,8 @@
 #                           (e.g. --quick --only rate,idle while working on one figure)
 #   --transport T           socket, epoll or both (the default): the relay's transports that tp, lat, rate, idle and
 #                           parked run on; each has a server of its own (pool and cluster use the default transport)
+#   --as-deployed           the servers also get the Environment= lines of deploy/rendezvous.service (the systemd unit's
+#                           runtime settings: DOTNET_GCgen0size); without it they run with the runtime's defaults
 #
 # parked: one fresh server per transport holds 19,000 parked responders (R<cookie>, no +OK until paired; 20 users
 # with 950 each, parked by two generator processes) and its RSS per parked connection is reported, then every one
@@ -29,7 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: eng/bench.sh [--quick|--smoke] [--transport socket|epoll|both] [--only tp,lat,rate,idle,parked,pool,cluster,micro]"
+usage="usage: eng/bench.sh [--quick|--smoke] [--transport socket|epoll|both] [--as-deployed] [--only tp,lat,rate,idle,parked,pool,cluster,micro]"
 mode=full
 only=tp,lat,rate,idle,parked,pool,cluster,micro
 transport=both
@@ -37,6 +39,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick ;;
     --smoke) mode=smoke ;;
+    --as-deployed)
+      unit_env=$(sed -n 's/^Environment=//p' deploy/rendezvous.service | paste -sd' ')
+      RENDEZVOUS_BENCH_SERVER_ENV="${RENDEZVOUS_BENCH_SERVER_ENV:+$RENDEZVOUS_BENCH_SERVER_ENV }$unit_env"
+      export RENDEZVOUS_BENCH_SERVER_ENV ;;
     --transport)
       [ $# -ge 2 ] || { echo "--transport needs socket, epoll or both; $usage" >&2; exit 2; }
       case "$2" in

@@ -173,13 +173,15 @@ public sealed class RendezvousConnectionHandler
                 // One client address may hold only so many sessions (paired or waiting) for one UUID, so it cannot
                 // take every connection the hidden server parks: refused before anything is taken, and counted
                 // here, until the session ends whichever way it ends.
-                sessionKey = SessionKey(connection, initiator.Cookie);
-                if (sessionKey is not null && !_sessions.TryEnter(sessionKey, _options.CurrentValue.MaxSessionsPerAddressPerUuid))
+                // The key is kept for the release only once it was counted.
+                var key = SessionKey(connection, initiator.Cookie);
+                if (key is not null && !_sessions.TryEnter(key, _options.CurrentValue.MaxSessionsPerAddressPerUuid))
                 {
-                    sessionKey = null;
                     await RefuseAsync(connection, HandshakeError.TooManySessions).ConfigureAwait(false);
                     return;
                 }
+
+                sessionKey = key;
 
                 var (status, parked, fromInitiator) = await WaitForResponderAsync(connection, initiator.Cookie, cancellationToken).ConfigureAwait(false);
                 if (parked is null)

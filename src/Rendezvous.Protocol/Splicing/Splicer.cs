@@ -106,7 +106,8 @@ public static class Splicer
 
     /// <summary>
     /// The pipe splice: two copy loops. A method of its own, so that its locals are not kept in the state of every
-    /// directly spliced session, which waits in <see cref="SpliceAsync"/> for as long as it lasts.
+    /// directly spliced session, which waits in its caller (<see cref="SpliceAsync"/>, or the relay's handler) for as
+    /// long as it lasts.
     /// </summary>
     internal static async Task<SpliceResult> PipeSpliceAsync(
         RelayConnection initiator,

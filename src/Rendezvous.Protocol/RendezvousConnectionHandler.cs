@@ -374,7 +374,7 @@ public sealed class RendezvousConnectionHandler
             var outcome = parked.Outcome.IsCompletedSuccessfully
                 ? parked.Outcome.Result
                 : await parked.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
-            ProtocolLog.Unparked(_logger, connection.RemoteEndPoint, outcome.ToString());
+            ProtocolLog.Unparked(_logger, connection.RemoteEndPoint, outcome);
             if (outcome == ParkOutcome.Paired)
             {
                 return false;

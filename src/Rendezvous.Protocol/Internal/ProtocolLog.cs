@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Rendezvous.Protocol.Broker;
 
 namespace Rendezvous.Protocol.Internal;
 
@@ -22,7 +23,7 @@ internal static partial class ProtocolLog
     public static partial void Parked(ILogger logger, EndPoint? remote);
 
     [LoggerMessage(1011, LogLevel.Debug, "Parked connection from {Remote} left: {Outcome}", EventName = "Unparked")]
-    public static partial void Unparked(ILogger logger, EndPoint? remote, string outcome);
+    public static partial void Unparked(ILogger logger, EndPoint? remote, ParkOutcome outcome);
 
     [LoggerMessage(1012, LogLevel.Debug, "Refused rendezvous connection from {Remote}: {Reason}", EventName = "HandshakeFailed")]
     public static partial void HandshakeFailed(ILogger logger, EndPoint? remote, string reason);

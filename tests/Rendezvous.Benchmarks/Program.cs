@@ -16,7 +16,7 @@ internal static class Program
     {
         if (args.Length > 0 && args[0] == "micro")
         {
-            BenchmarkSwitcher.FromTypes([typeof(HandshakeParserBenchmarks), typeof(SplicerBenchmarks)]).Run(args[1..]);
+            BenchmarkSwitcher.FromTypes([typeof(HandshakeParserBenchmarks), typeof(SplicerBenchmarks), typeof(RendezvousHandlerBenchmarks)]).Run(args[1..]);
             return 0;
         }
 

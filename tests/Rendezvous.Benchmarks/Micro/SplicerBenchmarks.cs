@@ -1,8 +1,5 @@
-using System.IO.Pipelines;
-using System.Net;
 using BenchmarkDotNet.Attributes;
 using Rendezvous.Protocol.Splicing;
-using Rendezvous.Protocol.Transport;
 
 namespace Rendezvous.Benchmarks.Micro;
 
@@ -36,8 +33,8 @@ public class SplicerBenchmarks
     {
         _initiator.Peer.Output.Complete();
         _responder.Peer.Output.Complete();
-        DrainAsync(_responder.Peer.Input).GetAwaiter().GetResult();
-        DrainAsync(_initiator.Peer.Input).GetAwaiter().GetResult();
+        MemoryConnection.DrainAsync(_responder.Peer.Input).GetAwaiter().GetResult();
+        MemoryConnection.DrainAsync(_initiator.Peer.Input).GetAwaiter().GetResult();
         var result = _splice.GetAwaiter().GetResult();
         if (result.End != SpliceEnd.Completed)
         {
@@ -59,60 +56,5 @@ public class SplicerBenchmarks
         }
 
         return received;
-    }
-
-    private static async Task DrainAsync(PipeReader reader)
-    {
-        while (true)
-        {
-            var read = await reader.ReadAsync().ConfigureAwait(false);
-            reader.AdvanceTo(read.Buffer.End);
-            if (read.IsCompleted)
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>A relay end made of two inline pipes; <see cref="Peer"/> is the remote side.</summary>
-    private sealed class MemoryConnection : RelayConnection
-    {
-        private static readonly PipeOptions Options = new(
-            readerScheduler: PipeScheduler.Inline,
-            writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: 256 * 1024,
-            resumeWriterThreshold: 128 * 1024,
-            useSynchronizationContext: false);
-
-        private readonly Pipe _inbound = new(Options);
-        private readonly Pipe _outbound = new(Options);
-
-        public MemoryConnection()
-        {
-            Peer = new DuplexPipe(_outbound.Reader, _inbound.Writer);
-        }
-
-        public IDuplexPipe Peer { get; }
-
-        public override PipeReader Input => _inbound.Reader;
-
-        public override PipeWriter Output => _outbound.Writer;
-
-        public override EndPoint? RemoteEndPoint => null;
-
-        public override void Abort()
-        {
-            _inbound.Writer.Complete(new IOException("aborted"));
-            _outbound.Reader.Complete();
-        }
-
-        public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-        private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-        {
-            public PipeReader Input { get; } = input;
-
-            public PipeWriter Output { get; } = output;
-        }
     }
 }

@@ -268,7 +268,7 @@ public sealed class RendezvousConnectionHandler
         }
     }
 
-    private async Task<(HandshakeError? Error, HandshakeLine? Line)> ReadFirstLineAsync(RelayConnection connection, CancellationToken cancellationToken)
+    private async ValueTask<(HandshakeError? Error, HandshakeLine? Line)> ReadFirstLineAsync(RelayConnection connection, CancellationToken cancellationToken)
     {
         var input = connection.Input;
 
@@ -459,7 +459,7 @@ public sealed class RendezvousConnectionHandler
 
     /// <summary>Waits for a responder to pair with, watching the initiator meanwhile.</summary>
     /// <returns>Why there is no pairing, or the responder and the bytes the initiator sent while it waited.</returns>
-    private async Task<(InitiateStatus Status, ParkedResponder? Parked, ReadOnlyMemory<byte> Kept)> WaitForResponderAsync(
+    private async ValueTask<(InitiateStatus Status, ParkedResponder? Parked, ReadOnlyMemory<byte> Kept)> WaitForResponderAsync(
         RelayConnection connection,
         string cookie,
         CancellationToken cancellationToken)

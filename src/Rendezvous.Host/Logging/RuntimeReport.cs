@@ -11,26 +11,22 @@ namespace Rendezvous.Host.Logging;
 /// </summary>
 internal sealed partial class RuntimeReport(ILogger<RuntimeReport> logger) : IHostedService
 {
-    /// <summary>The young generation's largest budget, in bytes, as the runtime reports it (0 when it does not).</summary>
-    internal static long Gen0MaxBudget() =>
-        GC.GetConfigurationVariables().TryGetValue("GCGen0MaxBudget", out var value) && value is IConvertible number
-            ? number.ToInt64(System.Globalization.CultureInfo.InvariantCulture)
-            : 0;
-
     /// <summary>How the log line describes the collector: its mode and the young generation's largest budget.</summary>
-    internal static string Describe(bool server, bool concurrent, long gen0MaxBudget)
+    internal static string Describe(IReadOnlyDictionary<string, object> variables)
     {
-        var mode = (server ? "server" : "workstation") + (concurrent ? ", concurrent" : ", non-concurrent");
-        return gen0MaxBudget > 0 ? $"{mode}, young generation budget up to {gen0MaxBudget / 1024} KiB" : mode;
+        var mode = (variables.TryGetValue("ServerGC", out var server) && server is true ? "server" : "workstation")
+            + (variables.TryGetValue("ConcurrentGC", out var concurrent) && concurrent is true ? ", concurrent" : ", non-concurrent");
+        return variables.TryGetValue("GCGen0MaxBudget", out var budget) && budget is IConvertible bytes
+            ? $"{mode}, young generation budget up to {bytes.ToInt64(System.Globalization.CultureInfo.InvariantCulture) / 1024} KiB"
+            : mode;
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        var variables = GC.GetConfigurationVariables();
-        var server = variables.TryGetValue("ServerGC", out var s) && s is true;
-        var concurrent = variables.TryGetValue("ConcurrentGC", out var c) && c is true;
-        var configured = Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? Environment.GetEnvironmentVariable("COMPlus_GCgen0size");
-        GarbageCollector(logger, Describe(server, concurrent, Gen0MaxBudget()), configured is null ? "the runtime's default" : $"DOTNET_GCgen0size={configured}");
+        var source = Environment.GetEnvironmentVariable("DOTNET_GCgen0size") is { } dotnet ? $"DOTNET_GCgen0size={dotnet}"
+            : Environment.GetEnvironmentVariable("COMPlus_GCgen0size") is { } complus ? $"COMPlus_GCgen0size={complus}"
+            : "the runtime's default";
+        GarbageCollector(logger, Describe(GC.GetConfigurationVariables()), source);
         return Task.CompletedTask;
     }
 

@@ -136,30 +136,7 @@ public sealed class RendezvousConnectionHandler
         string? sessionKey = null;
         try
         {
-            // One address may hold only so many connections that have not sent their line yet.
-            var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
-            if (address is not null && !_handshakes.TryEnter(address, _options.CurrentValue.MaxHandshakesPerAddress))
-            {
-                _metrics.HandshakeFailed("too_many_handshakes");
-                ProtocolLog.HandshakeFailed(_logger, connection.RemoteEndPoint, "too_many_handshakes");
-                connection.Abort();
-                return;
-            }
-
-            HandshakeError? error;
-            HandshakeLine? line;
-            try
-            {
-                (error, line) = await ReadFirstLineAsync(connection, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                if (address is not null)
-                {
-                    _handshakes.Exit(address);
-                }
-            }
-
+            var (error, line) = await ReadFirstLineAsync(connection, cancellationToken).ConfigureAwait(false);
             if (error is { } refused)
             {
                 await RefuseAsync(connection, refused).ConfigureAwait(false);
@@ -268,6 +245,12 @@ public sealed class RendezvousConnectionHandler
         }
     }
 
+    /// <summary>
+    /// Reads the first line. A connection whose line is not there at the first look keeps the relay waiting, and one
+    /// address may hold only so many of those: over <see cref="RendezvousRelayOptions.MaxHandshakesPerAddress"/> it is
+    /// reset (counted, and answered with nothing, as a flood deserves).
+    /// </summary>
+    /// <returns>The line, or the error to answer with; neither when there is nobody to answer.</returns>
     private async ValueTask<(HandshakeError? Error, HandshakeLine? Line)> ReadFirstLineAsync(RelayConnection connection, CancellationToken cancellationToken)
     {
         var input = connection.Input;
@@ -277,6 +260,7 @@ public sealed class RendezvousConnectionHandler
         // registration rather than a linked source.
         CancellationTokenSource? timeout = null;
         CancellationTokenRegistration stopping = default;
+        IPAddress? waitingFrom = null;
         var looked = false;
         try
         {
@@ -287,6 +271,19 @@ public sealed class RendezvousConnectionHandler
                 {
                     if (timeout is null)
                     {
+                        if ((connection.RemoteEndPoint as IPEndPoint)?.Address is { } address)
+                        {
+                            if (!_handshakes.TryEnter(address, _options.CurrentValue.MaxHandshakesPerAddress))
+                            {
+                                _metrics.HandshakeFailed("too_many_handshakes");
+                                ProtocolLog.HandshakeFailed(_logger, connection.RemoteEndPoint, "too_many_handshakes");
+                                connection.Abort();
+                                return (null, null);
+                            }
+
+                            waitingFrom = address;
+                        }
+
                         timeout = new CancellationTokenSource(_options.CurrentValue.FirstLineTimeout, _time);
                         stopping = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), timeout);
                     }
@@ -326,6 +323,10 @@ public sealed class RendezvousConnectionHandler
         {
             stopping.Dispose();
             timeout?.Dispose();
+            if (waitingFrom is not null)
+            {
+                _handshakes.Exit(waitingFrom);
+            }
         }
     }
 
@@ -391,8 +392,9 @@ public sealed class RendezvousConnectionHandler
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Server stopping: take it out of the park unless an initiator got it first.
-            if (!_broker.Unpark(parked) && parked.Outcome.IsCompletedSuccessfully && parked.Outcome.Result == ParkOutcome.Paired)
+            // Server stopping: take it out of the park unless an initiator got it first. Not parked any more means an
+            // outcome was decided, which the broker hands over as soon as it releases its lock.
+            if (!_broker.Unpark(parked) && await parked.Outcome.ConfigureAwait(false) == ParkOutcome.Paired)
             {
                 return false;
             }

@@ -184,12 +184,13 @@ internal static class ClientTestKit
     /// <summary>
     /// How many TCP connections from this machine to <paramref name="port"/> are established or being established, as
     /// the kernel lists them (<c>/proc/net/tcp</c> and <c>tcp6</c>): a connection shows there once <c>connect</c> was
-    /// called, before the listener accepted it. Connections that were closed by either side do not count.
+    /// called, before the listener accepted it. A connection the far side closed that this side has yet to close
+    /// (CLOSE_WAIT) still counts: its owner has not noticed the close yet. Connections this side closed do not count.
     /// </summary>
     /// <param name="port">The remote port, e.g. the relay's.</param>
     public static int OpenConnectionsTo(int port)
     {
-        const string Established = "01", SynSent = "02";
+        const string Established = "01", SynSent = "02", CloseWait = "08";
         var count = 0;
         foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
         {
@@ -202,7 +203,7 @@ internal static class ClientTestKit
             {
                 // "sl local_address rem_address st ...": addresses are HEXADDRESS:HEXPORT.
                 var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (fields.Length > 3 && fields[3] is Established or SynSent
+                if (fields.Length > 3 && fields[3] is Established or SynSent or CloseWait
                     && int.Parse(fields[2].AsSpan(fields[2].IndexOf(':') + 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) == port)
                 {
                     count++;
@@ -268,6 +269,10 @@ internal sealed class RunningAgent : IAsyncDisposable
         var deadline = DateTime.UtcNow + TestTimeouts.Long;
         while (true)
         {
+            // The relay's side and the sockets first: a park that ends after these reads changes the timers or the
+            // status read below, so a moment that only looks quiet is not taken for one.
+            var relay = server().Broker.ParkedCount;
+            var open = ClientTestKit.OpenConnectionsTo(server().RelayEndPoint.Port);
             var timers = AgentTimers(time, options);
             if (timers.Backoffs.Where(t => t.Pending).MinBy(t => t.Due) is { Due: { } due })
             {
@@ -283,8 +288,6 @@ internal sealed class RunningAgent : IAsyncDisposable
             var status = Agent.Status;
             var reparks = timers.Reparks.Count(t => t.Pending);
             var checks = timers.OwnershipChecks.Count(t => t.Pending);
-            var relay = server().Broker.ParkedCount;
-            var open = ClientTestKit.OpenConnectionsTo(server().RelayEndPoint.Port);
             var accounted = !everyParkAccountedFor || timers.Reparks.Count == parked + status.TotalSessions + timers.Backoffs.Count;
             if (status.Parked == parked && relay == parked && open == parked && reparks == parked && checks == 1 && status.ActiveSessions == 0 && accounted)
             {

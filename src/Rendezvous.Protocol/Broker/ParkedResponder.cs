@@ -28,7 +28,8 @@ public enum ParkOutcome
 /// </summary>
 public sealed class ParkedResponder
 {
-    private readonly TaskCompletionSource<ParkOutcome> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed by the broker once its lock is released, so what awaits the outcome may go on inline.
+    private readonly TaskCompletionSource<ParkOutcome> _outcome = new();
     private ConnectionWatch? _watch;
 
     /// <summary>Creates a parked responder for <paramref name="connection"/>.</summary>
@@ -42,7 +43,7 @@ public sealed class ParkedResponder
     /// <summary>The parked connection.</summary>
     public RelayConnection Connection { get; }
 
-    /// <summary>Completes when the wait ends.</summary>
+    /// <summary>Completes when the wait ends. Its continuations may run on the thread that ended it (the paired initiator's, say).</summary>
     public Task<ParkOutcome> Outcome => _outcome.Task;
 
     /// <summary>The bytes the responder sent while parked, once watching stopped.</summary>
@@ -58,7 +59,7 @@ public sealed class ParkedResponder
 
     internal object? Owner { get; set; }
 
-    internal bool TrySetOutcome(ParkOutcome outcome) => _outcome.TrySetResult(outcome);
+    internal void SetOutcome(ParkOutcome outcome) => _outcome.TrySetResult(outcome);
 
     /// <summary>Starts watching the input for the peer going away, keeping up to <paramref name="limit"/> early bytes.</summary>
     internal void StartWatching(int limit) => _watch = new ConnectionWatch(Connection.Input, limit);

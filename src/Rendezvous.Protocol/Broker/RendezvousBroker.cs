@@ -22,6 +22,11 @@ public enum ParkStatus
 /// a generation so that a newer registration, wherever it was issued, supersedes an older one. Thread-safe; one lock
 /// guards the tables and is never held across an await.
 /// </summary>
+/// <remarks>
+/// A wait's outcome (<see cref="ParkedResponder.Outcome"/>, the result of <see cref="InitiateAsync"/>) is decided under
+/// the lock and handed over once it is released, on the thread that decided it: the awaiting handler goes on there at
+/// once (no thread-pool hop per rendezvous), never under the lock.
+/// </remarks>
 public sealed class RendezvousBroker
 {
     private readonly Lock _lock = new();
@@ -77,11 +82,14 @@ public sealed class RendezvousBroker
         ArgumentException.ThrowIfNullOrEmpty(uuid);
         var cookie = RendezvousCookies.NewResponderValue();
         var initiatorCookie = RendezvousCookies.InitiatorValueFor(cookie);
+        var handoffs = default(Handoffs);
         lock (_lock)
         {
             var generation = _byUuid.TryGetValue(uuid, out var previous) ? previous.Generation + 1 : 1;
-            Install(new Registration(uuid, initiatorCookie, generation));
+            Install(new Registration(uuid, initiatorCookie, generation), ref handoffs);
         }
+
+        handoffs.Deliver();
 
         Activity.Registered(uuid);
         return cookie;
@@ -101,6 +109,7 @@ public sealed class RendezvousBroker
     {
         ArgumentException.ThrowIfNullOrEmpty(uuid);
         ArgumentException.ThrowIfNullOrEmpty(initiatorCookie);
+        var handoffs = default(Handoffs);
         lock (_lock)
         {
             if (_byUuid.TryGetValue(uuid, out var held) && held.Generation >= generation)
@@ -108,9 +117,10 @@ public sealed class RendezvousBroker
                 return string.Equals(held.InitiatorCookie, initiatorCookie, StringComparison.Ordinal);
             }
 
-            Install(new Registration(uuid, initiatorCookie, generation));
+            Install(new Registration(uuid, initiatorCookie, generation), ref handoffs);
         }
 
+        handoffs.Deliver();
         Activity.Registered(uuid);
         return true;
     }
@@ -125,6 +135,7 @@ public sealed class RendezvousBroker
     /// <returns>Whether a registration was superseded.</returns>
     public bool Supersede(string uuid, long generation)
     {
+        var handoffs = default(Handoffs);
         lock (_lock)
         {
             if (!_byUuid.TryGetValue(uuid, out var held) || held.Generation >= generation)
@@ -134,9 +145,11 @@ public sealed class RendezvousBroker
 
             _byUuid.Remove(uuid);
             _byInitiatorCookie.Remove(held.InitiatorCookie);
-            held.Close(ParkOutcome.Superseded, ref _parked);
-            return true;
+            held.Close(ParkOutcome.Superseded, ref _parked, ref handoffs);
         }
+
+        handoffs.Deliver();
+        return true;
     }
 
     /// <summary>The generation of the UUID's registration held here, or 0 when none is.</summary>
@@ -151,7 +164,7 @@ public sealed class RendezvousBroker
     }
 
     /// <summary>Makes <paramref name="registration"/> its UUID's current one, superseding the one held before. Call under the lock.</summary>
-    private void Install(Registration registration)
+    private void Install(Registration registration, ref Handoffs handoffs)
     {
         if (_byUuid.TryGetValue(registration.Uuid, out var previous))
         {
@@ -160,7 +173,7 @@ public sealed class RendezvousBroker
 
         _byUuid[registration.Uuid] = registration;
         _byInitiatorCookie[registration.InitiatorCookie] = registration;
-        previous?.Close(ParkOutcome.Superseded, ref _parked);
+        previous?.Close(ParkOutcome.Superseded, ref _parked, ref handoffs);
     }
 
     /// <summary>Finds the current <c>I</c> value of <paramref name="uuid"/>, the cookie a lookup hands out.</summary>
@@ -222,6 +235,7 @@ public sealed class RendezvousBroker
     /// <returns>Whether it was registered.</returns>
     public bool Unregister(string uuid)
     {
+        var handoffs = default(Handoffs);
         lock (_lock)
         {
             if (!_byUuid.Remove(uuid, out var registration))
@@ -230,9 +244,11 @@ public sealed class RendezvousBroker
             }
 
             _byInitiatorCookie.Remove(registration.InitiatorCookie);
-            registration.Close(ParkOutcome.Superseded, ref _parked);
-            return true;
+            registration.Close(ParkOutcome.Superseded, ref _parked, ref handoffs);
         }
+
+        handoffs.Deliver();
+        return true;
     }
 
     /// <summary>
@@ -248,6 +264,7 @@ public sealed class RendezvousBroker
         ArgumentNullException.ThrowIfNull(cookie);
         ArgumentNullException.ThrowIfNull(responder);
         var initiatorCookie = RendezvousCookies.InitiatorValueFor(cookie);
+        var handoffs = default(Handoffs);
         lock (_lock)
         {
             if (_closed || !_byInitiatorCookie.TryGetValue(initiatorCookie, out var registration))
@@ -256,14 +273,14 @@ public sealed class RendezvousBroker
             }
 
             responder.Uuid = registration.Uuid;
-            if (registration.TryHandToWaiter(responder))
+            if (!registration.TryHandToWaiter(responder, ref handoffs))
             {
-                return ParkStatus.Parked;
+                registration.Park(responder, Math.Max(1, _options.CurrentValue.ParkedConnectionsPerCookie), ref _parked, ref handoffs);
             }
-
-            registration.Park(responder, Math.Max(1, _options.CurrentValue.ParkedConnectionsPerCookie), ref _parked);
-            return ParkStatus.Parked;
         }
+
+        handoffs.Deliver();
+        return ParkStatus.Parked;
     }
 
     /// <summary>Removes a parked responder whose peer went away. It will never be paired.</summary>
@@ -272,6 +289,7 @@ public sealed class RendezvousBroker
     public bool Unpark(ParkedResponder responder)
     {
         ArgumentNullException.ThrowIfNull(responder);
+        var handoffs = default(Handoffs);
         lock (_lock)
         {
             if (responder.Owner is not Registration registration)
@@ -279,9 +297,11 @@ public sealed class RendezvousBroker
                 return false;
             }
 
-            registration.Remove(responder, ParkOutcome.PeerClosed, ref _parked);
-            return true;
+            registration.Remove(responder, ParkOutcome.PeerClosed, ref _parked, ref handoffs);
         }
+
+        handoffs.Deliver();
+        return true;
     }
 
     /// <summary>
@@ -294,34 +314,44 @@ public sealed class RendezvousBroker
     /// <returns>The pairing, or why there is none.</returns>
     public async ValueTask<InitiateResult> InitiateAsync(string cookie, CancellationToken cancellationToken = default)
     {
-        Waiter waiter;
+        Waiter? waiter = null;
+        var handoffs = default(Handoffs);
+        InitiateResult? now;
         lock (_lock)
         {
-            if (TryInitiateLocked(cookie, out var registration) is { } now)
+            now = TryInitiateLocked(cookie, out var registration, ref handoffs);
+            if (now is null)
             {
-                return now;
+                waiter = registration!.AddWaiter();
             }
+        }
 
-            waiter = registration!.AddWaiter();
+        handoffs.Deliver();
+        if (waiter is null)
+        {
+            return now!.Value;
         }
 
         var grace = _options.CurrentValue.InitiatorGracePeriod;
-        using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        if (grace > TimeSpan.Zero)
         {
-            if (grace > TimeSpan.Zero)
+            try
             {
-                var delay = Task.Delay(grace, _time, stop.Token);
-                await Task.WhenAny(waiter.Task, delay).ConfigureAwait(false);
+                await waiter.Task.WaitAsync(grace, _time, cancellationToken).ConfigureAwait(false);
             }
-
-            await stop.CancelAsync().ConfigureAwait(false);
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+            {
+                // No responder in time, or the initiator stopped waiting: taken out below, unless one was handed over meanwhile.
+            }
         }
 
+        handoffs = default;
         lock (_lock)
         {
-            waiter.Registration.RemoveWaiter(waiter);
+            waiter.Registration.RemoveWaiter(waiter, ref handoffs);
         }
 
+        handoffs.Deliver();
         return await waiter.Task.ConfigureAwait(false);
     }
 
@@ -332,10 +362,15 @@ public sealed class RendezvousBroker
     /// <returns>The answer, or <see langword="null"/> when the initiator would have to wait for a responder.</returns>
     internal InitiateResult? TryInitiate(string cookie)
     {
+        var handoffs = default(Handoffs);
+        InitiateResult? result;
         lock (_lock)
         {
-            return TryInitiateLocked(cookie, out _);
+            result = TryInitiateLocked(cookie, out _, ref handoffs);
         }
+
+        handoffs.Deliver();
+        return result;
     }
 
     /// <summary>
@@ -344,18 +379,21 @@ public sealed class RendezvousBroker
     /// </summary>
     public void CloseAll()
     {
+        var handoffs = default(Handoffs);
         lock (_lock)
         {
             _closed = true;
             foreach (var registration in _byUuid.Values)
             {
-                registration.Close(ParkOutcome.ShuttingDown, ref _parked, keepCurrent: true);
+                registration.Close(ParkOutcome.ShuttingDown, ref _parked, ref handoffs, keepCurrent: true);
             }
         }
+
+        handoffs.Deliver();
     }
 
     /// <summary>What an initiator gets without waiting; <see langword="null"/> (with its registration) when it must wait. Call under the lock.</summary>
-    private InitiateResult? TryInitiateLocked(string cookie, out Registration? registration)
+    private InitiateResult? TryInitiateLocked(string cookie, out Registration? registration, ref Handoffs handoffs)
     {
         if (!_byInitiatorCookie.TryGetValue(cookie, out registration))
         {
@@ -367,12 +405,69 @@ public sealed class RendezvousBroker
             return new InitiateResult(InitiateStatus.NotReady, null);
         }
 
-        return registration.TryTakeParked(ref _parked) is { } parked ? new InitiateResult(InitiateStatus.Paired, parked) : null;
+        return registration.TryTakeParked(ref _parked, ref handoffs) is { } parked ? new InitiateResult(InitiateStatus.Paired, parked) : null;
+    }
+
+    /// <summary>
+    /// The outcomes decided under the lock, to hand over once it is released (<see cref="Deliver"/>). Usually one; a
+    /// registration's close decides one per parked connection and waiting initiator.
+    /// </summary>
+    private struct Handoffs
+    {
+        private ParkedResponder? _responder;
+        private ParkOutcome _outcome;
+        private Waiter? _waiter;
+        private InitiateResult _result;
+        private List<(ParkedResponder Responder, ParkOutcome Outcome)>? _moreResponders;
+        private List<(Waiter Waiter, InitiateResult Result)>? _moreWaiters;
+
+        public void Add(ParkedResponder responder, ParkOutcome outcome)
+        {
+            if (_responder is null)
+            {
+                (_responder, _outcome) = (responder, outcome);
+            }
+            else
+            {
+                (_moreResponders ??= []).Add((responder, outcome));
+            }
+        }
+
+        public void Add(Waiter waiter, InitiateResult result)
+        {
+            if (_waiter is null)
+            {
+                (_waiter, _result) = (waiter, result);
+            }
+            else
+            {
+                (_moreWaiters ??= []).Add((waiter, result));
+            }
+        }
+
+        /// <summary>Completes the waits, outside the lock: their continuations run on this thread.</summary>
+        public readonly void Deliver()
+        {
+            // An initiator first: paired with a responder that parked just now, its session starts before the
+            // responder's handler learns it was paired.
+            _waiter?.Set(_result);
+            foreach (var (waiter, result) in _moreWaiters ?? [])
+            {
+                waiter.Set(result);
+            }
+
+            _responder?.SetOutcome(_outcome);
+            foreach (var (responder, outcome) in _moreResponders ?? [])
+            {
+                responder.SetOutcome(outcome);
+            }
+        }
     }
 
     private sealed class Waiter(Registration registration)
     {
-        private readonly TaskCompletionSource<InitiateResult> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed outside the broker's lock (Handoffs), so the waiting initiator may go on inline.
+        private readonly TaskCompletionSource<InitiateResult> _result = new();
 
         public Registration Registration { get; } = registration;
 
@@ -380,7 +475,7 @@ public sealed class RendezvousBroker
 
         public Task<InitiateResult> Task => _result.Task;
 
-        public bool TrySet(InitiateResult result) => _result.TrySetResult(result);
+        public void Set(InitiateResult result) => _result.TrySetResult(result);
     }
 
     private sealed class Registration(string uuid, string initiatorCookie, long generation)
@@ -396,7 +491,7 @@ public sealed class RendezvousBroker
 
         public int ParkedCount => _parked.Count;
 
-        public bool TryHandToWaiter(ParkedResponder responder)
+        public bool TryHandToWaiter(ParkedResponder responder, ref Handoffs handoffs)
         {
             var first = _waiters.First;
             if (first is null)
@@ -406,16 +501,16 @@ public sealed class RendezvousBroker
 
             _waiters.RemoveFirst();
             first.Value.Node = null;
-            first.Value.TrySet(new InitiateResult(InitiateStatus.Paired, responder));
-            responder.TrySetOutcome(ParkOutcome.Paired);
+            handoffs.Add(first.Value, new InitiateResult(InitiateStatus.Paired, responder));
+            handoffs.Add(responder, ParkOutcome.Paired);
             return true;
         }
 
-        public void Park(ParkedResponder responder, int capacity, ref int parkedTotal)
+        public void Park(ParkedResponder responder, int capacity, ref int parkedTotal, ref Handoffs handoffs)
         {
             while (_parked.Count >= capacity && _parked.First is { } oldest)
             {
-                Remove(oldest.Value, ParkOutcome.PoolFull, ref parkedTotal);
+                Remove(oldest.Value, ParkOutcome.PoolFull, ref parkedTotal, ref handoffs);
             }
 
             responder.Owner = this;
@@ -423,7 +518,7 @@ public sealed class RendezvousBroker
             Interlocked.Increment(ref parkedTotal);
         }
 
-        public ParkedResponder? TryTakeParked(ref int parkedTotal)
+        public ParkedResponder? TryTakeParked(ref int parkedTotal, ref Handoffs handoffs)
         {
             // The most recently parked connection is the one most likely to be alive.
             if (_parked.Last is not { } newest)
@@ -432,11 +527,12 @@ public sealed class RendezvousBroker
             }
 
             var responder = newest.Value;
-            Remove(responder, ParkOutcome.Paired, ref parkedTotal);
+            Remove(responder, ParkOutcome.Paired, ref parkedTotal, ref handoffs);
             return responder;
         }
 
-        public void Remove(ParkedResponder responder, ParkOutcome outcome, ref int parkedTotal)
+        /// <summary>Takes a parked responder out; its outcome is decided here, once (it is no longer anyone's after).</summary>
+        public void Remove(ParkedResponder responder, ParkOutcome outcome, ref int parkedTotal, ref Handoffs handoffs)
         {
             if (responder.Node is { } node && ReferenceEquals(node.List, _parked))
             {
@@ -446,7 +542,7 @@ public sealed class RendezvousBroker
 
             responder.Node = null;
             responder.Owner = null;
-            responder.TrySetOutcome(outcome);
+            handoffs.Add(responder, outcome);
         }
 
         public Waiter AddWaiter()
@@ -456,29 +552,29 @@ public sealed class RendezvousBroker
             return waiter;
         }
 
-        public void RemoveWaiter(Waiter waiter)
+        /// <summary>Takes a waiter out that is still waiting (not ready); one taken out already has its result handed over.</summary>
+        public void RemoveWaiter(Waiter waiter, ref Handoffs handoffs)
         {
             if (waiter.Node is { } node && ReferenceEquals(node.List, _waiters))
             {
                 _waiters.Remove(node);
+                waiter.Node = null;
+                handoffs.Add(waiter, new InitiateResult(InitiateStatus.NotReady, null));
             }
-
-            waiter.Node = null;
-            waiter.TrySet(new InitiateResult(InitiateStatus.NotReady, null));
         }
 
-        public void Close(ParkOutcome outcome, ref int parkedTotal, bool keepCurrent = false)
+        public void Close(ParkOutcome outcome, ref int parkedTotal, ref Handoffs handoffs, bool keepCurrent = false)
         {
             while (_parked.First is { } node)
             {
-                Remove(node.Value, outcome, ref parkedTotal);
+                Remove(node.Value, outcome, ref parkedTotal, ref handoffs);
             }
 
             while (_waiters.First is { } waiter)
             {
                 _waiters.RemoveFirst();
                 waiter.Value.Node = null;
-                waiter.Value.TrySet(new InitiateResult(keepCurrent ? InitiateStatus.NotReady : InitiateStatus.NotRegistered, null));
+                handoffs.Add(waiter.Value, new InitiateResult(keepCurrent ? InitiateStatus.NotReady : InitiateStatus.NotRegistered, null));
             }
         }
     }

@@ -30,6 +30,9 @@ internal sealed class RelayListenerService(
 {
     private readonly CancellationTokenSource _hardStop = new();
 
+    /// <summary>Whether a handler starts on the accepting thread (see <see cref="RunAsync"/>).</summary>
+    private readonly bool _startsInline = transport is EpollRelayListenerFactory;
+
     /// <summary>Completes when no handler runs any more, once stopping started (see <see cref="HandlerDone"/>).</summary>
     private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Action? _connectionClosed;
@@ -242,11 +245,16 @@ internal sealed class RelayListenerService(
 
     private async Task RunAsync(RelayConnection connection)
     {
-        // Started on the thread pool, not on the accepting thread: a burst of connects is then accepted
-        // before their handlers look for the first line, which has usually arrived by then, so the
-        // per-address handshake cap counts only the connections that really keep it waiting. Starting
-        // inline did not change the CPU per rendezvous measurably (docs/performance.md, fourth pass).
-        await Task.Yield();
+        // The epoll transport accepts on its loop's thread and has read what came with the connect already, so the
+        // handler starts there: it usually runs through the line and the pairing at once, with no thread-pool hop
+        // (and no worker to wake) per connection. Another transport's handler starts on the thread pool, so that a
+        // slow handler never holds up its accept loop. Either way the per-address handshake cap counts only the
+        // connections whose line is not there (the handler's first look).
+        if (!_startsInline)
+        {
+            await Task.Yield();
+        }
+
         try
         {
             await handler.HandleAsync(connection, _hardStop.Token).ConfigureAwait(false);

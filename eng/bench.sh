@@ -78,6 +78,7 @@ esac
 parked_cookies=20
 parked_check=100
 rate_concurrency=16
+rate_warmup_seconds=$((rate_seconds < 3 ? 1 : 10)) # 1 s for --smoke
 server_core=0
 generator_core=1
 if [ "$(nproc)" -lt 2 ]; then generator_core=0; fi
@@ -244,6 +245,16 @@ record() { # label repeat bound args...
   log "$label #$repeat: ${out:0:220}"
 }
 
+wait_for_free_ports() {
+  # A rate run closes thousands of connections a second, and each leaves a TIME_WAIT entry that holds a loopback
+  # port for 60 s. Once most of the ephemeral range (28,232 ports here) is held, every connect() has to search for a
+  # port it may reuse, and the generator slows down: the target that ran last paid for the ones before it (haproxy,
+  # in this script's order). So each rate run waits until the entries are gone (at most 70 s).
+  local deadline=$((SECONDS + 70)) held
+  while held=$(ss -Htan state time-wait | wc -l) && [ "$held" -ge 1000 ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 1; done
+  [ "$held" -lt 1000 ] || log "still $held TIME_WAIT entries after 70 s; the next rate run may be slowed by them"
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 fds_of() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
@@ -315,11 +326,17 @@ for repeat in $(seq 1 "$repeats"); do
   if wants rate; then
     for t in "${transports[@]}"; do
       relay_args "$t" 1
+      if [ "$repeat" = 1 ]; then
+        # The runtime compiles the handler's hot paths to their final tier only after some seconds of load (the
+        # first seconds cost about three times the user-mode CPU); a relay runs for days, so measure it warm.
+        wait_for_free_ports
+        gen 120 rate "${args[@]}" --seconds "$rate_warmup_seconds" --concurrency "$rate_concurrency" >/dev/null 2>>"$work/generator.err" || true
+      fi
+      wait_for_free_ports
       record "rate-$t" "$repeat" 120 rate "${args[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
-      sleep 2 # let TIME_WAIT ports of the previous run age a little
     done
+    wait_for_free_ports
     record "rate-haproxy" "$repeat" 120 rate "${haproxy1[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
-    sleep 2
   fi
 done
 
@@ -479,8 +496,8 @@ if wants cluster; then
       if [ "$round" = 1 ]; then order="single node"; else order="node single"; fi
       for which in $order; do
         if [ "$which" = single ]; then args=("${single_rate[@]}"); else args=("${node_rate[@]}"); fi
+        wait_for_free_ports
         record "cluster-rate-$which" "$repeat.$round" 120 rate "${args[@]}" --seconds "$rate_seconds" --concurrency "$rate_concurrency"
-        sleep 2
       done
     done
     for pid in "$single_pid" "${node_pids[@]}"; do stop_pid "$pid"; done

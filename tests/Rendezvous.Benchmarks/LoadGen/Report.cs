@@ -38,6 +38,8 @@ internal static class Report
                 : (values[(values.Length / 2) - 1] + values[values.Length / 2]) / 2;
         }
 
+        static double? PerCpuSecond(double? microseconds) => microseconds is > 0 ? 1e6 / microseconds : null;
+
         int Repeats(string label) => results.Where(r => r.Label == label).Select(r => r.Repeat).Distinct().Count();
 
         // The transports that ran (eng/bench.sh --transport); the socket one alone when none did (only pool or cluster ran).
@@ -91,6 +93,9 @@ internal static class Report
         Row("complete rendezvous per second (haproxy: new connections/s)", t => Median($"rate-{t}", "perSecond"), Median("rate-haproxy", "perSecond"), "0", true, 1.0, "≥ 1.0×");
         Row("  server CPU per rendezvous, user mode (µs)", t => Median($"rate-{t}", "serverUserMicrosecondsPerRendezvous"), Median("rate-haproxy", "serverUserMicrosecondsPerRendezvous"), "0.0", false, 1.0, "(info)");
         Row("  server CPU per rendezvous, kernel mode (µs)", t => Median($"rate-{t}", "serverSystemMicrosecondsPerRendezvous"), Median("rate-haproxy", "serverSystemMicrosecondsPerRendezvous"), "0.0", false, 1.0, "(info)");
+
+        // What one core of the server could carry: the rate is the generator's when the server has time to spare.
+        Row("  rendezvous per second of server CPU (1 / CPU per rendezvous)", t => PerCpuSecond(Median($"rate-{t}", "serverCpuMicrosecondsPerRendezvous")), PerCpuSecond(Median("rate-haproxy", "serverCpuMicrosecondsPerRendezvous")), "0", true, 1.0, "(info)");
         Row("RSS per idle spliced session at N sessions (bytes)", t => Median($"idle-{t}-rss", "rssBytesPerSession"), Median("idle-haproxy-rss", "rssBytesPerSession"), "0", false, 1.0, "≤ 1.0×");
 
         string[] targets = [.. transports, "haproxy"];

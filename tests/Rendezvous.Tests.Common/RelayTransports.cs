@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using NUnit.Framework;
@@ -128,6 +129,25 @@ public static class RelayTransports
             _ => throw new ArgumentException($"No Linux number known for {level}/{name}; use {nameof(GetRawOption)}.", nameof(name)),
         };
         return GetRawOption(connection, linuxLevel, linuxName);
+    }
+
+    /// <summary>
+    /// The most a TCP socket's kernel buffers may grow to by autotuning (Linux: the third field of
+    /// /proc/sys/net/ipv4/tcp_rmem and tcp_wmem), or null elsewhere. A relay that never reads ahead still lets the
+    /// kernels hold this much per socket: on a machine with tcp_rmem's maximum at 32 MiB, 40 MiB can sit in the
+    /// kernels between a writer and a reader that stopped.
+    /// </summary>
+    public static (long Receive, long Send)? KernelTcpBufferLimits()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        static long Maximum(string name) =>
+            long.Parse(File.ReadAllText($"/proc/sys/net/ipv4/{name}").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[2], CultureInfo.InvariantCulture);
+
+        return (Maximum("tcp_rmem"), Maximum("tcp_wmem"));
     }
 
     /// <summary>How many descriptors this process has open (Linux: the entries of /proc/self/fd).</summary>

@@ -265,7 +265,8 @@ public sealed partial class ExposeConnectTests
         var reading = ReadToEndAsync(connect.StandardOutput);
         await connect.StandardInput.WriteAsync(Encoding.ASCII.GetBytes("secret over tls")).AsTask().WaitAsync(TestTimeouts.Short);
         connect.StandardInput.Close();
-        Assert.That(Encoding.ASCII.GetString(await reading.WaitAsync(TestTimeouts.Long)), Is.EqualTo("secret over tls"), connect.Error);
+        var echoed = await WithProcessOutputOnTimeoutAsync(reading, TestTimeouts.Long, connect, expose);
+        Assert.That(Encoding.ASCII.GetString(echoed), Is.EqualTo("secret over tls"), connect.Error);
         Assert.That(await connect.WaitForExitAsync(ExitTimeout), Is.Zero, connect.Error);
 
         var wrong = OtherFingerprint(pin);
@@ -515,6 +516,20 @@ public sealed partial class ExposeConnectTests
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>Awaits <paramref name="task"/>; when it does not finish in time, fails with what each process wrote to standard error so far.</summary>
+    private static async Task<T> WithProcessOutputOnTimeoutAsync<T>(Task<T> task, TimeSpan timeout, params RendezvousProcess[] processes)
+    {
+        try
+        {
+            return await task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"not done within {timeout.TotalSeconds:0} s.\n" + string.Join("\n", processes.Select(p => $"stderr of process {p.Id} ({(p.HasExited ? "exited" : "running")}):\n{p.Error}")));
+            throw;
+        }
     }
 
     private static async Task<byte[]> ReadToEndAsync(Stream stream)

@@ -32,6 +32,8 @@ public sealed class RendezvousSession : IAsyncDisposable
 {
     private readonly Socket _socket;
     private IDuplexPipe? _pipe;
+    private SslStream? _tls;
+    private TlsShutdownGate? _tlsGate;
     private int _sendingCompleted;
 
     internal RendezvousSession(Socket socket, Stream stream, RendezvousSessionInfo info)
@@ -49,11 +51,14 @@ public sealed class RendezvousSession : IAsyncDisposable
         PipeReader.Create(Stream, new StreamPipeReaderOptions(leaveOpen: true)),
         PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true)));
 
+    /// <summary>Whether <see cref="CompleteSendingAsync"/> sent a TLS close_notify before its FIN.</summary>
+    internal bool CloseNotifySent { get; private set; }
+
     /// <summary>Who the session is with.</summary>
     public RendezvousSessionInfo Info { get; }
 
     /// <summary>The peer's certificate when the session was authenticated with TLS; otherwise <see langword="null"/>.</summary>
-    public X509Certificate? PeerCertificate => (Stream as SslStream)?.RemoteCertificate;
+    public X509Certificate? PeerCertificate => _tls?.RemoteCertificate;
 
     /// <summary>
     /// Ends this side's sending direction (a half-close: TLS close_notify, then TCP FIN) while the
@@ -69,20 +74,33 @@ public sealed class RendezvousSession : IAsyncDisposable
 
         try
         {
-            if (Stream is SslStream tls)
+            if (_tls is { } tls)
             {
-                await tls.ShutdownAsync().ConfigureAwait(false);
+                await _tlsGate!.ShutdownAsync(tls).ConfigureAwait(false);
+                CloseNotifySent = true;
             }
 
             await Stream.FlushAsync().ConfigureAwait(false);
-            _socket.Shutdown(SocketShutdown.Send);
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException
-            or System.Security.Authentication.AuthenticationException or System.Security.Cryptography.CryptographicException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // The session is already gone; nothing left to end. With TLS 1.3 a client learns only after its
-            // handshake that the server refused its certificate: OpenSSL then refuses the close_notify
-            // ("shutdown while in init"), and the next read reports the failure.
+            // No close_notify: the session is gone, or TLS refused to make one. With TLS 1.3 a client learns only
+            // after its handshake that the server refused its certificate: OpenSSL then refuses the close_notify
+            // ("shutdown while in init"), and the next read reports the failure. OpenSSL's own errors are not all of
+            // a public type, hence the wide catch; the FIN below still ends this direction.
+        }
+        finally
+        {
+            // Always the FIN, so the peer never waits for an end that will not come: a TLS peer reads a clean end
+            // of stream between records as the end of the session.
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // The session is already gone; nothing left to end.
+            }
         }
     }
 
@@ -102,10 +120,11 @@ public sealed class RendezvousSession : IAsyncDisposable
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
+        var gate = new TlsShutdownGate();
         Stream? authenticated;
         try
         {
-            authenticated = await authenticator.AuthenticateAsync(Stream, Info, deadline.Token).ConfigureAwait(false);
+            authenticated = await authenticator.AuthenticateAsync(gate.Transport(Stream), Info, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -114,6 +133,14 @@ public sealed class RendezvousSession : IAsyncDisposable
         catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException)
         {
             throw new RendezvousException(RendezvousError.AuthenticationFailed, $"Authenticating the session failed: {ex.Message}", ex);
+        }
+
+        if (authenticated is SslStream tls)
+        {
+            _tls = tls;
+            _tlsGate = gate;
+            Stream = gate.Session(tls);
+            return;
         }
 
         Stream = authenticated ?? throw new RendezvousException(RendezvousError.AuthenticationFailed, "The session was rejected by its authenticator.");
